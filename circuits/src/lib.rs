@@ -1,0 +1,3 @@
+//! Boolean circuits written once and run by every backend.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]

@@ -1,0 +1,243 @@
+//! The transport-agnostic channel that every protocol speaks to.
+//!
+//! A [`Transport`] moves whole frames (memory pipe in tests, QUIC in the binaries). A
+//! [`Channel`] wraps one and adds what CONTRACT.md defines: an 8-byte round clock on
+//! every frame (receiving sets the clock to max(local, stamp + 1)) and a [`Meter`] that
+//! counts payload bytes and rounds per [`Scope`] (phase and layer). The stamp is framing,
+//! not payload: it is not counted as protocol bytes.
+
+mod mem;
+mod meter;
+
+pub use mem::MemTransport;
+pub use meter::{Meter, Phase, Scope, Tally};
+
+use thiserror::Error;
+
+use crate::ring::Ring;
+
+/// Why a channel could not move a frame.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The peer closed the connection or went away.
+    #[error("the peer closed the connection")]
+    Closed,
+    /// No frame arrived within the transport's deadline.
+    #[error("timed out waiting for the peer")]
+    Timeout,
+    /// A frame was too short to hold its round stamp, or otherwise malformed.
+    #[error("malformed frame: {0}")]
+    Malformed(&'static str),
+    /// The transport failed underneath.
+    #[error("transport failure: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Moves whole frames to and from one peer, in order.
+pub trait Transport: Send {
+    /// Queues one frame for the peer.
+    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError>;
+    /// Receives the next frame.
+    fn recv(&mut self) -> Result<Vec<u8>, ChannelError>;
+    /// Pushes queued frames onto the wire.
+    fn flush(&mut self) -> Result<(), ChannelError> {
+        Ok(())
+    }
+    /// Bytes the transport itself has put on the wire (framing and encryption included),
+    /// where it can tell.
+    fn wire_bytes(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
+        (**self).send(frame)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
+        (**self).recv()
+    }
+    fn flush(&mut self) -> Result<(), ChannelError> {
+        (**self).flush()
+    }
+    fn wire_bytes(&self) -> Option<u64> {
+        (**self).wire_bytes()
+    }
+}
+
+/// A metered, round-clocked channel to one peer.
+pub struct Channel<T: Transport = Box<dyn Transport>> {
+    transport: T,
+    clock: u64,
+    meter: Meter,
+}
+
+impl<T: Transport> Channel<T> {
+    /// Wraps a transport; the clock starts at zero, in [`Scope::CONTROL`].
+    pub fn new(transport: T) -> Self {
+        Channel {
+            transport,
+            clock: 0,
+            meter: Meter::new(),
+        }
+    }
+
+    /// The round clock: the depth of the longest chain of messages that reached here.
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// What has been counted so far.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    /// The transport's own wire count, if it keeps one.
+    pub fn wire_bytes(&self) -> Option<u64> {
+        self.transport.wire_bytes()
+    }
+
+    /// Counts what follows under `scope` until the next call.
+    pub fn enter(&mut self, scope: Scope) {
+        self.meter.enter(scope, self.clock);
+    }
+
+    /// Sends one message, stamped with the current clock.
+    pub fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
+        let mut frame = Vec::with_capacity(8 + payload.len());
+        frame.extend_from_slice(&self.clock.to_le_bytes());
+        frame.extend_from_slice(payload);
+        self.transport.send(&frame)?;
+        self.meter.sent(payload.len() as u64, self.clock);
+        Ok(())
+    }
+
+    /// Receives one message and advances the clock past the sender's stamp.
+    pub fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
+        self.transport.flush()?;
+        let mut frame = self.transport.recv()?;
+        if frame.len() < 8 {
+            return Err(ChannelError::Malformed("frame shorter than its round stamp"));
+        }
+        let mut stamp = [0u8; 8];
+        stamp.copy_from_slice(&frame[..8]);
+        let stamp = u64::from_le_bytes(stamp);
+        // A stamp far ahead of any real protocol is garbage, not a clock.
+        if stamp > self.clock.saturating_add(1 << 32) {
+            return Err(ChannelError::Malformed("round stamp out of range"));
+        }
+        self.clock = self.clock.max(stamp + 1);
+        frame.drain(..8);
+        self.meter.received(frame.len() as u64, self.clock);
+        Ok(frame)
+    }
+
+    /// Pushes queued frames onto the wire.
+    pub fn flush(&mut self) -> Result<(), ChannelError> {
+        self.transport.flush()
+    }
+
+    /// Opens additive shares: sends `mine`, receives the peer's, returns the sums.
+    /// Both parties call it at once; it costs one round.
+    pub fn open_ring(&mut self, mine: &[Ring]) -> Result<Vec<Ring>, OpenError> {
+        self.send(&ring_bytes(mine))?;
+        let theirs = self.recv()?;
+        let theirs = crate::codec::Reader::new(&theirs);
+        let peer = read_exact_ring(theirs, mine.len())?;
+        Ok(mine
+            .iter()
+            .zip(peer)
+            .map(|(a, b)| a.wrapping_add(b))
+            .collect())
+    }
+
+    /// Opens XOR shares of packed bits: sends `mine`, receives the peer's, returns the XOR.
+    /// `bits` says how many bits of the last word are meaningful; only
+    /// `ceil(bits / 8)` bytes go on the wire.
+    pub fn open_bits(&mut self, mine: &[u64], bits: usize) -> Result<Vec<u64>, OpenError> {
+        self.send(&pack_bits(mine, bits))?;
+        let theirs = self.recv()?;
+        let peer = unpack_bits(&theirs, bits)?;
+        Ok(mine.iter().zip(peer).map(|(a, b)| a ^ b).collect())
+    }
+
+    /// Reveals ring shares to the peer (one way): the peer calls [`Channel::receive_reveal`].
+    pub fn reveal_ring(&mut self, mine: &[Ring]) -> Result<(), ChannelError> {
+        self.send(&ring_bytes(mine))
+    }
+
+    /// Receives the peer's revealed shares and adds `mine`: the opened values.
+    pub fn receive_reveal(&mut self, mine: &[Ring]) -> Result<Vec<Ring>, OpenError> {
+        let theirs = self.recv()?;
+        let peer = read_exact_ring(crate::codec::Reader::new(&theirs), mine.len())?;
+        Ok(mine
+            .iter()
+            .zip(peer)
+            .map(|(a, b)| a.wrapping_add(b))
+            .collect())
+    }
+}
+
+/// Why opening a shared value failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The channel failed.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// The peer's shares did not have the agreed shape.
+    #[error("the peer's shares were malformed: {0}")]
+    Decode(#[from] crate::codec::DecodeError),
+}
+
+fn ring_bytes(v: &[Ring]) -> Vec<u8> {
+    let mut w = crate::codec::Writer::with_capacity(v.len() * 8);
+    w.ring(v);
+    w.into_bytes()
+}
+
+fn read_exact_ring(
+    mut r: crate::codec::Reader<'_>,
+    n: usize,
+) -> Result<Vec<Ring>, crate::codec::DecodeError> {
+    let v = r.ring(n, "shares")?;
+    r.finish()?;
+    Ok(v)
+}
+
+/// Packs the first `bits` bits of `words` into `ceil(bits / 8)` bytes.
+pub fn pack_bits(words: &[u64], bits: usize) -> Vec<u8> {
+    let mut out: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    out.truncate(bits.div_ceil(8));
+    out
+}
+
+/// Unpacks exactly `ceil(bits / 8)` bytes into words, refusing any other length and any
+/// set bit past `bits`.
+pub fn unpack_bits(bytes: &[u8], bits: usize) -> Result<Vec<u64>, crate::codec::DecodeError> {
+    if bytes.len() != bits.div_ceil(8) {
+        return Err(crate::codec::DecodeError::Invalid {
+            what: "bit shares",
+            detail: format!("expected {} bytes, got {}", bits.div_ceil(8), bytes.len()),
+        });
+    }
+    let mut words = vec![0u64; bits.div_ceil(64)];
+    for (i, b) in bytes.iter().enumerate() {
+        words[i / 8] |= (*b as u64) << (8 * (i % 8));
+    }
+    if bits % 64 != 0 {
+        if let Some(last) = words.last() {
+            if last >> (bits % 64) != 0 {
+                return Err(crate::codec::DecodeError::Invalid {
+                    what: "bit shares",
+                    detail: "bits set past the end".into(),
+                });
+            }
+        }
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+use super::*;
+use std::thread;
+
+fn pair() -> (Channel<MemTransport>, Channel<MemTransport>) {
+    let (a, b) = MemTransport::pair();
+    (Channel::new(a), Channel::new(b))
+}
+
+#[test]
+fn a_chain_of_messages_counts_its_depth_and_payload_exactly() {
+    let (mut a, mut b) = pair();
+    a.enter(Scope::phase(Phase::Online));
+    b.enter(Scope::phase(Phase::Online));
+    // a -> b -> a -> b: three dependent messages of 10, 20, 30 bytes.
+    let t = thread::spawn(move || {
+        b.recv().unwrap();
+        b.send(&[0; 20]).unwrap();
+        b.recv().unwrap();
+        b
+    });
+    a.send(&[0; 10]).unwrap();
+    a.recv().unwrap();
+    a.send(&[0; 30]).unwrap();
+    let b = t.join().unwrap();
+    let (ta, tb) = (
+        a.meter().tally(Scope::phase(Phase::Online)),
+        b.meter().tally(Scope::phase(Phase::Online)),
+    );
+    assert_eq!((ta.sent, ta.received), (40, 20));
+    assert_eq!((tb.sent, tb.received), (20, 40));
+    assert_eq!(b.clock(), 3);
+    assert_eq!(tb.rounds(), 3);
+}
+
+#[test]
+fn simultaneous_sends_add_one_round_not_two() {
+    let (mut a, mut b) = pair();
+    let t = thread::spawn(move || {
+        let v = b.open_ring(&[5, 6]).unwrap();
+        (v, b.clock())
+    });
+    let v = a.open_ring(&[1, 2]).unwrap();
+    let (w, cb) = t.join().unwrap();
+    assert_eq!(v, vec![6, 8]);
+    assert_eq!(v, w);
+    assert_eq!((a.clock(), cb), (1, 1));
+}
+
+#[test]
+fn open_bits_sends_only_the_bytes_it_needs() {
+    let (mut a, mut b) = pair();
+    let t = thread::spawn(move || b.open_bits(&[0b1010], 4).unwrap());
+    let v = a.open_bits(&[0b0110], 4).unwrap();
+    assert_eq!(v, vec![0b1100]);
+    assert_eq!(t.join().unwrap(), v);
+    assert_eq!(a.meter().tally(Scope::CONTROL).sent, 1);
+}
+
+#[test]
+fn a_short_frame_or_wrong_length_is_an_error_not_a_panic() {
+    let (ta, mut tb) = MemTransport::pair();
+    let mut a = Channel::new(ta);
+    tb.send(&[1, 2, 3]).unwrap();
+    assert!(matches!(a.recv(), Err(ChannelError::Malformed(_))));
+    let mut frame = 0u64.to_le_bytes().to_vec();
+    frame.extend_from_slice(&[9; 5]);
+    tb.send(&frame).unwrap();
+    assert!(matches!(a.open_ring(&[1]), Err(OpenError::Decode(_))));
+    let bits = unpack_bits(&[0xff], 4);
+    assert!(bits.is_err(), "bits past the end must be refused");
+}
+
+#[test]
+fn a_vanished_peer_is_reported_as_closed() {
+    let (ta, tb) = MemTransport::pair();
+    drop(tb);
+    let mut a = Channel::new(ta);
+    assert!(matches!(a.recv(), Err(ChannelError::Closed)));
+}

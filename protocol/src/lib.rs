@@ -1,0 +1,15 @@
+//! veil's cryptography, transport-agnostic ("sans-IO").
+//!
+//! Ring and fixed point ([`ring`]), PRGs ([`prg`]), additive shares ([`share`]), the
+//! metered [`channel`], the public [`plan`], GMW ([`gmw`]), correlated randomness
+//! ([`material`]), the layer protocols and the inference [`engine`]. Nothing here opens a
+//! socket: protocols talk to a [`channel::Channel`], which the binaries back with QUIC
+//! and tests with an in-memory pipe.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod channel;
+pub mod codec;
+pub mod plan;
+pub mod prg;
+pub mod ring;
