@@ -2,14 +2,25 @@
 //!
 //! Ring and fixed point ([`ring`]), PRGs ([`prg`]), additive shares ([`share`]), the
 //! metered [`channel`], the public [`plan`], GMW ([`gmw`]), correlated randomness
-//! ([`material`]), the layer protocols and the inference [`engine`]. Nothing here opens a
-//! socket: protocols talk to a [`channel::Channel`], which the binaries back with QUIC
-//! and tests with an in-memory pipe.
+//! ([`material`]), the layer protocols ([`layers`]) and the inference [`engine`]. Nothing
+//! here opens a socket: protocols talk to a [`channel::Channel`], which the binaries back
+//! with QUIC and tests with an in-memory pipe.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bitstream;
 pub mod channel;
 pub mod codec;
+pub mod engine;
+pub mod error;
+pub mod gmw;
+pub mod layers;
+pub mod linalg;
+pub mod local;
+pub mod material;
 pub mod plan;
 pub mod prg;
 pub mod ring;
+pub mod share;
+
+pub use error::ProtocolError;

@@ -14,6 +14,9 @@ pub use meter::{Meter, Phase, Scope, Tally};
 
 use thiserror::Error;
 
+use veil_circuits::Bits;
+
+use crate::bitstream::{read_bits, BitWriter};
 use crate::ring::Ring;
 
 /// Why a channel could not move a frame.
@@ -118,7 +121,9 @@ impl<T: Transport> Channel<T> {
         self.transport.flush()?;
         let mut frame = self.transport.recv()?;
         if frame.len() < 8 {
-            return Err(ChannelError::Malformed("frame shorter than its round stamp"));
+            return Err(ChannelError::Malformed(
+                "frame shorter than its round stamp",
+            ));
         }
         let mut stamp = [0u8; 8];
         stamp.copy_from_slice(&frame[..8]);
@@ -152,14 +157,41 @@ impl<T: Transport> Channel<T> {
             .collect())
     }
 
-    /// Opens XOR shares of packed bits: sends `mine`, receives the peer's, returns the XOR.
-    /// `bits` says how many bits of the last word are meaningful; only
-    /// `ceil(bits / 8)` bytes go on the wire.
-    pub fn open_bits(&mut self, mine: &[u64], bits: usize) -> Result<Vec<u64>, OpenError> {
-        self.send(&pack_bits(mine, bits))?;
+    /// Opens XOR-shared bit vectors and additive ring shares in one message: sends this
+    /// party's shares, receives the peer's, returns the opened values. Both parties call it
+    /// at once; it costs one round and `ceil(Σ bits / 8) + 8 · ring.len()` bytes each way.
+    pub fn open_shares(
+        &mut self,
+        bits: &[&Bits],
+        ring: &[Ring],
+    ) -> Result<(Vec<Bits>, Vec<Ring>), OpenError> {
+        let mut w = BitWriter::default();
+        bits.iter().for_each(|b| w.push(b));
+        let mut msg = w.into_bytes();
+        msg.extend_from_slice(&ring_bytes(ring));
+        self.send(&msg)?;
         let theirs = self.recv()?;
-        let peer = unpack_bits(&theirs, bits)?;
-        Ok(mine.iter().zip(peer).map(|(a, b)| a ^ b).collect())
+        let lens: Vec<usize> = bits.iter().map(|b| b.len).collect();
+        let bit_bytes = lens.iter().sum::<usize>().div_ceil(8);
+        let mut r = crate::codec::Reader::new(&theirs);
+        let peer_bits = read_bits(r.take(bit_bytes, "bit shares")?, &lens)?;
+        let peer_ring = read_exact_ring(r, ring.len())?;
+        let opened_bits = bits
+            .iter()
+            .zip(&peer_bits)
+            .map(|(a, b)| {
+                a.xor(b).map_err(|_| crate::codec::DecodeError::Invalid {
+                    what: "bit shares",
+                    detail: "width mismatch".into(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let opened_ring = ring
+            .iter()
+            .zip(peer_ring)
+            .map(|(a, b)| a.wrapping_add(b))
+            .collect();
+        Ok((opened_bits, opened_ring))
     }
 
     /// Reveals ring shares to the peer (one way): the peer calls [`Channel::receive_reveal`].
@@ -204,39 +236,6 @@ fn read_exact_ring(
     let v = r.ring(n, "shares")?;
     r.finish()?;
     Ok(v)
-}
-
-/// Packs the first `bits` bits of `words` into `ceil(bits / 8)` bytes.
-pub fn pack_bits(words: &[u64], bits: usize) -> Vec<u8> {
-    let mut out: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    out.truncate(bits.div_ceil(8));
-    out
-}
-
-/// Unpacks exactly `ceil(bits / 8)` bytes into words, refusing any other length and any
-/// set bit past `bits`.
-pub fn unpack_bits(bytes: &[u8], bits: usize) -> Result<Vec<u64>, crate::codec::DecodeError> {
-    if bytes.len() != bits.div_ceil(8) {
-        return Err(crate::codec::DecodeError::Invalid {
-            what: "bit shares",
-            detail: format!("expected {} bytes, got {}", bits.div_ceil(8), bytes.len()),
-        });
-    }
-    let mut words = vec![0u64; bits.div_ceil(64)];
-    for (i, b) in bytes.iter().enumerate() {
-        words[i / 8] |= (*b as u64) << (8 * (i % 8));
-    }
-    if bits % 64 != 0 {
-        if let Some(last) = words.last() {
-            if last >> (bits % 64) != 0 {
-                return Err(crate::codec::DecodeError::Invalid {
-                    what: "bit shares",
-                    detail: "bits set past the end".into(),
-                });
-            }
-        }
-    }
-    Ok(words)
 }
 
 #[cfg(test)]

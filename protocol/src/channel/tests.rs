@@ -47,13 +47,17 @@ fn simultaneous_sends_add_one_round_not_two() {
 }
 
 #[test]
-fn open_bits_sends_only_the_bytes_it_needs() {
+fn open_shares_sends_only_the_bytes_it_needs() {
+    let bits = |w: u64| Bits {
+        words: vec![w],
+        len: 4,
+    };
     let (mut a, mut b) = pair();
-    let t = thread::spawn(move || b.open_bits(&[0b1010], 4).unwrap());
-    let v = a.open_bits(&[0b0110], 4).unwrap();
-    assert_eq!(v, vec![0b1100]);
+    let t = thread::spawn(move || b.open_shares(&[&bits(0b1010)], &[7]).unwrap());
+    let v = a.open_shares(&[&bits(0b0110)], &[5]).unwrap();
+    assert_eq!(v, (vec![bits(0b1100)], vec![12]));
     assert_eq!(t.join().unwrap(), v);
-    assert_eq!(a.meter().tally(Scope::CONTROL).sent, 1);
+    assert_eq!(a.meter().tally(Scope::CONTROL).sent, 1 + 8);
 }
 
 #[test]
@@ -66,8 +70,14 @@ fn a_short_frame_or_wrong_length_is_an_error_not_a_panic() {
     frame.extend_from_slice(&[9; 5]);
     tb.send(&frame).unwrap();
     assert!(matches!(a.open_ring(&[1]), Err(OpenError::Decode(_))));
-    let bits = unpack_bits(&[0xff], 4);
-    assert!(bits.is_err(), "bits past the end must be refused");
+    let mut frame = 0u64.to_le_bytes().to_vec();
+    frame.push(0xff);
+    tb.send(&frame).unwrap();
+    let four = Bits::zeros(4);
+    assert!(
+        matches!(a.open_shares(&[&four], &[]), Err(OpenError::Decode(_))),
+        "bits past the end must be refused"
+    );
 }
 
 #[test]

@@ -1,0 +1,125 @@
+use super::cost::{self, Cost};
+use super::*;
+use crate::channel::Tally;
+use crate::layers::relu;
+use crate::linalg::matvec;
+use crate::local::run_local;
+use crate::plan::{LinearWeights, PlanLayer};
+use crate::prg::{Prg, Seed};
+use crate::ring::{truncate, FixedPoint};
+use rand_core::RngCore;
+
+/// A random MLP `sizes[0] → sizes[1] → … ` with ReLU between, weights small enough that
+/// pre-activations stay inside k bits.
+fn mlp(sizes: &[usize], fixed: FixedPoint, rng: &mut Prg) -> (Plan, Weights) {
+    let mut layers = Vec::new();
+    let mut linear = Vec::new();
+    for (i, w) in sizes.windows(2).enumerate() {
+        let (cols, rows) = (w[0], w[1]);
+        layers.push(PlanLayer {
+            name: format!("fc{i}"),
+            kind: LayerKind::Linear { rows, cols },
+        });
+        let small = |rng: &mut Prg, scale: f64| {
+            fixed.encode((rng.next_u32() as f64 / u32::MAX as f64 - 0.5) * scale)
+        };
+        linear.push(LinearWeights {
+            rows,
+            cols,
+            w: (0..rows * cols).map(|_| small(rng, 0.5)).collect(),
+            bias: (0..rows).map(|_| small(rng, 0.5) << fixed.f).collect(),
+        });
+        if i + 2 < sizes.len() {
+            layers.push(PlanLayer {
+                name: format!("relu{i}"),
+                kind: LayerKind::ReluTrunc { len: rows },
+            });
+        }
+    }
+    let plan = Plan {
+        model: "random-mlp".into(),
+        input_shape: vec![1, sizes[0]],
+        input_range: (0.0, 1.0),
+        fixed,
+        layers,
+    };
+    plan.validate().unwrap();
+    (plan, Weights { linear })
+}
+
+/// The plaintext definition, inline: the model crate holds the real oracle.
+fn plain(plan: &Plan, weights: &Weights, input: &[Ring]) -> Vec<Ring> {
+    let mut x = input.to_vec();
+    let mut w = weights.linear.iter();
+    for l in &plan.layers {
+        x = match l.kind {
+            LayerKind::Linear { rows, cols } => {
+                let lw = w.next().unwrap();
+                crate::share::add(&matvec(&lw.w, rows, cols, &x), &lw.bias)
+            }
+            LayerKind::ReluTrunc { .. } => x
+                .iter()
+                .map(|&v| {
+                    if (v as i64) < 0 {
+                        0
+                    } else {
+                        truncate(v, plan.fixed.f)
+                    }
+                })
+                .collect(),
+        };
+    }
+    x
+}
+
+#[test]
+fn a_secure_mlp_is_bit_exact_with_the_plain_definition() {
+    let seed = Seed::random();
+    let mut rng = Prg::new(seed);
+    let fixed = FixedPoint { f: 10, k: 30 };
+    let (plan, weights) = mlp(&[20, 16, 12, 4], fixed, &mut rng);
+    for _ in 0..5 {
+        let input: Vec<Ring> = (0..20)
+            .map(|_| fixed.encode(rng.next_u32() as f64 / u32::MAX as f64))
+            .collect();
+        let run = run_local(&plan, &weights, &input).unwrap();
+        assert_eq!(run.output, plain(&plan, &weights, &input), "seed {seed:?}");
+    }
+}
+
+/// Joint cost of one scope: bytes both ways, and the depth of its message chain.
+fn joint(a: Tally, b: Tally) -> (u64, u64) {
+    (
+        a.sent + b.sent,
+        a.last_clock.max(b.last_clock) - a.first_clock.max(b.first_clock),
+    )
+}
+
+#[test]
+fn each_layer_costs_exactly_its_formula() {
+    let fixed = FixedPoint { f: 12, k: 32 };
+    let mut rng = Prg::new(Seed::random());
+    let (plan, weights) = mlp(&[30, 24, 16, 10], fixed, &mut rng);
+    let input = vec![fixed.encode(0.5); 30];
+    let run = run_local(&plan, &weights, &input).unwrap();
+    let model = cost::online(&plan);
+    let relu = 2 * relu::bytes_sent(fixed, 24) as u64;
+    assert_eq!(model[1].bytes, relu);
+    assert_eq!(model[0].bytes, 8 * 30);
+    for (layer, want) in model.iter().enumerate() {
+        let scope = Scope::layer(Phase::Online, layer);
+        let (bytes, rounds) = joint(run.server.tally(scope), run.client.tally(scope));
+        assert_eq!(Cost { bytes, rounds }, *want, "layer {layer}");
+    }
+    let total: u64 = model.iter().map(|c| c.rounds).sum();
+    assert_eq!(total, 1 + 2 * relu::rounds(fixed) as u64 + 1);
+    let setup: u64 = [0, 2, 4]
+        .iter()
+        .map(|&l| {
+            let scope = Scope::layer(Phase::Setup, l);
+            joint(run.server.tally(scope), run.client.tally(scope)).0
+        })
+        .sum();
+    assert_eq!(setup, cost::setup(&plan).bytes);
+    assert_eq!(setup, 8 * (30 * 24 + 24 * 16 + 16 * 10));
+}
