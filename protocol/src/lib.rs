@@ -22,5 +22,6 @@ pub mod plan;
 pub mod prg;
 pub mod ring;
 pub mod share;
+pub mod wire;
 
 pub use error::ProtocolError;

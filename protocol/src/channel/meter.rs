@@ -71,6 +71,15 @@ impl Tally {
     }
 }
 
+/// The cost of one scope of one link from both ends' tallies: payload bytes both ways,
+/// and rounds as the advance of the deeper clock (CONTRACT.md).
+pub fn link_cost(a: Tally, b: Tally) -> (u64, u64) {
+    (
+        a.sent + b.sent,
+        a.last_clock.max(b.last_clock) - a.first_clock.max(b.first_clock),
+    )
+}
+
 /// Tallies per scope for one end of one channel.
 #[derive(Clone, Debug)]
 pub struct Meter {

@@ -10,7 +10,7 @@ mod mem;
 mod meter;
 
 pub use mem::MemTransport;
-pub use meter::{Meter, Phase, Scope, Tally};
+pub use meter::{link_cost, Meter, Phase, Scope, Tally};
 
 use thiserror::Error;
 

@@ -87,12 +87,8 @@ fn a_secure_mlp_is_bit_exact_with_the_plain_definition() {
     }
 }
 
-/// Joint cost of one scope: bytes both ways, and the depth of its message chain.
 fn joint(a: Tally, b: Tally) -> (u64, u64) {
-    (
-        a.sent + b.sent,
-        a.last_clock.max(b.last_clock) - a.first_clock.max(b.first_clock),
-    )
+    crate::channel::link_cost(a, b)
 }
 
 #[test]

@@ -1,0 +1,368 @@
+//! Control messages between the client, the server and the dealer.
+//!
+//! Every message starts with a tag byte, and every peer's bytes go through
+//! [`Reader`](crate::codec::Reader): unknown tags, bad lengths and trailing bytes are
+//! [`DecodeError`]s. Flow (each arrow one message):
+//!
+//! ```text
+//! client → server  Hello{model?}
+//! server → dealer  Open{plan}              dealer → server  Opened{session} then U's seed (setup)
+//! server → client  Welcome{plan, session, dealer} | Refused{reason}
+//! client → dealer  Join{session, plan hash} dealer → client  Joined | Refused{reason}
+//! server → client  E = W − U (setup, engine)
+//! per query:  client → server Query;  each party → dealer Fetch, dealer → party material
+//!             online (engine)
+//! client → server  Done                     server → client  Stats{its meters}
+//! ```
+
+use crate::channel::{Meter, Phase, Scope, Tally};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::plan::Plan;
+
+/// A dealer session's random 128-bit id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub [u8; 16]);
+
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionId({:02x}{:02x}..)", self.0[0], self.0[1])
+    }
+}
+
+/// Where the client finds the server's dealer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DealerInfo {
+    /// The dealer's address as the server reached it.
+    pub addr: String,
+    /// Hex SHA-256 fingerprint of the dealer's key, as the server pinned it.
+    pub fingerprint: String,
+}
+
+/// Client → server messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToServer {
+    /// Opens a session for a model (`None`: the server's only model).
+    Hello {
+        /// The model's name.
+        model: Option<String>,
+    },
+    /// The client starts a query.
+    Query,
+    /// The client is finished; the server replies with [`ToClient::Stats`].
+    Done,
+}
+
+/// Server → client messages.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToClient {
+    /// The session is open.
+    Welcome {
+        /// The model's public plan.
+        plan: Plan,
+        /// The dealer session both parties join.
+        session: SessionId,
+        /// The server's dealer.
+        dealer: DealerInfo,
+    },
+    /// The server will not serve this request.
+    Refused {
+        /// True if the request itself was wrong (an unknown model): a usage error.
+        bad_request: bool,
+        /// What went wrong, for the user.
+        reason: String,
+    },
+    /// The server's meters at the end of the session.
+    Stats {
+        /// Its end of the link to the client.
+        peer: Vec<(Scope, Tally)>,
+        /// Its end of the link to the dealer.
+        dealer: Vec<(Scope, Tally)>,
+    },
+}
+
+/// Party → dealer messages.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToDealer {
+    /// The server opens a session for a plan.
+    Open {
+        /// The plan.
+        plan: Plan,
+    },
+    /// The client joins the server's session, presenting the plan's hash.
+    Join {
+        /// The session.
+        session: SessionId,
+        /// SHA-256 of the plan the client was given.
+        plan_hash: [u8; 32],
+    },
+    /// The party asks for its share of the next query's material.
+    Fetch,
+}
+
+/// Dealer → party messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FromDealer {
+    /// The session exists; the server is bound to it.
+    Opened {
+        /// Its id.
+        session: SessionId,
+    },
+    /// The client is bound to the session.
+    Joined,
+    /// The dealer refuses.
+    Refused {
+        /// Why, for the user.
+        reason: String,
+    },
+    /// The party's share of the next query's material (an encoded
+    /// [`MaterialMsg`](crate::material::MaterialMsg), checked against the plan later).
+    Material(Vec<u8>),
+}
+
+const MAX_REASON: usize = 4096;
+const MAX_SCOPES: usize = 4 * crate::plan::MAX_LAYERS + 8;
+
+fn bad(what: &'static str, tag: u8) -> DecodeError {
+    DecodeError::Invalid {
+        what,
+        detail: format!("unknown tag {tag}"),
+    }
+}
+
+fn finish<T>(r: Reader<'_>, v: T) -> Result<T, DecodeError> {
+    r.finish()?;
+    Ok(v)
+}
+
+impl ToServer {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        match self {
+            ToServer::Hello { model } => {
+                w.u8(0);
+                match model {
+                    Some(m) => w.u8(1).str(m),
+                    None => w.u8(0),
+                };
+            }
+            ToServer::Query => {
+                w.u8(1);
+            }
+            ToServer::Done => {
+                w.u8(2);
+            }
+        }
+        w.into_bytes()
+    }
+
+    /// Decodes a message from the client.
+    pub fn decode(bytes: &[u8]) -> Result<ToServer, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let msg = match r.u8("message tag")? {
+            0 => ToServer::Hello {
+                model: match r.u8("model flag")? {
+                    0 => None,
+                    1 => Some(r.str(256, "model name")?),
+                    t => return Err(bad("model flag", t)),
+                },
+            },
+            1 => ToServer::Query,
+            2 => ToServer::Done,
+            t => return Err(bad("client message", t)),
+        };
+        finish(r, msg)
+    }
+}
+
+impl ToClient {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        match self {
+            ToClient::Welcome {
+                plan,
+                session,
+                dealer,
+            } => {
+                w.u8(0);
+                plan.encode(&mut w);
+                w.bytes(&session.0).str(&dealer.addr).str(&dealer.fingerprint);
+            }
+            ToClient::Refused {
+                bad_request,
+                reason,
+            } => {
+                w.u8(1).u8(*bad_request as u8).str(reason);
+            }
+            ToClient::Stats { peer, dealer } => {
+                w.u8(2);
+                write_tallies(&mut w, peer);
+                write_tallies(&mut w, dealer);
+            }
+        }
+        w.into_bytes()
+    }
+
+    /// Decodes a message from the server.
+    pub fn decode(bytes: &[u8]) -> Result<ToClient, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let msg = match r.u8("message tag")? {
+            0 => ToClient::Welcome {
+                plan: Plan::decode(&mut r)?,
+                session: SessionId(r.array("session id")?),
+                dealer: DealerInfo {
+                    addr: r.str(256, "dealer address")?,
+                    fingerprint: r.str(128, "dealer fingerprint")?,
+                },
+            },
+            1 => ToClient::Refused {
+                bad_request: r.u8("refusal kind")? != 0,
+                reason: r.str(MAX_REASON, "reason")?,
+            },
+            2 => ToClient::Stats {
+                peer: read_tallies(&mut r)?,
+                dealer: read_tallies(&mut r)?,
+            },
+            t => return Err(bad("server message", t)),
+        };
+        finish(r, msg)
+    }
+}
+
+impl ToDealer {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        match self {
+            ToDealer::Open { plan } => {
+                w.u8(0);
+                plan.encode(&mut w);
+            }
+            ToDealer::Join { session, plan_hash } => {
+                w.u8(1).bytes(&session.0).bytes(plan_hash);
+            }
+            ToDealer::Fetch => {
+                w.u8(2);
+            }
+        }
+        w.into_bytes()
+    }
+
+    /// Decodes a message from a party.
+    pub fn decode(bytes: &[u8]) -> Result<ToDealer, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let msg = match r.u8("message tag")? {
+            0 => ToDealer::Open {
+                plan: Plan::decode(&mut r)?,
+            },
+            1 => ToDealer::Join {
+                session: SessionId(r.array("session id")?),
+                plan_hash: r.array("plan hash")?,
+            },
+            2 => ToDealer::Fetch,
+            t => return Err(bad("party message", t)),
+        };
+        finish(r, msg)
+    }
+}
+
+impl FromDealer {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        match self {
+            FromDealer::Opened { session } => w.u8(0).bytes(&session.0),
+            FromDealer::Joined => w.u8(1),
+            FromDealer::Refused { reason } => w.u8(2).str(reason),
+            FromDealer::Material(m) => w.u8(3).bytes(m),
+        };
+        w.into_bytes()
+    }
+
+    /// Decodes a message from the dealer.
+    pub fn decode(bytes: &[u8]) -> Result<FromDealer, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let msg = match r.u8("message tag")? {
+            0 => FromDealer::Opened {
+                session: SessionId(r.array("session id")?),
+            },
+            1 => FromDealer::Joined,
+            2 => FromDealer::Refused {
+                reason: r.str(MAX_REASON, "reason")?,
+            },
+            3 => {
+                let rest = r.remaining();
+                FromDealer::Material(r.take(rest, "material")?.to_vec())
+            }
+            t => return Err(bad("dealer message", t)),
+        };
+        finish(r, msg)
+    }
+}
+
+/// The tallies of a meter, for [`ToClient::Stats`].
+pub fn tallies(m: &Meter) -> Vec<(Scope, Tally)> {
+    m.scopes().map(|(s, t)| (*s, *t)).collect()
+}
+
+fn write_tallies(w: &mut Writer, v: &[(Scope, Tally)]) {
+    w.u32(v.len() as u32);
+    for (s, t) in v {
+        let phase = match s.phase {
+            Phase::Control => 0,
+            Phase::Setup => 1,
+            Phase::Offline => 2,
+            Phase::Online => 3,
+        };
+        w.u8(phase).u64(s.layer.map_or(u64::MAX, |l| l as u64));
+        w.u64(t.sent).u64(t.received).u64(t.first_clock).u64(t.last_clock);
+    }
+}
+
+fn read_tallies(r: &mut Reader<'_>) -> Result<Vec<(Scope, Tally)>, DecodeError> {
+    let n = r.u32("scope count")? as usize;
+    if n > MAX_SCOPES {
+        return Err(DecodeError::Invalid {
+            what: "scope count",
+            detail: format!("{n} exceeds {MAX_SCOPES}"),
+        });
+    }
+    (0..n)
+        .map(|_| {
+            let phase = match r.u8("phase")? {
+                0 => Phase::Control,
+                1 => Phase::Setup,
+                2 => Phase::Offline,
+                3 => Phase::Online,
+                t => return Err(bad("phase", t)),
+            };
+            let layer = match r.u64("layer")? {
+                u64::MAX => None,
+                l if l < crate::plan::MAX_LAYERS as u64 => Some(l as usize),
+                l => {
+                    return Err(DecodeError::Invalid {
+                        what: "layer",
+                        detail: format!("{l} is out of range"),
+                    })
+                }
+            };
+            let t = Tally {
+                sent: r.u64("sent")?,
+                received: r.u64("received")?,
+                first_clock: r.u64("clock")?,
+                last_clock: r.u64("clock")?,
+            };
+            if t.last_clock < t.first_clock {
+                return Err(DecodeError::Invalid {
+                    what: "tally",
+                    detail: "clock runs backwards".into(),
+                });
+            }
+            Ok((Scope { phase, layer }, t))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,96 @@
+use super::*;
+use crate::plan::{LayerKind, PlanLayer};
+use crate::ring::FixedPoint;
+
+fn plan() -> Plan {
+    Plan {
+        model: "m".into(),
+        input_shape: vec![2],
+        input_range: (0.0, 1.0),
+        fixed: FixedPoint { f: 8, k: 24 },
+        layers: vec![PlanLayer {
+            name: "fc".into(),
+            kind: LayerKind::Linear { rows: 1, cols: 2 },
+        }],
+    }
+}
+
+#[test]
+fn every_message_round_trips_and_truncation_is_an_error() {
+    let session = SessionId([3; 16]);
+    let tally = Tally {
+        sent: 1,
+        received: 2,
+        first_clock: 3,
+        last_clock: 4,
+    };
+    let to_server = [
+        ToServer::Hello { model: None },
+        ToServer::Hello {
+            model: Some("mnist".into()),
+        },
+        ToServer::Query,
+        ToServer::Done,
+    ];
+    for m in to_server {
+        let b = m.encode();
+        assert_eq!(ToServer::decode(&b).unwrap(), m);
+        assert!(ToServer::decode(&b[..b.len() - 1]).is_err());
+    }
+    let to_client = [
+        ToClient::Welcome {
+            plan: plan(),
+            session,
+            dealer: DealerInfo {
+                addr: "127.0.0.1:1".into(),
+                fingerprint: "ab".into(),
+            },
+        },
+        ToClient::Refused {
+            bad_request: true,
+            reason: "no".into(),
+        },
+        ToClient::Stats {
+            peer: vec![(Scope::layer(Phase::Online, 2), tally)],
+            dealer: vec![(Scope::phase(Phase::Offline), tally)],
+        },
+    ];
+    for m in to_client {
+        let b = m.encode();
+        assert_eq!(ToClient::decode(&b).unwrap(), m);
+        assert!(ToClient::decode(&b[..b.len() - 1]).is_err());
+    }
+    let to_dealer = [
+        ToDealer::Open { plan: plan() },
+        ToDealer::Join {
+            session,
+            plan_hash: [9; 32],
+        },
+        ToDealer::Fetch,
+    ];
+    for m in to_dealer {
+        let b = m.encode();
+        assert_eq!(ToDealer::decode(&b).unwrap(), m);
+        assert!(ToDealer::decode(&b[..b.len() - 1]).is_err());
+    }
+    for m in [
+        FromDealer::Opened { session },
+        FromDealer::Joined,
+        FromDealer::Refused { reason: "x".into() },
+    ] {
+        let b = m.encode();
+        assert_eq!(FromDealer::decode(&b).unwrap(), m);
+        assert!(FromDealer::decode(&b[..b.len() - 1]).is_err());
+    }
+    // Material's length is checked against the plan by `MaterialMsg::decode`.
+    let m = FromDealer::Material(vec![1, 2, 3]);
+    assert_eq!(FromDealer::decode(&m.encode()).unwrap(), m);
+}
+
+#[test]
+fn unknown_tags_and_trailing_bytes_are_refused() {
+    assert!(ToServer::decode(&[9]).is_err());
+    assert!(ToServer::decode(&[1, 0]).is_err());
+    assert!(ToDealer::decode(&[]).is_err());
+    assert!(FromDealer::decode(&[7]).is_err());
+}
