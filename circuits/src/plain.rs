@@ -51,7 +51,7 @@ impl Bits {
 
     /// Clears the bits past `len` in the last word.
     pub fn mask_tail(&mut self) {
-        if self.len % 64 != 0 {
+        if !self.len.is_multiple_of(64) {
             if let Some(w) = self.words.last_mut() {
                 *w &= (1u64 << (self.len % 64)) - 1;
             }

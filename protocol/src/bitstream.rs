@@ -66,7 +66,7 @@ pub fn read_bits(bytes: &[u8], lens: &[usize]) -> Result<Vec<Bits>, DecodeError>
     for (i, b) in bytes.iter().enumerate() {
         words[i / 8] |= (*b as u64) << (8 * (i % 8));
     }
-    if total % 8 != 0 && bytes.last().is_some_and(|b| b >> (total % 8) != 0) {
+    if !total.is_multiple_of(8) && bytes.last().is_some_and(|b| b >> (total % 8) != 0) {
         return Err(DecodeError::Invalid {
             what: "bit stream",
             detail: "padding bits are set".into(),

@@ -174,7 +174,7 @@ impl<'a> Reader<'a> {
 
     /// Reads exactly `n` ring elements (`n` comes from the plan, never from the peer).
     pub fn ring(&mut self, n: usize, what: &'static str) -> Result<Vec<Ring>, DecodeError> {
-        let bytes = self.take(n.checked_mul(8).unwrap_or(usize::MAX), what)?;
+        let bytes = self.take(n.saturating_mul(8), what)?;
         Ok(bytes
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))

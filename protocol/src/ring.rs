@@ -84,6 +84,9 @@ pub fn low_bits(x: Ring, k: u32) -> Ring {
 
 /// True if `x`, read as signed, satisfies |x| < 2^(k-1).
 pub fn fits_signed(x: Ring, k: u32) -> bool {
+    if k >= 64 {
+        return x as i64 != i64::MIN;
+    }
     let v = x as i64;
     let bound = 1i64 << (k - 1);
     v > -bound && v < bound

@@ -187,7 +187,9 @@ impl ToClient {
             } => {
                 w.u8(0);
                 plan.encode(&mut w);
-                w.bytes(&session.0).str(&dealer.addr).str(&dealer.fingerprint);
+                w.bytes(&session.0)
+                    .str(&dealer.addr)
+                    .str(&dealer.fingerprint);
             }
             ToClient::Refused {
                 bad_request,
@@ -316,7 +318,10 @@ fn write_tallies(w: &mut Writer, v: &[(Scope, Tally)]) {
             Phase::Online => 3,
         };
         w.u8(phase).u64(s.layer.map_or(u64::MAX, |l| l as u64));
-        w.u64(t.sent).u64(t.received).u64(t.first_clock).u64(t.last_clock);
+        w.u64(t.sent)
+            .u64(t.received)
+            .u64(t.first_clock)
+            .u64(t.last_clock);
     }
 }
 

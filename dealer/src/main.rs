@@ -1,0 +1,64 @@
+//! `veil-dealer`: serves one-time correlated randomness to veil servers and clients.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use veil_dealer::{serve, Sessions};
+use veil_net::{state_dir, Identity, Listener};
+
+/// The dealer of veil: it turns a model's public plan into one-time correlated randomness
+/// for a server and a client, and never sees inputs, weights or outputs. Run it on a
+/// machine that neither party controls: a dealer that colludes with the server learns
+/// the client's input.
+#[derive(Parser, Debug)]
+#[command(name = "veil-dealer", version, about, long_about = None)]
+struct Args {
+    /// Address to listen on (UDP, QUIC).
+    #[arg(long, default_value = "127.0.0.1:7400")]
+    listen: SocketAddr,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "veil_dealer=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("veil-dealer: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("veil-dealer: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), veil_net::NetError> {
+    let identity = Identity::load_or_create(&state_dir(), "dealer")?;
+    let listener = Listener::bind(args.listen, &identity)?;
+    eprintln!(
+        "veil-dealer listening on {} (key {})",
+        listener.local_addr()?,
+        identity.fingerprint()
+    );
+    let sessions = Arc::new(Sessions::new());
+    tokio::select! {
+        r = serve(listener, sessions) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("veil-dealer: stopping");
+            Ok(())
+        }
+    }
+}
