@@ -116,6 +116,14 @@ pub enum NetError {
     /// A peer name cannot be written to the known-hosts file.
     #[error("{0:?} cannot be pinned: names must be non-empty and contain no whitespace")]
     InvalidName(String),
+    /// An address did not resolve to a socket address.
+    #[error("cannot resolve the address {addr:?}: {detail}; write it as host:port")]
+    Resolve {
+        /// The address as given.
+        addr: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// A string is not a key fingerprint.
     #[error("{0:?} is not a key fingerprint (expected 64 hex digits)")]
     InvalidFingerprint(String),

@@ -35,7 +35,7 @@ pub use error::NetError;
 pub use fingerprint::Fingerprint;
 pub use identity::Identity;
 pub use pins::{KnownHosts, Pin, PinStatus, KNOWN_HOSTS};
-pub use state::state_dir;
+pub use state::{resolve, state_dir};
 pub use transport::{QuicTransport, DEFAULT_TIMEOUT, MAX_FRAME};
 
 /// The ALPN protocol name every veil endpoint speaks; a new wire format gets a new name.

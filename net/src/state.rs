@@ -89,3 +89,16 @@ fn write_temp(tmp: &Path, bytes: &[u8], mode: u32) -> Result<(), NetError> {
         io_err(tmp, e)
     })
 }
+
+/// Resolves `host:port` (as a user writes it) to its first socket address.
+pub fn resolve(addr: &str) -> Result<std::net::SocketAddr, crate::NetError> {
+    use std::net::ToSocketAddrs;
+    let err = |detail: String| crate::NetError::Resolve {
+        addr: addr.to_string(),
+        detail,
+    };
+    addr.to_socket_addrs()
+        .map_err(|e| err(e.to_string()))?
+        .next()
+        .ok_or_else(|| err("it names no address".into()))
+}

@@ -1,1 +1,16 @@
-//! Placeholder.
+//! `veil-client`: submits private queries to a veil server.
+//!
+//! A [`Session`] connects to the server, learns the model's public plan, joins the
+//! dealer session (the dealer the user names, or the one the server announces, pinned on
+//! first contact), receives the masked weights, and then answers any number of queries.
+//! The server learns nothing about the inputs; the client learns only the outputs.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod error;
+mod report;
+mod session;
+
+pub use error::ClientError;
+pub use report::{LayerCost, PhaseCost, QueryReport};
+pub use session::{Options, Session};

@@ -164,3 +164,12 @@ impl Meter {
         total.unwrap_or_default()
     }
 }
+
+/// Rebuilds a meter from tallies (e.g. those a peer reported).
+impl FromIterator<(Scope, Tally)> for Meter {
+    fn from_iter<I: IntoIterator<Item = (Scope, Tally)>>(iter: I) -> Self {
+        let mut m = Meter::new();
+        m.tallies.extend(iter);
+        m
+    }
+}

@@ -86,6 +86,11 @@ impl<T: Transport> Channel<T> {
         }
     }
 
+    /// The transport underneath, e.g. to finish a stream before closing.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
     /// The round clock: the depth of the longest chain of messages that reached here.
     pub fn clock(&self) -> u64 {
         self.clock
@@ -94,6 +99,13 @@ impl<T: Transport> Channel<T> {
     /// What has been counted so far.
     pub fn meter(&self) -> &Meter {
         &self.meter
+    }
+
+    /// Hands over what was counted and starts a fresh meter (in the control scope), so
+    /// that each query of a session is reported on its own.
+    pub fn take_meter(&mut self) -> Meter {
+        self.meter.enter(Scope::CONTROL, self.clock);
+        std::mem::take(&mut self.meter)
     }
 
     /// The transport's own wire count, if it keeps one.

@@ -136,6 +136,26 @@ pub fn correction_len(plan: &Plan) -> usize {
     }
 }
 
+/// Bytes of corrections per layer, in plan order (they sum to [`correction_len`]).
+pub fn correction_len_by_layer(plan: &Plan) -> Vec<usize> {
+    let gates = relu::and_gates(plan.fixed);
+    plan.layers
+        .iter()
+        .map(|layer| {
+            let mut d = Draw {
+                server: None,
+                client: None,
+                corrections: Corrections::Skip(0),
+            };
+            draw_layer(&layer.kind, gates, &mut d, None).expect("counting never fails");
+            match d.corrections {
+                Corrections::Skip(n) => n,
+                _ => unreachable!("counted with Skip"),
+            }
+        })
+        .collect()
+}
+
 /// The dealer's work for one query: fresh OS-seeded material for both parties.
 pub fn deal(plan: &Plan, masks: &SessionMasks) -> (MaterialMsg, MaterialMsg) {
     let (s_seed, c_seed) = (Seed::random(), Seed::random());
@@ -193,37 +213,50 @@ fn draw_plan(
 ) -> Result<(Vec<LayerMaterial>, Vec<LayerMaterial>), DecodeError> {
     let gates = relu::and_gates(plan.fixed);
     let (mut server, mut client) = (Vec::new(), Vec::new());
-    let mut push = |(s, c): (Option<LayerMaterial>, Option<LayerMaterial>)| {
-        server.extend(s);
-        client.extend(c);
-    };
     let mut linear = 0;
     for layer in &plan.layers {
-        match layer.kind {
-            LayerKind::Linear { rows, cols } => {
-                let u = masks.map(|m| m.linear(linear));
-                let (s, c) = d.linear(rows, cols, u)?;
-                push((s.map(LayerMaterial::Linear), c.map(LayerMaterial::Linear)));
+        let u = match layer.kind {
+            LayerKind::Linear { .. } => {
                 linear += 1;
+                masks.map(|m| m.linear(linear - 1))
             }
-            LayerKind::ReluTrunc { len } => {
-                let (st, ct) = d.triples(gates, len)?;
-                let (sp, cp) = d.bit_ring(len)?;
-                let (sc, cc) = d.inject_pair(len)?;
-                let (sw, cw) = d.inject_pair(len)?;
-                let relu = |triples: Option<_>, product: Option<_>, carry: Option<_>, wrap| {
-                    Some(LayerMaterial::Relu(ReluShare {
-                        triples: triples?,
-                        product: product?,
-                        carry: carry?,
-                        wrap: wrap?,
-                    }))
-                };
-                push((relu(st, sp, sc, sw), relu(ct, cp, cc, cw)));
-            }
-        }
+            LayerKind::ReluTrunc { .. } => None,
+        };
+        let (s, c) = draw_layer(&layer.kind, gates, d, u)?;
+        server.extend(s);
+        client.extend(c);
     }
     Ok((server, client))
+}
+
+/// Draws one layer's material; `u` is the layer's session mask (dealer only).
+fn draw_layer(
+    kind: &LayerKind,
+    gates: usize,
+    d: &mut Draw<'_>,
+    u: Option<&[Ring]>,
+) -> Result<(Option<LayerMaterial>, Option<LayerMaterial>), DecodeError> {
+    Ok(match *kind {
+        LayerKind::Linear { rows, cols } => {
+            let (s, c) = d.linear(rows, cols, u)?;
+            (s.map(LayerMaterial::Linear), c.map(LayerMaterial::Linear))
+        }
+        LayerKind::ReluTrunc { len } => {
+            let (st, ct) = d.triples(gates, len)?;
+            let (sp, cp) = d.bit_ring(len)?;
+            let (sc, cc) = d.inject_pair(len)?;
+            let (sw, cw) = d.inject_pair(len)?;
+            let relu = |triples: Option<_>, product: Option<_>, carry: Option<_>, wrap| {
+                Some(LayerMaterial::Relu(ReluShare {
+                    triples: triples?,
+                    product: product?,
+                    carry: carry?,
+                    wrap: wrap?,
+                }))
+            };
+            (relu(st, sp, sc, sw), relu(ct, cp, cc, cw))
+        }
+    })
 }
 
 #[cfg(test)]

@@ -83,6 +83,10 @@ fn each_deal_is_fresh_and_the_server_gets_only_a_seed() {
     assert_ne!(c1.corrections, c2.corrections);
     assert_eq!(s1.encode().len(), 16);
     assert_eq!(c1.corrections.len(), correction_len(&plan));
+    assert_eq!(
+        correction_len_by_layer(&plan).iter().sum::<usize>(),
+        correction_len(&plan)
+    );
 }
 
 #[test]

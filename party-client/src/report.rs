@@ -1,0 +1,120 @@
+//! Per-query costs from both ends' meters: bytes, rounds and time, per phase and layer.
+
+use serde::Serialize;
+use veil_protocol::channel::{link_cost, Meter, Phase, Scope, Tally};
+use veil_protocol::material::correction_len_by_layer;
+use veil_protocol::plan::Plan;
+
+/// The cost of one phase (or one layer in one phase).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct PhaseCost {
+    /// Payload bytes, every direction of every link.
+    pub bytes: u64,
+    /// Rounds (CONTRACT.md).
+    pub rounds: u64,
+    /// Wall time at the client, in milliseconds.
+    pub ms: f64,
+}
+
+/// One layer's costs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerCost {
+    /// The layer's name.
+    pub name: String,
+    /// Its kind (`linear`, `relu`).
+    pub kind: String,
+    /// Its share of the per-query material (bytes the dealer sends for it).
+    pub offline: PhaseCost,
+    /// Its online cost.
+    pub online: PhaseCost,
+}
+
+/// What one query cost.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueryReport {
+    /// The session's setup, reported with its first query (zero afterwards).
+    pub setup: PhaseCost,
+    /// The query's material from the dealer.
+    pub offline: PhaseCost,
+    /// The query's online phase.
+    pub online: PhaseCost,
+    /// Per layer, in plan order.
+    pub layers: Vec<LayerCost>,
+}
+
+/// The meters behind one query: both ends of the server link, and each party's end of
+/// its dealer link (the dealer's own end is not reported to the parties).
+pub(crate) struct Meters {
+    /// The client's end of the server link.
+    pub peer: Meter,
+    /// The server's end of the same link.
+    pub server_peer: Meter,
+    /// The client's end of its dealer link.
+    pub dealer: Meter,
+    /// The server's end of its dealer link.
+    pub server_dealer: Meter,
+}
+
+/// Wall times measured at the client.
+pub(crate) struct Times {
+    pub setup_ms: f64,
+    pub offline_ms: f64,
+    pub online_ms: f64,
+    pub layer_ms: Vec<f64>,
+}
+
+/// A link seen from one end: both directions' bytes, and that end's clock advance.
+fn one_end(t: Tally) -> (u64, u64) {
+    (t.sent + t.received, t.rounds())
+}
+
+pub(crate) fn query_report(plan: &Plan, m: &Meters, times: Times) -> QueryReport {
+    let material = correction_len_by_layer(plan);
+    let mut layers = Vec::with_capacity(plan.layers.len());
+    let mut online = PhaseCost {
+        ms: times.online_ms,
+        ..PhaseCost::default()
+    };
+    for (i, layer) in plan.layers.iter().enumerate() {
+        let scope = Scope::layer(Phase::Online, i);
+        let (bytes, rounds) = link_cost(m.peer.tally(scope), m.server_peer.tally(scope));
+        online.bytes += bytes;
+        online.rounds += rounds;
+        layers.push(LayerCost {
+            name: layer.name.clone(),
+            kind: layer.kind.name().to_string(),
+            offline: PhaseCost {
+                bytes: material[i] as u64,
+                ..PhaseCost::default()
+            },
+            online: PhaseCost {
+                bytes,
+                rounds,
+                ms: times.layer_ms.get(i).copied().unwrap_or_default(),
+            },
+        });
+    }
+    let (cb, cr) = one_end(m.dealer.phase_total(Phase::Offline));
+    let (sb, sr) = one_end(m.server_dealer.phase_total(Phase::Offline));
+    let offline = PhaseCost {
+        bytes: cb + sb,
+        rounds: cr.max(sr),
+        ms: times.offline_ms,
+    };
+    let (peer_bytes, peer_rounds) = link_cost(
+        m.peer.phase_total(Phase::Setup),
+        m.server_peer.phase_total(Phase::Setup),
+    );
+    let (db, dr) = one_end(m.server_dealer.phase_total(Phase::Setup));
+    let setup = PhaseCost {
+        bytes: peer_bytes + db,
+        rounds: peer_rounds.max(dr),
+        ms: times.setup_ms,
+    };
+    QueryReport {
+        setup,
+        offline,
+        online,
+        layers,
+    }
+}

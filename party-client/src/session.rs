@@ -1,0 +1,233 @@
+//! A client session: connect, learn the plan, join the dealer, set up, then query.
+
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use veil_net::{connect, resolve, Connection, Identity, KnownHosts, QuicTransport};
+use veil_protocol::channel::{Channel, Meter, Phase, Scope};
+use veil_protocol::engine::{self, ClientSetup};
+use veil_protocol::material::{expand, MaterialMsg};
+use veil_protocol::plan::Plan;
+use veil_protocol::ring::Ring;
+use veil_protocol::share::Role;
+use veil_protocol::wire::{DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
+use veil_protocol::ProtocolError;
+
+use crate::error::ClientError;
+use crate::report::{query_report, Meters, QueryReport, Times};
+
+/// What to connect to.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The server, as `host:port`; its key is pinned under this name.
+    pub server: String,
+    /// The model to ask for (`None`: the server's only model).
+    pub model: Option<String>,
+    /// The dealer the client trusts, as `host:port` (`None`: the one the server announces).
+    pub dealer: Option<String>,
+    /// How long to wait for a peer to answer a connection.
+    pub connect_timeout: Duration,
+}
+
+/// An open session with a server and a dealer.
+pub struct Session {
+    plan: Plan,
+    setup: Option<ClientSetup>,
+    peer: Channel<QuicTransport>,
+    dealer: Channel<QuicTransport>,
+    // The connections live as long as their channels.
+    _conns: (Connection, Connection),
+    setup_ms: Option<f64>,
+    dealer_notice: Option<String>,
+}
+
+impl Session {
+    /// Connects, joins the dealer session and runs setup. Blocking: call it from a plain
+    /// thread with the runtime's `handle`, never from inside an async task.
+    pub fn open(
+        opts: &Options,
+        identity: &Identity,
+        pins: &KnownHosts,
+        handle: &Handle,
+    ) -> Result<Session, ClientError> {
+        let start = Instant::now();
+        let conn = handle.block_on(connect(
+            resolve(&opts.server)?,
+            &opts.server,
+            identity,
+            pins,
+            opts.connect_timeout,
+        ))?;
+        let mut peer = Channel::new(QuicTransport::open(&conn, handle.clone())?);
+        let hello = ToServer::Hello {
+            model: opts.model.clone(),
+        };
+        peer.send(&hello.encode())?;
+        let (plan, session, info) = match ToClient::decode(&peer.recv()?)? {
+            ToClient::Welcome {
+                plan,
+                session,
+                dealer,
+            } => (plan, session, dealer),
+            ToClient::Refused {
+                bad_request,
+                reason,
+            } => {
+                return Err(ClientError::Refused {
+                    bad_request,
+                    reason,
+                })
+            }
+            ToClient::Stats { .. } => return Err(out_of_turn("server")),
+        };
+        let (dconn, dealer, dealer_notice) =
+            join_dealer(opts, identity, pins, handle, &plan, session, &info)?;
+        let setup = engine::client_setup(&mut peer, &plan)?;
+        peer.enter(Scope::CONTROL);
+        Ok(Session {
+            plan,
+            setup: Some(setup),
+            peer,
+            dealer,
+            _conns: (conn, dconn),
+            setup_ms: Some(start.elapsed().as_secs_f64() * 1e3),
+            dealer_notice,
+        })
+    }
+
+    /// The model's public plan, as the server described it.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Set when the client trusted, on first contact, a dealer that the server announced:
+    /// the caller should tell the user once.
+    pub fn dealer_notice(&self) -> Option<&str> {
+        self.dealer_notice.as_deref()
+    }
+
+    /// Runs one query on an encoded input; returns the opened output (scale
+    /// 2^`plan.output_frac()`) and what the query cost.
+    pub fn query(&mut self, input: &[Ring]) -> Result<(Vec<Ring>, QueryReport), ClientError> {
+        let setup = self.setup.as_ref().ok_or(ProtocolError::Misuse(
+            "an earlier query failed; open a new session",
+        ))?;
+        if input.len() != self.plan.input_len() {
+            return Err(ProtocolError::Misuse("the input length differs from the plan's").into());
+        }
+        self.peer.send(&ToServer::Query.encode())?;
+        let offline = Instant::now();
+        let material = fetch(&mut self.dealer, &self.plan)?;
+        let prepared = engine::client_prepare(&self.plan, setup, material)?;
+        let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
+        let online = Instant::now();
+        // A failure mid-query leaves the session unusable: take setup out until it succeeds.
+        let setup = self.setup.take();
+        let (output, layer_times) =
+            engine::client_online(&mut self.peer, &self.plan, prepared, input)?;
+        let online_ms = online.elapsed().as_secs_f64() * 1e3;
+        self.peer.enter(Scope::CONTROL);
+        let ToClient::Stats { peer, dealer } = ToClient::decode(&self.peer.recv()?)? else {
+            return Err(out_of_turn("server"));
+        };
+        self.setup = setup;
+        let meters = Meters {
+            peer: self.peer.take_meter(),
+            server_peer: peer.into_iter().collect::<Meter>(),
+            dealer: self.dealer.take_meter(),
+            server_dealer: dealer.into_iter().collect::<Meter>(),
+        };
+        let times = Times {
+            setup_ms: self.setup_ms.take().unwrap_or_default(),
+            offline_ms,
+            online_ms,
+            layer_ms: layer_times
+                .0
+                .iter()
+                .map(|d| d.as_secs_f64() * 1e3)
+                .collect(),
+        };
+        Ok((output, query_report(&self.plan, &meters, times)))
+    }
+
+    /// Ends the session politely.
+    pub fn close(mut self) {
+        if self.peer.send(&ToServer::Done.encode()).is_ok() {
+            let _ = self.peer.transport_mut().finish();
+        }
+    }
+}
+
+/// Connects to the dealer (the user's, or the one the server announced) and joins.
+fn join_dealer(
+    opts: &Options,
+    identity: &Identity,
+    pins: &KnownHosts,
+    handle: &Handle,
+    plan: &Plan,
+    session: SessionId,
+    info: &DealerInfo,
+) -> Result<(Connection, Channel<QuicTransport>, Option<String>), ClientError> {
+    let name = opts.dealer.clone().unwrap_or_else(|| info.addr.clone());
+    let conn = handle.block_on(connect(
+        resolve(&name)?,
+        &name,
+        identity,
+        pins,
+        opts.connect_timeout,
+    ))?;
+    let seen = conn.peer_fingerprint().to_string();
+    let mut notice = None;
+    if opts.dealer.is_none() {
+        if seen != info.fingerprint {
+            return Err(ClientError::DealerMismatch {
+                addr: name,
+                seen,
+                announced: info.fingerprint.clone(),
+            });
+        }
+        if conn.newly_pinned() {
+            notice = Some(format!(
+                "trusting the dealer at {name} (key {seen}) that the server announced; it must \
+                 not collude with the server. Pass --dealer ADDR to choose your own."
+            ));
+        }
+    }
+    let mut ch = Channel::new(QuicTransport::open(&conn, handle.clone())?);
+    let join = ToDealer::Join {
+        session,
+        plan_hash: plan.hash(),
+    };
+    ch.send(&join.encode())?;
+    match FromDealer::decode(&ch.recv()?)? {
+        FromDealer::Joined => Ok((conn, ch, notice)),
+        FromDealer::Refused { reason } => Err(ClientError::DealerRefused(reason)),
+        _ => Err(out_of_turn("dealer")),
+    }
+}
+
+/// Fetches and expands this query's material.
+fn fetch(
+    dealer: &mut Channel<QuicTransport>,
+    plan: &Plan,
+) -> Result<veil_protocol::material::QueryMaterial, ClientError> {
+    dealer.enter(Scope::phase(Phase::Offline));
+    dealer.send(&ToDealer::Fetch.encode())?;
+    let msg = match FromDealer::decode(&dealer.recv()?)? {
+        FromDealer::Material(m) => MaterialMsg::decode(plan, Role::Client, &m)?,
+        FromDealer::Refused { reason } => return Err(ClientError::DealerRefused(reason)),
+        _ => return Err(out_of_turn("dealer")),
+    };
+    dealer.enter(Scope::CONTROL);
+    Ok(expand(plan, Role::Client, msg)?)
+}
+
+/// The peer sent a well-formed message that does not belong at this point.
+fn out_of_turn(who: &'static str) -> ClientError {
+    ClientError::Protocol(ProtocolError::Peer(
+        veil_protocol::codec::DecodeError::Invalid {
+            what: "message order",
+            detail: format!("the {who} sent a message out of turn"),
+        },
+    ))
+}

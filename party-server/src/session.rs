@@ -1,0 +1,280 @@
+//! One client session on the server side.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use veil_net::{connect, Connection, Identity, KnownHosts, Listener, NetError, QuicTransport};
+use veil_protocol::channel::{Channel, ChannelError, Phase, Scope};
+use veil_protocol::codec::DecodeError;
+use veil_protocol::engine;
+use veil_protocol::material::{expand, MaterialMsg, SessionMasks};
+use veil_protocol::plan::{Plan, Weights};
+use veil_protocol::prg::Seed;
+use veil_protocol::share::Role;
+use veil_protocol::wire::{
+    tallies, DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer,
+};
+use veil_protocol::ProtocolError;
+
+/// A model the server hosts.
+pub struct HostedModel {
+    /// The name clients ask for.
+    pub name: String,
+    /// Its public plan.
+    pub plan: Plan,
+    /// Its secret weights.
+    pub weights: Weights,
+}
+
+/// How the server reaches its dealer.
+pub struct DealerLink {
+    /// The dealer's address.
+    pub addr: SocketAddr,
+    /// The name its key is pinned under (the address as the operator wrote it).
+    pub name: String,
+}
+
+/// Everything a server needs to serve clients.
+pub struct ServerConfig {
+    /// The hosted models.
+    pub models: Vec<HostedModel>,
+    /// The dealer.
+    pub dealer: DealerLink,
+    /// The server's identity (its key, which clients pin).
+    pub identity: Identity,
+    /// The server's pins (for the dealer's key).
+    pub pins: KnownHosts,
+    /// How long to wait for the dealer to answer a connection.
+    pub connect_timeout: Duration,
+}
+
+/// Why one client session failed. The server logs it and goes on serving others.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A connection (to the client or the dealer) failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The protocol failed: the peer hung up or sent garbage, or material did not fit.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The dealer refused.
+    #[error("the dealer refused: {0}")]
+    DealerRefused(String),
+}
+
+impl From<ChannelError> for ServeError {
+    fn from(e: ChannelError) -> Self {
+        ServeError::Protocol(e.into())
+    }
+}
+
+impl From<DecodeError> for ServeError {
+    fn from(e: DecodeError) -> Self {
+        ServeError::Protocol(e.into())
+    }
+}
+
+/// Accepts clients until the listener closes; each session runs on a blocking thread and
+/// a failing one never stops the others.
+pub async fn serve(listener: Listener, config: Arc<ServerConfig>) -> Result<(), NetError> {
+    loop {
+        let incoming = listener.incoming().await?;
+        let config = config.clone();
+        tokio::spawn(async move {
+            let from = incoming.remote_address();
+            let conn = match incoming.establish().await {
+                Ok(c) => c,
+                Err(e) => return tracing::warn!(%from, "handshake failed: {e}"),
+            };
+            let handle = Handle::current();
+            let done =
+                tokio::task::spawn_blocking(move || serve_client(&conn, handle, &config)).await;
+            match done {
+                Ok(Ok(queries)) => tracing::info!(%from, queries, "client session ended"),
+                Ok(Err(e)) => tracing::warn!(%from, "client session failed: {e}"),
+                Err(e) => tracing::error!(%from, "client session panicked: {e}"),
+            }
+        });
+    }
+}
+
+/// Serves one client connection to its end; returns the number of queries answered.
+/// Blocking: call from a plain thread or `spawn_blocking`.
+pub fn serve_client(
+    conn: &Connection,
+    handle: Handle,
+    config: &ServerConfig,
+) -> Result<usize, ServeError> {
+    let mut ch = Channel::new(QuicTransport::accept(conn, handle.clone())?);
+    let ToServer::Hello { model } = ToServer::decode(&ch.recv()?)? else {
+        refuse(&mut ch, false, "the session must start with a hello".into())?;
+        return Ok(0);
+    };
+    let hosted = match pick_model(&config.models, model.as_deref()) {
+        Ok(m) => m,
+        Err(reason) => {
+            refuse(&mut ch, true, reason)?;
+            return Ok(0);
+        }
+    };
+    let mut dealer = match open_dealer_session(config, &handle, &hosted.plan) {
+        Ok(d) => d,
+        Err(e) => {
+            refuse(
+                &mut ch,
+                false,
+                format!("the server cannot reach its dealer: {e}"),
+            )?;
+            return Err(e);
+        }
+    };
+    let welcome = ToClient::Welcome {
+        plan: hosted.plan.clone(),
+        session: dealer.id,
+        dealer: DealerInfo {
+            addr: config.dealer.name.clone(),
+            fingerprint: dealer.conn.peer_fingerprint().to_string(),
+        },
+    };
+    ch.send(&welcome.encode())?;
+    let masks = SessionMasks::expand(&hosted.plan, dealer.seed);
+    engine::server_setup(&mut ch, &hosted.plan, &hosted.weights, &masks)?;
+    drop(masks);
+    let mut queries = 0;
+    loop {
+        ch.enter(Scope::CONTROL);
+        let msg = match ch.recv() {
+            Ok(m) => m,
+            // A client that leaves between queries has simply finished.
+            Err(ChannelError::Closed) => return Ok(queries),
+            Err(e) => return Err(e.into()),
+        };
+        match ToServer::decode(&msg)? {
+            ToServer::Query => {
+                answer(&mut ch, &mut dealer.ch, hosted)?;
+                queries += 1;
+            }
+            ToServer::Done => return Ok(queries),
+            ToServer::Hello { .. } => {
+                refuse(&mut ch, false, "this session has already started".into())?;
+                return Ok(queries);
+            }
+        }
+    }
+}
+
+/// One query: fetch this query's material, run the online phase, report the meters.
+fn answer(
+    ch: &mut Channel<QuicTransport>,
+    dealer: &mut Channel<QuicTransport>,
+    hosted: &HostedModel,
+) -> Result<(), ServeError> {
+    dealer.enter(Scope::phase(Phase::Offline));
+    dealer.send(&ToDealer::Fetch.encode())?;
+    let material = match FromDealer::decode(&dealer.recv()?)? {
+        FromDealer::Material(m) => MaterialMsg::decode(&hosted.plan, Role::Server, &m)?,
+        FromDealer::Refused { reason } => return Err(ServeError::DealerRefused(reason)),
+        _ => return Err(ProtocolError::Misuse("the dealer answered out of turn").into()),
+    };
+    dealer.enter(Scope::CONTROL);
+    let material = expand(&hosted.plan, Role::Server, material)?;
+    engine::server_online(ch, &hosted.plan, &hosted.weights, material)?;
+    ch.enter(Scope::CONTROL);
+    let stats = ToClient::Stats {
+        peer: tallies(&ch.take_meter()),
+        dealer: tallies(&dealer.take_meter()),
+    };
+    ch.send(&stats.encode())?;
+    Ok(())
+}
+
+fn pick_model<'a>(
+    models: &'a [HostedModel],
+    name: Option<&str>,
+) -> Result<&'a HostedModel, String> {
+    let names = || {
+        models
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(n) => models.iter().find(|m| m.name == n).ok_or_else(|| {
+            format!(
+                "this server has no model named {n:?}; it hosts: {}",
+                names()
+            )
+        }),
+        None if models.len() == 1 => Ok(&models[0]),
+        None => Err(format!(
+            "this server hosts several models; name one with --model: {}",
+            names()
+        )),
+    }
+}
+
+/// The server's open session at its dealer.
+struct DealerSession {
+    ch: Channel<QuicTransport>,
+    /// Kept so the connection lives as long as the channel.
+    conn: Connection,
+    id: SessionId,
+    seed: Seed,
+}
+
+/// Connects to the dealer, opens a session for `plan`, receives the session's mask seed.
+fn open_dealer_session(
+    config: &ServerConfig,
+    handle: &Handle,
+    plan: &Plan,
+) -> Result<DealerSession, ServeError> {
+    let link = &config.dealer;
+    let conn = handle.block_on(connect(
+        link.addr,
+        &link.name,
+        &config.identity,
+        &config.pins,
+        config.connect_timeout,
+    ))?;
+    let mut ch = Channel::new(QuicTransport::open(&conn, handle.clone())?);
+    ch.send(&ToDealer::Open { plan: plan.clone() }.encode())?;
+    let session = match FromDealer::decode(&ch.recv()?)? {
+        FromDealer::Opened { session } => session,
+        FromDealer::Refused { reason } => return Err(ServeError::DealerRefused(reason)),
+        _ => return Err(ProtocolError::Misuse("the dealer answered out of turn").into()),
+    };
+    ch.enter(Scope::phase(Phase::Setup));
+    let msg = ch.recv()?;
+    let mut r = veil_protocol::codec::Reader::new(&msg);
+    let seed = Seed(r.array("session seed")?);
+    r.finish()?;
+    ch.enter(Scope::CONTROL);
+    Ok(DealerSession {
+        ch,
+        conn,
+        id: session,
+        seed,
+    })
+}
+
+fn refuse(
+    ch: &mut Channel<QuicTransport>,
+    bad_request: bool,
+    reason: String,
+) -> Result<(), ServeError> {
+    tracing::info!("refusing a client: {reason}");
+    ch.send(
+        &ToClient::Refused {
+            bad_request,
+            reason,
+        }
+        .encode(),
+    )?;
+    // Let the refusal reach the client before the connection goes.
+    let _ = ch.transport_mut().finish();
+    Ok(())
+}

@@ -1,0 +1,423 @@
+//! A peer that misbehaves gets a typed error, never a panic or a hang.
+//!
+//! A tampering transport sits on one party's end and spoils the N-th frame that party
+//! sends (frames are `8-byte round stamp || payload`): it flips a payload byte, cuts the
+//! payload short, appends bytes, sends a frame shorter than a stamp, replaces the stamp
+//! with garbage, or hangs up (drops the pipe, so that the other end sees the close at
+//! once: nothing here waits for MemTransport's 60 s timeout). Every frame position of one
+//! session (setup and one query), in both directions, is tried with every fault.
+//! Undetectable faults (a flipped payload bit: the protocol is semi-honest) must still
+//! end both parties without a panic.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use veil_protocol::channel::{Channel, ChannelError, MemTransport, Phase, Scope, Transport};
+use veil_protocol::codec::DecodeError;
+use veil_protocol::engine;
+use veil_protocol::layers::relu;
+use veil_protocol::material::{deal, expand, MaterialMsg, SessionMasks};
+use veil_protocol::plan::{Plan, Weights};
+use veil_protocol::prg::Seed;
+use veil_protocol::ring::Ring;
+use veil_protocol::share::Role;
+use veil_protocol::ProtocolError;
+
+use common::{mlp, plain, run_session, Sides, TestSeed, FIXED, SIZES};
+
+/// Bytes the `Extend` fault appends (not a multiple of 8, so not a whole ring element).
+const EXTRA: usize = 3;
+
+/// The longest a tampered session may take; a hang would take MemTransport's 60 s.
+const QUICK: Duration = Duration::from_secs(5);
+
+/// What the tamperer does to its chosen frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// XOR 0x01 into the payload byte at this index (modulo the payload length).
+    Flip(usize),
+    /// Drop the payload's last byte.
+    Truncate,
+    /// Append [`EXTRA`] bytes.
+    Extend,
+    /// Send 5 bytes: less than a round stamp.
+    Runt,
+    /// Replace the stamp with a value no real clock reaches.
+    BadStamp,
+    /// Drop the pipe instead of sending: the peer hung up.
+    HangUp,
+}
+
+const DETECTABLE: [Fault; 5] = [
+    Fault::Truncate,
+    Fault::Extend,
+    Fault::Runt,
+    Fault::BadStamp,
+    Fault::HangUp,
+];
+
+/// Which party's sends are tampered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    ClientToServer,
+    ServerToClient,
+}
+
+/// Forwards frames, spoiling the one at index `at` with `fault`.
+struct Tamper<T> {
+    inner: Option<T>,
+    at: usize,
+    fault: Fault,
+    sent: Arc<AtomicUsize>,
+    fired: Arc<AtomicBool>,
+}
+
+impl<T: Transport> Transport for Tamper<T> {
+    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
+        let index = self.sent.fetch_add(1, Ordering::SeqCst);
+        let inner = self.inner.as_mut().ok_or(ChannelError::Closed)?;
+        if index != self.at {
+            return inner.send(frame);
+        }
+        self.fired.store(true, Ordering::SeqCst);
+        assert!(frame.len() > 8, "every protocol frame has a payload");
+        let mut f = frame.to_vec();
+        match self.fault {
+            Fault::Flip(i) => f[8 + i % (frame.len() - 8)] ^= 0x01,
+            Fault::Truncate => {
+                f.pop();
+            }
+            Fault::Extend => f.extend_from_slice(&[0xa5; EXTRA]),
+            Fault::Runt => f.truncate(5),
+            Fault::BadStamp => f[..8].copy_from_slice(&0xa5a5_a5a5_a5a5_a5a5u64.to_le_bytes()),
+            Fault::HangUp => {
+                self.inner = None;
+                return Err(ChannelError::Closed);
+            }
+        }
+        inner.send(&f)
+    }
+
+    fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
+        self.inner.as_mut().ok_or(ChannelError::Closed)?.recv()
+    }
+
+    fn flush(&mut self) -> Result<(), ChannelError> {
+        self.inner.as_mut().ok_or(ChannelError::Closed)?.flush()
+    }
+}
+
+/// The test model, with one input.
+struct Fixture {
+    plan: Plan,
+    weights: Weights,
+    input: Vec<Ring>,
+}
+
+impl Fixture {
+    fn new(seed: &TestSeed) -> Fixture {
+        let mut rng = seed.prg();
+        let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
+        let input = (0..SIZES[0])
+            .map(|_| FIXED.encode(common::unit(&mut rng)))
+            .collect();
+        Fixture {
+            plan,
+            weights,
+            input,
+        }
+    }
+}
+
+/// How one tampered session ended.
+struct Outcome {
+    sides: Sides,
+    fired: bool,
+    sent: usize,
+    took: Duration,
+}
+
+fn run(fx: &Fixture, path: Path, at: usize, fault: Fault) -> Outcome {
+    let (a, b) = MemTransport::pair();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let fired = Arc::new(AtomicBool::new(false));
+    let wrap = |t| Tamper {
+        inner: Some(t),
+        at,
+        fault,
+        sent: sent.clone(),
+        fired: fired.clone(),
+    };
+    let start = Instant::now();
+    let inputs = [fx.input.clone()];
+    let sides = match path {
+        Path::ClientToServer => run_session(&fx.plan, &fx.weights, a, wrap(b), &inputs),
+        Path::ServerToClient => run_session(&fx.plan, &fx.weights, wrap(a), b, &inputs),
+    };
+    Outcome {
+        sides,
+        took: start.elapsed(),
+        fired: fired.load(Ordering::SeqCst),
+        sent: sent.load(Ordering::SeqCst),
+    }
+}
+
+/// Frames each party sends in a session of setup and one query: the server sends E per
+/// linear layer, its half of every ReLU round, then its output share; the client sends F
+/// per linear layer and its half of every ReLU round.
+fn frames(path: Path) -> usize {
+    let relu_rounds = 2 * relu::rounds(FIXED);
+    match path {
+        Path::ServerToClient => 3 + relu_rounds + 1,
+        Path::ClientToServer => 3 + relu_rounds,
+    }
+}
+
+/// A name for the frame at `at`, for messages.
+fn frame_name(path: Path, at: usize) -> String {
+    let r = relu::rounds(FIXED);
+    let relu_round = |i: usize| format!("ReLU {} round {}", 1 + 2 * (i / r), i % r + 1);
+    match path {
+        Path::ServerToClient if at < 3 => format!("setup E of linear layer {}", 2 * at),
+        Path::ServerToClient if at == 3 + 2 * r => "the output reveal".into(),
+        Path::ServerToClient => relu_round(at - 3),
+        Path::ClientToServer if at == 0 => "F of layer 0".into(),
+        Path::ClientToServer if at == r + 1 => "F of layer 2".into(),
+        Path::ClientToServer if at == 2 * r + 2 => "F of layer 4".into(),
+        Path::ClientToServer if at <= r => relu_round(at - 1),
+        Path::ClientToServer => relu_round(at - 2),
+    }
+}
+
+type Ended<'a> = Result<(), &'a ProtocolError>;
+
+/// Each side's result, asserting that neither panicked: (receiver, sender).
+fn ended(o: &Outcome, path: Path) -> (Ended<'_>, Ended<'_>, Option<&Vec<Vec<Ring>>>) {
+    let server = o.sides.server.as_ref().expect("the server panicked");
+    let client = o.sides.client.as_ref().expect("the client panicked");
+    let server = server.as_ref().map(|_| ());
+    let output = client.as_ref().ok();
+    let client = client.as_ref().map(|_| ());
+    match path {
+        Path::ClientToServer => (server, client, output),
+        Path::ServerToClient => (client, server, output),
+    }
+}
+
+/// The error the receiver of a spoiled frame must return.
+fn expected(fault: Fault, e: &ProtocolError) -> bool {
+    match fault {
+        Fault::Truncate => matches!(e, ProtocolError::Peer(DecodeError::Truncated { .. })),
+        Fault::Extend => matches!(e, ProtocolError::Peer(DecodeError::Trailing(n)) if *n == EXTRA),
+        Fault::Runt | Fault::BadStamp => {
+            matches!(e, ProtocolError::Channel(ChannelError::Malformed(_)))
+        }
+        Fault::HangUp => matches!(e, ProtocolError::Channel(ChannelError::Closed)),
+        Fault::Flip(_) => true,
+    }
+}
+
+#[test]
+fn an_untouched_pipe_carries_the_expected_frames() {
+    let seed = TestSeed::new();
+    let fx = Fixture::new(&seed);
+    for path in [Path::ClientToServer, Path::ServerToClient] {
+        let o = run(&fx, path, usize::MAX, Fault::Truncate);
+        let (receiver, sender, output) = ended(&o, path);
+        receiver.expect("no fault, no error");
+        sender.expect("no fault, no error");
+        assert!(!o.fired);
+        assert_eq!(o.sent, frames(path), "{path:?}: frames sent");
+        let want = plain(&fx.plan, &fx.weights, &fx.input);
+        assert_eq!(output, Some(&vec![want]), "{path:?}: output");
+    }
+}
+
+#[test]
+fn every_detectable_fault_on_every_frame_is_a_typed_error() {
+    let seed = TestSeed::new();
+    let fx = Fixture::new(&seed);
+    for path in [Path::ClientToServer, Path::ServerToClient] {
+        for at in 0..frames(path) {
+            for fault in DETECTABLE {
+                let o = run(&fx, path, at, fault);
+                let what = format!(
+                    "{fault:?} on {path:?} frame {at} ({})",
+                    frame_name(path, at)
+                );
+                assert!(o.took < QUICK, "{what}: took {:?}", o.took);
+                assert!(o.fired, "{what}: the frame was never sent");
+                let (receiver, sender, _) = ended(&o, path);
+                match receiver {
+                    Err(e) if expected(fault, e) => {}
+                    other => panic!("{what}: the receiver returned {other:?}"),
+                }
+                // The sender learns of it only as a closed pipe, if at all.
+                match (fault, sender) {
+                    (Fault::HangUp, Err(ProtocolError::Channel(ChannelError::Closed))) => {}
+                    (Fault::HangUp, other) => panic!("{what}: the sender returned {other:?}"),
+                    (_, Ok(()) | Err(ProtocolError::Channel(ChannelError::Closed))) => {}
+                    (_, other) => panic!("{what}: the sender returned {other:?}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_flipped_byte_anywhere_ends_both_parties_without_a_panic() {
+    let seed = TestSeed::new();
+    let fx = Fixture::new(&seed);
+    let want = plain(&fx.plan, &fx.weights, &fx.input);
+    for path in [Path::ClientToServer, Path::ServerToClient] {
+        for at in 0..frames(path) {
+            // First, a middle and the last payload byte (the last may hold bit padding).
+            for byte in [0, 37, usize::MAX] {
+                let o = run(&fx, path, at, Fault::Flip(byte));
+                let what = format!(
+                    "byte {byte} flipped in {path:?} frame {at} ({})",
+                    frame_name(path, at)
+                );
+                assert!(o.took < QUICK, "{what}: took {:?}", o.took);
+                assert!(o.fired, "{what}: the frame was never sent");
+                let (receiver, sender, output) = ended(&o, path);
+                if receiver.is_ok()
+                    && sender.is_ok()
+                    && at == frames(path) - 1
+                    && path == Path::ServerToClient
+                {
+                    // The output reveal: the flip lands in the opened output itself.
+                    assert_ne!(
+                        output,
+                        Some(&vec![want.clone()]),
+                        "{what}: output unchanged"
+                    );
+                }
+                for e in [receiver, sender].into_iter().filter_map(Result::err) {
+                    assert!(
+                        !matches!(e, ProtocolError::Channel(ChannelError::Timeout)),
+                        "{what}: a party waited for a frame that never came"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn other_plan(seed: &TestSeed) -> (Plan, Weights) {
+    mlp(&[16, 10, 6, 4], FIXED, &mut seed.prg())
+}
+
+#[test]
+fn material_for_another_plan_is_refused() {
+    let seed = TestSeed::new();
+    let fx = Fixture::new(&seed);
+    let (other, _) = other_plan(&seed);
+    let (_, c_msg) = deal(&fx.plan, &SessionMasks::expand(&fx.plan, Seed::random()));
+
+    // The client's corrections are sized by the plan.
+    assert!(matches!(
+        expand(&other, Role::Client, c_msg.clone()),
+        Err(ProtocolError::Peer(_))
+    ));
+    let mut short = c_msg.clone();
+    short.corrections.pop();
+    assert!(matches!(
+        expand(&fx.plan, Role::Client, short),
+        Err(ProtocolError::Peer(DecodeError::Truncated { .. }))
+    ));
+    let mut long = c_msg.clone();
+    long.corrections.push(0);
+    assert!(matches!(
+        expand(&fx.plan, Role::Client, long),
+        Err(ProtocolError::Peer(DecodeError::Trailing(1)))
+    ));
+    expand(&fx.plan, Role::Client, c_msg).expect("the right plan's material expands");
+}
+
+#[test]
+fn material_of_another_shape_is_an_error_not_a_panic() {
+    let seed = TestSeed::new();
+    let fx = Fixture::new(&seed);
+    let (other, _) = other_plan(&seed);
+    // Same number and kinds of layers, other widths: only a shape check can tell.
+    assert_eq!(other.layers.len(), fx.plan.layers.len());
+    let (s_msg, c_msg) = deal(&other, &SessionMasks::expand(&other, Seed::random()));
+    let server_material = expand(&other, Role::Server, s_msg).expect("expands for its plan");
+    let client_material = expand(&other, Role::Client, c_msg).expect("expands for its plan");
+
+    let (a, b) = MemTransport::pair();
+    let (mut server, mut client) = (Channel::new(a), Channel::new(b));
+    let masks = SessionMasks::expand(&fx.plan, Seed::random());
+    // At setup the server only sends, so one thread can run both sides.
+    engine::server_setup(&mut server, &fx.plan, &fx.weights, &masks).expect("setup");
+    let setup = engine::client_setup(&mut client, &fx.plan).expect("setup");
+    assert!(matches!(
+        engine::client_prepare(&fx.plan, &setup, client_material),
+        Err(ProtocolError::Material(_))
+    ));
+    // The server notices before it waits for the client's first message.
+    assert!(matches!(
+        engine::server_online(&mut server, &fx.plan, &fx.weights, server_material),
+        Err(ProtocolError::Material(_))
+    ));
+}
+
+#[test]
+fn material_msg_decode_refuses_truncated_and_extended_bytes() {
+    let seed = TestSeed::new();
+    let fx = Fixture::new(&seed);
+    let (s_msg, c_msg) = deal(&fx.plan, &SessionMasks::expand(&fx.plan, Seed::random()));
+    for (role, msg) in [(Role::Server, s_msg), (Role::Client, c_msg)] {
+        let bytes = msg.encode();
+        assert_eq!(
+            MaterialMsg::decode(&fx.plan, role, &bytes).as_ref(),
+            Ok(&msg)
+        );
+        for cut in 0..bytes.len() {
+            assert!(
+                matches!(
+                    MaterialMsg::decode(&fx.plan, role, &bytes[..cut]),
+                    Err(DecodeError::Truncated { .. })
+                ),
+                "{role:?}: {cut} of {} bytes accepted",
+                bytes.len()
+            );
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(
+            MaterialMsg::decode(&fx.plan, role, &long),
+            Err(DecodeError::Trailing(1))
+        );
+    }
+}
+
+#[test]
+fn the_other_partys_material_is_misuse() {
+    let seed = TestSeed::new();
+    let fx = Fixture::new(&seed);
+    let masks = SessionMasks::expand(&fx.plan, Seed::random());
+    let (s_msg, c_msg) = deal(&fx.plan, &masks);
+    let server_material = expand(&fx.plan, Role::Server, s_msg).expect("expands");
+    let client_material = expand(&fx.plan, Role::Client, c_msg).expect("expands");
+
+    let (a, b) = MemTransport::pair();
+    let (mut server, mut client) = (Channel::new(a), Channel::new(b));
+    engine::server_setup(&mut server, &fx.plan, &fx.weights, &masks).expect("setup");
+    let setup = engine::client_setup(&mut client, &fx.plan).expect("setup");
+    assert!(matches!(
+        engine::server_online(&mut server, &fx.plan, &fx.weights, client_material),
+        Err(ProtocolError::Misuse(_))
+    ));
+    assert!(matches!(
+        engine::client_prepare(&fx.plan, &setup, server_material),
+        Err(ProtocolError::Misuse(_))
+    ));
+    // The misuse was caught before any online traffic.
+    let online = server.meter().tally(Scope::layer(Phase::Online, 0));
+    assert_eq!((online.sent, online.received), (0, 0));
+}
