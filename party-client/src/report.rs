@@ -75,9 +75,17 @@ pub(crate) fn query_report(plan: &Plan, m: &Meters, times: Times) -> QueryReport
         ms: times.online_ms,
         ..PhaseCost::default()
     };
+    // The online phase starts at the client, which holds the input: its depth counts from
+    // the client's clock then. Control messages before it (the query request) may have
+    // moved the server's clock ahead, but no online message waits for them.
+    let mut depth = m.peer.tally(Scope::layer(Phase::Online, 0)).first_clock;
     for (i, layer) in plan.layers.iter().enumerate() {
         let scope = Scope::layer(Phase::Online, i);
-        let (bytes, rounds) = link_cost(m.peer.tally(scope), m.server_peer.tally(scope));
+        let (mine, theirs) = (m.peer.tally(scope), m.server_peer.tally(scope));
+        let (bytes, _) = link_cost(mine, theirs);
+        let reached = mine.last_clock.max(theirs.last_clock).max(depth);
+        let rounds = reached - depth;
+        depth = reached;
         online.bytes += bytes;
         online.rounds += rounds;
         layers.push(LayerCost {
