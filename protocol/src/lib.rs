@@ -9,15 +9,18 @@
 #![forbid(unsafe_code)]
 
 pub mod bitstream;
+pub mod block;
 pub mod channel;
 pub mod codec;
 pub mod engine;
 pub mod error;
+pub mod gc;
 pub mod gmw;
 pub mod layers;
 pub mod linalg;
 pub mod local;
 pub mod material;
+pub mod ot;
 pub mod plan;
 pub mod prg;
 pub mod ring;

@@ -1,0 +1,1 @@
+//! Garbled circuits: half-gates garbling and evaluation (in progress).

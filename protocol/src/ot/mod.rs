@@ -1,0 +1,1 @@
+//! Oblivious transfer: base OTs and OT extension (in progress).
