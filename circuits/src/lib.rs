@@ -12,8 +12,10 @@ mod backend;
 mod carry;
 mod counter;
 mod plain;
+mod relu;
 
 pub use backend::{Backend, CircuitError};
 pub use carry::{sign_and_carries, SignCarries};
 pub use counter::{Counter, GateCount};
 pub use plain::{Bits, Plain};
+pub use relu::{add, relu_shift};
