@@ -56,8 +56,8 @@ impl Transport for Recorder {
     }
 }
 
-/// Runs one session of `inputs`, the server's end recorded. Returns the opened outputs
-/// (checked against the plain definition) and the payloads the server received.
+/// Runs one session of `inputs`, the server's end recorded; checks every opened output
+/// against the plain definition and returns the payloads the server received.
 fn recorded_session(plan: &Plan, weights: &Weights, inputs: &[Vec<Ring>]) -> Vec<Vec<u8>> {
     let (a, b) = MemTransport::pair();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -238,7 +238,9 @@ impl BitFreq {
 }
 
 /// Half-width `t` of a one-sample check of `n` samples in [0, 1]: by Hoeffding,
-/// P(|mean − E| ≥ t) ≤ 2·exp(−2·n·t²), set to FALSE_FAILURE / CHECKS.
+/// P(|mean − E| ≥ t) ≤ 2·exp(−2·n·t²), set to FALSE_FAILURE / CHECKS. For F's bit
+/// positions, n = 400 queries × 16 words = 6400 and t = √(ln(2·1024/10⁻⁷) / 12800) ≈ 0.043:
+/// each check fails by accident with probability ≤ 10⁻¹⁰, all of them ≤ 10⁻⁷.
 fn one_sample_tolerance(n: u64) -> f64 {
     let t = ((2.0 * CHECKS / FALSE_FAILURE).ln() / (2.0 * n as f64)).sqrt();
     // Enough samples that a real bias of 0.05 or more cannot hide.
@@ -247,7 +249,8 @@ fn one_sample_tolerance(n: u64) -> f64 {
 }
 
 /// Half-width `t` of a two-sample check, means of `n` samples each: the difference is a
-/// sum of 2n independent terms of range 1/n, so P(|D − E D| ≥ t) ≤ 2·exp(−n·t²).
+/// sum of 2n independent terms of range 1/n, so P(|D − E D| ≥ t) ≤ 2·exp(−n·t²), again
+/// set to FALSE_FAILURE / CHECKS (n = 6400 gives t ≈ 0.061).
 fn two_sample_tolerance(n: u64) -> f64 {
     let t = ((2.0 * CHECKS / FALSE_FAILURE).ln() / n as f64).sqrt();
     assert!(t < 0.07, "{n} samples are too few for a meaningful check");
@@ -354,6 +357,10 @@ fn what_the_server_receives_is_uniform_whatever_the_input() {
         observe(&plan, &weights, &low),
         observe(&plan, &weights, &high),
     );
+    // The union bound below FALSE_FAILURE holds if this run makes at most CHECKS checks:
+    // per input 64 + 64 bit positions and one per ReLU round, then as many comparisons.
+    let checks = 3 * (64 + 64 + a.relu_rounds.len());
+    assert!(checks as f64 <= CHECKS, "{checks} checks exceed the budget");
     for (name, o) in [("all-min", &a), ("all-max", &b)] {
         let fail = |what: &str, e: String| panic!("{name} input, {what}: {e}");
         check_uniform_bits(&o.first_f).unwrap_or_else(|e| fail("F of the first layer", e));
