@@ -1,0 +1,79 @@
+//! One client session on its own thread: open, run a list of queries, close.
+//!
+//! The client learns only the outputs; the harness keeps them with each query's report.
+//! A raised stop flag (Ctrl-C) ends the session cleanly between two queries.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use veil_client::{QueryReport, Session};
+use veil_net::Identity;
+use veil_protocol::ring::Ring;
+
+use crate::cluster::Cluster;
+use crate::error::BenchError;
+
+/// What a client session did.
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    /// The opened output of each query that finished, in order.
+    pub outputs: Vec<Vec<Ring>>,
+    /// Each finished query's cost (the first one carries the session's setup).
+    pub reports: Vec<QueryReport>,
+    /// Wall time from the first query's start to the last one's end (setup excluded).
+    pub elapsed: Duration,
+    /// True if the stop flag ended the session before every input was queried.
+    pub interrupted: bool,
+}
+
+/// Opens one session at the cluster's server (its only model, or `model`) and queries
+/// each of `inputs` in turn on a dedicated thread, ticking `progress` after each query.
+pub fn run_session(
+    cluster: &Cluster,
+    model: Option<String>,
+    inputs: &[Vec<Ring>],
+    stop: &AtomicBool,
+    progress: &ProgressBar,
+) -> Result<Run, BenchError> {
+    let options = cluster.client_options(model);
+    let pins = cluster.client_pins()?;
+    let identity = Identity::ephemeral("client")?;
+    let handle = cluster.handle();
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("veil-bench-client".into())
+            .spawn_scoped(scope, || -> Result<Run, BenchError> {
+                let session = Session::open(&options, &identity, &pins, &handle)?;
+                query_all(session, inputs, stop, progress)
+            })
+            .map_err(|_| BenchError::Internal("cannot start the client thread"))?;
+        worker
+            .join()
+            .map_err(|_| BenchError::Internal("the client thread panicked"))?
+    })
+}
+
+/// Runs the queries on an open session, then closes it.
+fn query_all(
+    mut session: Session,
+    inputs: &[Vec<Ring>],
+    stop: &AtomicBool,
+    progress: &ProgressBar,
+) -> Result<Run, BenchError> {
+    let mut run = Run::default();
+    let start = Instant::now();
+    for input in inputs {
+        if stop.load(Ordering::SeqCst) {
+            run.interrupted = true;
+            break;
+        }
+        let (output, report) = session.query(input)?;
+        run.outputs.push(output);
+        run.reports.push(report);
+        progress.inc(1);
+    }
+    run.elapsed = start.elapsed();
+    session.close();
+    Ok(run)
+}

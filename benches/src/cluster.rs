@@ -1,0 +1,181 @@
+//! The dealer and the server, started in this process on loopback over real QUIC.
+//!
+//! Both run on one Tokio runtime with ephemeral identities; every pin lives in memory, so
+//! nothing touches `~/.veil`. The server pins the dealer's key under its address
+//! `127.0.0.1:PORT` before it first connects, and [`Cluster::client_pins`] gives a client
+//! both keys, so each connection accepts exactly one key.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::{Handle, Runtime};
+use tokio::task::JoinHandle;
+use veil_client::Options;
+use veil_dealer::Sessions;
+use veil_net::{Fingerprint, Identity, KnownHosts, Listener, NetError, DEFAULT_CONNECT_TIMEOUT};
+use veil_server::{DealerLink, HostedModel, ServerConfig};
+
+use crate::error::BenchError;
+
+/// Where the in-process servers listen: loopback, a free port each.
+const LOOPBACK: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// How long [`Cluster::shutdown`] waits for open sessions to end.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A peer the cluster runs: its address and the key it presents.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The fingerprint of its key.
+    pub fingerprint: Fingerprint,
+}
+
+impl Peer {
+    /// The name clients dial and pin it under: `127.0.0.1:PORT`.
+    pub fn name(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+/// A running dealer and server. Drop it or call [`Cluster::shutdown`] to stop both.
+pub struct Cluster {
+    runtime: Runtime,
+    dealer: Peer,
+    server: Peer,
+    sessions: Arc<Sessions>,
+    tasks: Vec<JoinHandle<Result<(), NetError>>>,
+}
+
+impl Cluster {
+    /// Starts a dealer and a server hosting `models`, each on its own loopback port.
+    pub fn start(models: Vec<HostedModel>) -> Result<Cluster, BenchError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("veil-bench-io")
+            .build()
+            .map_err(BenchError::Runtime)?;
+        let sessions = Arc::new(Sessions::new());
+        let (dealer, server, tasks) = spawn_peers(&runtime, models, &sessions)?;
+        tracing::debug!(dealer = %dealer.addr, server = %server.addr, "cluster started");
+        Ok(Cluster {
+            runtime,
+            dealer,
+            server,
+            sessions,
+            tasks,
+        })
+    }
+
+    /// The runtime's handle, for a client's [`veil_client::Session::open`].
+    pub fn handle(&self) -> Handle {
+        self.runtime.handle().clone()
+    }
+
+    /// The dealer.
+    pub fn dealer(&self) -> Peer {
+        self.dealer
+    }
+
+    /// The server.
+    pub fn server(&self) -> Peer {
+        self.server
+    }
+
+    /// A client's options: this server, the model `model` (or its only one), and this
+    /// dealer named explicitly, as a client that chooses its dealer would.
+    pub fn client_options(&self, model: Option<String>) -> Options {
+        Options {
+            server: self.server.name(),
+            model,
+            dealer: Some(self.dealer.name()),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// In-memory pins holding the server's and the dealer's keys.
+    pub fn client_pins(&self) -> Result<KnownHosts, NetError> {
+        pinned(&[self.server, self.dealer])
+    }
+
+    /// Sessions open at the dealer (each client session of the server holds one).
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Waits (at most [`DRAIN_TIMEOUT`]) for the dealer's sessions to end, then stops
+    /// accepting, closes the listeners and stops the runtime. Returns true if every
+    /// session had ended.
+    pub fn shutdown(self) -> bool {
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        while !self.sessions.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let drained = self.sessions.is_empty();
+        let Cluster { runtime, tasks, .. } = self;
+        for task in &tasks {
+            task.abort();
+        }
+        // Aborted accept loops drop their listeners, which stops the endpoints.
+        runtime.block_on(async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        });
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        tracing::debug!(drained, "cluster stopped");
+        drained
+    }
+}
+
+type Tasks = Vec<JoinHandle<Result<(), NetError>>>;
+
+/// Binds both listeners and spawns their accept loops on `runtime`.
+fn spawn_peers(
+    runtime: &Runtime,
+    models: Vec<HostedModel>,
+    sessions: &Arc<Sessions>,
+) -> Result<(Peer, Peer, Tasks), BenchError> {
+    // Listeners must be made inside the runtime.
+    let _entered = runtime.enter();
+    let (dealer_listener, (dealer, _)) = listen("dealer")?;
+    let (server_listener, (server, server_identity)) = listen("server")?;
+    let server_pins = pinned(&[dealer])?;
+    let config = Arc::new(ServerConfig {
+        models,
+        dealer: DealerLink {
+            addr: dealer.addr,
+            name: dealer.name(),
+        },
+        identity: server_identity,
+        pins: server_pins,
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+    });
+    let tasks = vec![
+        runtime.spawn(veil_dealer::serve(dealer_listener, sessions.clone())),
+        runtime.spawn(veil_server::serve(server_listener, config)),
+    ];
+    Ok((dealer, server, tasks))
+}
+
+/// A fresh identity for `role`, listening on a free loopback port.
+fn listen(role: &str) -> Result<(Listener, (Peer, Identity)), NetError> {
+    let identity = Identity::ephemeral(role)?;
+    let listener = Listener::bind(LOOPBACK, &identity)?;
+    let peer = Peer {
+        addr: listener.local_addr()?,
+        fingerprint: identity.fingerprint(),
+    };
+    Ok((listener, (peer, identity)))
+}
+
+/// In-memory pins holding exactly the keys of `peers`, under their names.
+fn pinned(peers: &[Peer]) -> Result<KnownHosts, NetError> {
+    let pins = KnownHosts::in_memory();
+    for peer in peers {
+        let _status = pins.pin(&peer.name(), peer.fingerprint)?;
+    }
+    Ok(pins)
+}
