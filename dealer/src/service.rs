@@ -137,6 +137,7 @@ fn fetch_loop(
 fn refuse(ch: &mut Channel<QuicTransport>, reason: String) -> Result<(), ServeError> {
     tracing::info!("refused: {reason}");
     ch.send(&FromDealer::Refused { reason }.encode())?;
-    let _ = ch.flush();
+    // Let the refusal reach the party before the connection goes.
+    let _ = ch.transport_mut().finish();
     Ok(())
 }
