@@ -55,8 +55,10 @@ pub(crate) struct Meters {
     pub server_dealer: Meter,
 }
 
-/// Wall times measured at the client.
+/// Wall times measured at the client, and where the setup's depth starts.
 pub(crate) struct Times {
+    /// The client's clock on the server link before its hello: setup starts there.
+    pub setup_base: u64,
     pub setup_ms: f64,
     pub offline_ms: f64,
     pub online_ms: f64,
@@ -109,10 +111,18 @@ pub(crate) fn query_report(plan: &Plan, m: &Meters, times: Times) -> QueryReport
         rounds: cr.max(sr),
         ms: times.offline_ms,
     };
-    let (peer_bytes, peer_rounds) = link_cost(
+    // Setup starts with the client's hello (control): E depends on it, so its depth
+    // counts from the client's clock before the hello.
+    let (mine, theirs) = (
         m.peer.phase_total(Phase::Setup),
         m.server_peer.phase_total(Phase::Setup),
     );
+    let (peer_bytes, _) = link_cost(mine, theirs);
+    let peer_rounds = if peer_bytes == 0 {
+        0
+    } else {
+        mine.last_clock.max(theirs.last_clock) - times.setup_base
+    };
     let (db, dr) = one_end(m.server_dealer.phase_total(Phase::Setup));
     let setup = PhaseCost {
         bytes: peer_bytes + db,

@@ -38,6 +38,7 @@ pub struct Session {
     // The connections live as long as their channels.
     _conns: (Connection, Connection),
     setup_ms: Option<f64>,
+    setup_base: u64,
     dealer_notice: Option<String>,
 }
 
@@ -59,6 +60,7 @@ impl Session {
             opts.connect_timeout,
         ))?;
         let mut peer = Channel::new(QuicTransport::open(&conn, handle.clone())?);
+        let setup_base = peer.clock();
         let hello = ToServer::Hello {
             model: opts.model.clone(),
         };
@@ -91,6 +93,7 @@ impl Session {
             dealer,
             _conns: (conn, dconn),
             setup_ms: Some(start.elapsed().as_secs_f64() * 1e3),
+            setup_base,
             dealer_notice,
         })
     }
@@ -138,6 +141,7 @@ impl Session {
             server_dealer: dealer.into_iter().collect::<Meter>(),
         };
         let times = Times {
+            setup_base: self.setup_base,
             setup_ms: self.setup_ms.take().unwrap_or_default(),
             offline_ms,
             online_ms,
