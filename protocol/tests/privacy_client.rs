@@ -71,20 +71,25 @@ fn e_words(plan: &Plan, payloads: &[Vec<u8>]) -> Vec<u64> {
     payloads[..linear].iter().flat_map(|p| words(p)).collect()
 }
 
-/// Largest deviation from 1/2 of any bit position's frequency of ones.
+/// Largest deviation from 1/2 over 127 statistics: each bit position's frequency of
+/// ones, and how often each pair of neighbouring bits agree. For uniform words all are
+/// 1/2; small signed values (sign-extended) fail the second kind even when their signs
+/// are random.
 fn worst_bit_bias(ws: &[u64]) -> f64 {
-    (0..64)
-        .map(|bit| {
-            let ones = ws.iter().filter(|w| *w >> bit & 1 == 1).count();
-            (ones as f64 / ws.len() as f64 - 0.5).abs()
-        })
+    let n = ws.len() as f64;
+    let freq = |pred: &dyn Fn(u64) -> bool| ws.iter().filter(|w| pred(**w)).count() as f64 / n;
+    let singles = (0..64).map(|bit| freq(&|w| w >> bit & 1 == 1));
+    let pairs = (0..63).map(|bit| freq(&|w| (w >> bit ^ w >> (bit + 1)) & 1 == 0));
+    singles
+        .chain(pairs)
+        .map(|f| (f - 0.5).abs())
         .fold(0.0, f64::max)
 }
 
 /// Hoeffding: a fair bit's frequency over n samples strays by t with probability at most
-/// 2·exp(−2nt²); over 64 positions and a few checks, t for a false alarm below 1e-7.
+/// 2·exp(−2nt²); over 127 statistics and a few checks, t for a false alarm below 1e-7.
 fn tolerance(n: usize) -> f64 {
-    ((2.0 * 64.0 * 4.0 / 1e-7f64).ln() / (2.0 * n as f64)).sqrt()
+    ((2.0 * 127.0 * 4.0 / 1e-7f64).ln() / (2.0 * n as f64)).sqrt()
 }
 
 #[test]
