@@ -1,0 +1,244 @@
+//! The evaluator: runs the same circuit on active labels, spending the garbler's tables.
+
+use veil_circuits::{Backend, Bits};
+
+use super::batch::{batch_len, for_each_chunk, xor_wires, Gates, Scratch, Segment, CHUNK};
+use super::garbler::output_width;
+use super::halfgates::{and_tweak, evaluate_and, output_tweak, AND_TABLE_BYTES};
+use super::hash::{HashKey, Tccr};
+use super::lane::Lane;
+use super::SHARE_BYTES;
+use crate::block::Block;
+use crate::codec::{DecodeError, Reader};
+use crate::error::ProtocolError;
+
+/// The evaluating side of half-gates. A wire is the active label of one bit position for
+/// every element of a layer: one of its two labels, whose colour (low bit) is uniform
+/// and says nothing about the bit.
+///
+/// What it learns: the tables, one label per wire and element, and only the values the
+/// garbler opens with colour bits ([`Evaluator::decode`]) or turns into uniform shares
+/// ([`Evaluator::receive_output_shares`]). Table bytes are peer data: running out is a
+/// [`DecodeError::Truncated`] before any of the batch is evaluated, and bytes left at
+/// [`Evaluator::finish`] are [`DecodeError::Trailing`].
+pub struct Evaluator {
+    hash: Tccr,
+    tables: Vec<u8>,
+    /// Bytes of `tables` already spent.
+    pos: usize,
+    /// `j` of the next AND, in step with the garbler's.
+    ands: u64,
+    /// Index of the next output-share ciphertext pair, in step with the garbler's.
+    outputs: u64,
+    scratch: Scratch,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("ands", &self.ands)
+            .field("outputs", &self.outputs)
+            .field("unread_table_bytes", &self.remaining())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Evaluator {
+    /// An evaluator for the session whose hash key is `key`, spending `tables` (the
+    /// garbler's [`super::Garbler::take_tables`] output) in order.
+    pub fn new(key: HashKey, tables: Vec<u8>) -> Evaluator {
+        Evaluator {
+            hash: Tccr::new(&key),
+            tables,
+            pos: 0,
+            ands: 0,
+            outputs: 0,
+            scratch: Scratch::new(2),
+        }
+    }
+
+    /// Appends tables that arrived later (the next layer's), dropping the bytes spent.
+    pub fn extend_tables(&mut self, more: &[u8]) {
+        self.tables.drain(..self.pos);
+        self.pos = 0;
+        self.tables.extend_from_slice(more);
+    }
+
+    /// ANDs evaluated so far in this session.
+    pub fn and_count(&self) -> u64 {
+        self.ands
+    }
+
+    /// Table bytes not yet spent.
+    pub fn remaining(&self) -> usize {
+        self.tables.len() - self.pos
+    }
+
+    /// Ends the session: table bytes left over mean the garbler garbled another circuit.
+    pub fn finish(self) -> Result<(), ProtocolError> {
+        match self.remaining() {
+            0 => Ok(()),
+            n => Err(DecodeError::Trailing(n).into()),
+        }
+    }
+
+    /// Opens a wire: bit `e` is `colour(wire[e]) ⊕ colours[e]`, the colour bits coming from
+    /// the garbler's [`super::Garbler::decode_bits`].
+    pub fn decode(&self, wire: &[Block], colours: &Bits) -> Result<Bits, ProtocolError> {
+        if colours.len != wire.len() {
+            return Err(DecodeError::Invalid {
+                what: "output colour bits",
+                detail: format!("{} bits for a wire of {}", colours.len, wire.len()),
+            }
+            .into());
+        }
+        let mut bits = Bits::zeros(wire.len());
+        for (e, l) in wire.iter().enumerate() {
+            bits.set(e, l.lsb() ^ colours.get(e));
+        }
+        Ok(bits)
+    }
+
+    /// This party's additive shares (in Z_2^64) of the k-bit output whose bit `i` is
+    /// `wires[i]`, from the garbler's [`super::Garbler::share_output`] message: for bit `i`
+    /// and element `e` it reads the slot at its label's colour and removes the pad,
+    /// getting `b·2^i − ρ`. The message must be exactly 16 bytes per bit per element.
+    pub fn receive_output_shares(
+        &mut self,
+        wires: &[Vec<Block>],
+        message: &[u8],
+    ) -> Result<Vec<u64>, ProtocolError> {
+        let n = output_width(wires)?;
+        if self.outputs.checked_add((wires.len() * n) as u64).is_none() {
+            return Err(ProtocolError::Misuse(
+                "output counter of the session exhausted",
+            ));
+        }
+        let mut reader = Reader::new(message);
+        let body = reader.take(SHARE_BYTES * wires.len() * n, "output-share ciphertexts")?;
+        reader.finish()?;
+        let mut shares = vec![0u64; n];
+        for (wire, bytes) in wires.iter().zip(body.chunks_exact(SHARE_BYTES * n)) {
+            let parts = wire.chunks(CHUNK).zip(bytes.chunks(SHARE_BYTES * CHUNK));
+            for (c, (part, bytes)) in parts.enumerate() {
+                self.open_share_chunk(part, bytes, &mut shares[c * CHUNK..]);
+            }
+        }
+        Ok(shares)
+    }
+
+    /// Removes the pads from one output bit's ciphertexts for up to [`CHUNK`] elements
+    /// (`bytes` holds exactly 16 per label) and adds the values to `shares`.
+    fn open_share_chunk(&mut self, labels: &[Block], bytes: &[u8], shares: &mut [u64]) {
+        let n = labels.len();
+        let (u, v) = (&mut self.scratch.u[..n], &mut self.scratch.v[..n]);
+        for (ut, l) in u.iter_mut().zip(labels) {
+            Lane::from(*l).to_aes(ut);
+        }
+        let first = self.outputs;
+        self.hash
+            .hash_split(u, v, |i| output_tweak(first + i as u64));
+        let cts = bytes.chunks_exact(SHARE_BYTES);
+        let pads = u.iter().zip(v.iter());
+        for (((l, (pu, pv)), ct), share) in labels.iter().zip(pads).zip(cts).zip(shares) {
+            let slot = if l.lsb() { &ct[8..] } else { &ct[..8] };
+            let mut b = [0u8; 8];
+            b.copy_from_slice(slot);
+            let pad = (Lane::from_aes(pu) ^ Lane::from_aes(pv)).0[0];
+            *share = share.wrapping_add(u64::from_le_bytes(b) ^ pad);
+        }
+        self.outputs += n as u64;
+    }
+
+    /// Evaluates one chunk of `n` ANDs whose tables start at `self.pos` (the caller checked
+    /// they are all there): hashes `A, B` of all of them in two AES passes, then appends
+    /// each output label to its gate's wire.
+    fn evaluate_chunk(
+        &mut self,
+        gates: &Gates<'_>,
+        segments: &[Segment],
+        n: usize,
+        outs: &mut [Vec<Block>],
+    ) {
+        let Scratch { u, v, .. } = &mut self.scratch;
+        let (u, v) = (&mut u[..2 * n], &mut v[..2 * n]);
+        let mut t = 0;
+        for &(g, start, len) in segments {
+            let (a, b) = (
+                &gates[g].0[start..start + len],
+                &gates[g].1[start..start + len],
+            );
+            for ((a, b), p) in a.iter().zip(b).zip(u[2 * t..].chunks_exact_mut(2)) {
+                Lane::from(*a).to_aes(&mut p[0]);
+                Lane::from(*b).to_aes(&mut p[1]);
+            }
+            t += len;
+        }
+        // Block 2t + k belongs to AND j = ands + t, half k: tweak 2j + k.
+        let first = self.ands;
+        self.hash
+            .hash_split(u, v, |i| and_tweak(first + (i >> 1) as u64, i));
+        let end = self.pos + AND_TABLE_BYTES * n;
+        let tables = &self.tables[self.pos..end];
+        let mut t = 0;
+        for &(g, start, len) in segments {
+            let (a, b) = (
+                &gates[g].0[start..start + len],
+                &gates[g].1[start..start + len],
+            );
+            let hashes = u[2 * t..].chunks_exact(2).zip(v[2 * t..].chunks_exact(2));
+            let cts = tables[AND_TABLE_BYTES * t..].chunks_exact(AND_TABLE_BYTES);
+            let each = a.iter().zip(b).zip(hashes).zip(cts);
+            outs[g].extend(each.map(|(((a, b), (hu, hv)), ct)| {
+                let h = core::array::from_fn(|k| Lane::from_aes(&hu[k]) ^ Lane::from_aes(&hv[k]));
+                let table = [Lane::read(&ct[..16]), Lane::read(&ct[16..])];
+                Block::from(evaluate_and(Lane::from(*a), Lane::from(*b), &h, &table))
+            }));
+            t += len;
+        }
+        self.pos = end;
+        self.ands += n as u64;
+    }
+}
+
+impl Backend for Evaluator {
+    type Wire = Vec<Block>;
+    type Error = ProtocolError;
+
+    fn xor(&mut self, a: &Vec<Block>, b: &Vec<Block>) -> Result<Vec<Block>, ProtocolError> {
+        Ok(xor_wires(a, b)?)
+    }
+
+    /// NOT is free and local to the garbler: the active label stays, its meaning flips.
+    fn not(&mut self, a: &Vec<Block>) -> Result<Vec<Block>, ProtocolError> {
+        Ok(a.clone())
+    }
+
+    fn and_batch(
+        &mut self,
+        gates: &[(&Vec<Block>, &Vec<Block>)],
+    ) -> Result<Vec<Vec<Block>>, ProtocolError> {
+        let total = batch_len(gates)?;
+        let needed = total.saturating_mul(AND_TABLE_BYTES);
+        if self.remaining() < needed {
+            return Err(DecodeError::Truncated {
+                needed: needed - self.remaining(),
+                what: "garbled AND tables",
+            }
+            .into());
+        }
+        if self.ands.checked_add(total as u64).is_none() {
+            return Err(ProtocolError::Misuse(
+                "AND counter of the session exhausted",
+            ));
+        }
+        let mut outs: Vec<Vec<Block>> = gates
+            .iter()
+            .map(|(a, _)| Vec::with_capacity(a.len()))
+            .collect();
+        for_each_chunk(gates, |segments, n| {
+            self.evaluate_chunk(gates, segments, n, &mut outs)
+        });
+        Ok(outs)
+    }
+}

@@ -1,0 +1,310 @@
+//! The garbler: runs a circuit of `veil-circuits` on 0-labels and writes the AND tables.
+
+use rand_core::{CryptoRng, RngCore};
+use veil_circuits::{Backend, Bits};
+
+use super::batch::{batch_len, for_each_chunk, xor_wires, Gates, Scratch, Segment, CHUNK};
+use super::halfgates::{and_tweak, garble_and, output_tweak, AND_TABLE_BYTES};
+use super::hash::{HashKey, Tccr};
+use super::lane::Lane;
+use super::SHARE_BYTES;
+use crate::block::Block;
+use crate::error::ProtocolError;
+use crate::prg::{Prg, Seed};
+
+/// The garbling side of half-gates. A wire is the 0-label of one bit position for every
+/// element of a layer; the 1-label is the 0-label ⊕ Δ (free XOR).
+///
+/// What it knows: Δ, every 0-label, hence both labels of every wire. What it gives out:
+/// the tables ([`Garbler::take_tables`]), one label per element of each input wire it
+/// encodes ([`Garbler::encode`]), colour bits of wires to be opened
+/// ([`Garbler::decode_bits`]) and output-share ciphertexts ([`Garbler::share_output`]).
+pub struct Garbler {
+    /// Δ, the free-XOR offset; `lsb(Δ) = 1` so the two labels of a wire have opposite
+    /// colours (point-and-permute).
+    delta: Block,
+    key: HashKey,
+    hash: Tccr,
+    /// Fresh labels.
+    prg: Prg,
+    /// `j` of the next AND: its tweaks are `2j`, `2j + 1`.
+    ands: u64,
+    /// Index of the next output-share ciphertext pair (its own tweak domain).
+    outputs: u64,
+    tables: Vec<u8>,
+    scratch: Scratch,
+}
+
+impl std::fmt::Debug for Garbler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Δ and the label PRG are secrets: show only counters.
+        f.debug_struct("Garbler")
+            .field("ands", &self.ands)
+            .field("outputs", &self.outputs)
+            .field("table_bytes", &self.tables.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Garbler {
+    /// A garbling session: Δ (with its low bit set), the session's hash key and the label
+    /// PRG's seed all drawn from `rng`.
+    pub fn new<R: RngCore + CryptoRng>(rng: &mut R) -> Garbler {
+        let mut d = [0u8; 16];
+        rng.fill_bytes(&mut d);
+        let delta = Block(u128::from_le_bytes(d) | 1);
+        let key = HashKey::random(rng);
+        Garbler {
+            delta,
+            key,
+            hash: Tccr::new(&key),
+            prg: Prg::new(Seed::from_rng(rng)),
+            ands: 0,
+            outputs: 0,
+            tables: Vec::new(),
+            scratch: Scratch::new(4),
+        }
+    }
+
+    /// The session's hash key: public, sent to the evaluator once before any table.
+    pub fn hash_key(&self) -> HashKey {
+        self.key
+    }
+
+    /// Δ, for the OT sender that hands the evaluator its input labels (correlated OT with
+    /// offset Δ). Nothing else may see it: with Δ every label opens.
+    pub fn delta_for_ot(&self) -> Block {
+        self.delta
+    }
+
+    /// ANDs garbled so far in this session.
+    pub fn and_count(&self) -> u64 {
+        self.ands
+    }
+
+    /// Fresh 0-labels for one input wire of `n` elements.
+    pub fn input(&mut self, n: usize) -> Vec<Block> {
+        let mut bytes = vec![0u8; 16 * n];
+        self.prg.fill_bytes(&mut bytes);
+        bytes
+            .chunks_exact(16)
+            .map(|c| {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(c);
+                Block::from_bytes(b)
+            })
+            .collect()
+    }
+
+    /// The labels of `bits` on the wire with 0-labels `zero`: `zero[e] ⊕ bits[e]·Δ`, one
+    /// label per element — what the garbler sends for its own input. Encode each input wire
+    /// once: a second encoding with another bit hands out both labels, hence Δ.
+    pub fn encode(&self, zero: &[Block], bits: &Bits) -> Result<Vec<Block>, ProtocolError> {
+        if bits.len != zero.len() {
+            return Err(ProtocolError::Misuse(
+                "encode: bits and labels differ in width",
+            ));
+        }
+        Ok(zero
+            .iter()
+            .enumerate()
+            .map(|(e, l)| *l ^ self.delta.select(bits.get(e)))
+            .collect())
+    }
+
+    /// The colour bits `lsb(zero[e])` that let the evaluator open the wire with 0-labels
+    /// `zero` (bit = colour of its label ⊕ this bit). Sending them reveals the wire's value
+    /// to the evaluator, and nothing else.
+    pub fn decode_bits(&self, zero: &[Block]) -> Bits {
+        let mut bits = Bits::zeros(zero.len());
+        for (e, l) in zero.iter().enumerate() {
+            bits.set(e, l.lsb());
+        }
+        bits
+    }
+
+    /// The tables written since the last call: for each AND batch in order, for each gate
+    /// of the batch in order, for each element, `T_G ‖ T_E` (32 bytes).
+    pub fn take_tables(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.tables)
+    }
+
+    /// Hands back a table buffer whose bytes have been sent, so that the next tables are
+    /// written into its memory instead of a fresh allocation (which costs a page fault
+    /// per 4 KiB). Its contents are discarded; it is simply dropped if tables are pending
+    /// or it is smaller than the current buffer.
+    pub fn recycle(&mut self, mut spent: Vec<u8>) {
+        if self.tables.is_empty() && spent.capacity() > self.tables.capacity() {
+            spent.clear();
+            self.tables = spent;
+        }
+    }
+
+    /// Converts a k-bit output (`wires[i]` = 0-labels of bit `i`, `k ≤ 64`) to additive
+    /// shares in Z_2^64. For each bit `i` and element `e` the garbler draws `ρ` and sends
+    /// two 8-byte ciphertexts; the one at index `colour(L_b)` is `(b·2^i − ρ) ⊕ H(L_b, t)`
+    /// (low 64 bits, `t` an output-domain tweak), so the evaluator holding `L_b` learns
+    /// `b·2^i − ρ`, a uniform value, and nothing about `L_{1−b}`. Returns the garbler's
+    /// shares `Σ_i ρ` per element and the message: bit-major, then element, each
+    /// `slot₀ ‖ slot₁` as little-endian u64 (16 bytes per output bit per element).
+    pub fn share_output<R: RngCore + CryptoRng>(
+        &mut self,
+        wires: &[Vec<Block>],
+        rng: &mut R,
+    ) -> Result<(Vec<u64>, Vec<u8>), ProtocolError> {
+        let n = output_width(wires)?;
+        if self.outputs.checked_add((wires.len() * n) as u64).is_none() {
+            return Err(ProtocolError::Misuse(
+                "output counter of the session exhausted",
+            ));
+        }
+        let mut shares = vec![0u64; n];
+        let mut msg = Vec::with_capacity(SHARE_BYTES * wires.len() * n);
+        for (i, wire) in wires.iter().enumerate() {
+            for (c, part) in wire.chunks(CHUNK).enumerate() {
+                let shares = &mut shares[c * CHUNK..];
+                self.share_chunk(part, 1u64 << i, shares, &mut msg, rng);
+            }
+        }
+        Ok((shares, msg))
+    }
+
+    /// Output-share ciphertexts for up to [`CHUNK`] elements of one output bit of weight
+    /// `weight`: adds each `ρ` to `shares`, appends `slot₀ ‖ slot₁` to `msg`.
+    fn share_chunk<R: RngCore + CryptoRng>(
+        &mut self,
+        zero: &[Block],
+        weight: u64,
+        shares: &mut [u64],
+        msg: &mut Vec<u8>,
+        rng: &mut R,
+    ) {
+        let n = zero.len();
+        let delta = Lane::from(self.delta);
+        let (u, v) = (&mut self.scratch.u[..2 * n], &mut self.scratch.v[..2 * n]);
+        for (pair, l0) in u.chunks_exact_mut(2).zip(zero) {
+            let l0 = Lane::from(*l0);
+            l0.to_aes(&mut pair[0]);
+            (l0 ^ delta).to_aes(&mut pair[1]);
+        }
+        let first = self.outputs;
+        self.hash
+            .hash_split(u, v, |i| output_tweak(first + (i >> 1) as u64));
+        let pads = u.chunks_exact(2).zip(v.chunks_exact(2));
+        for ((l0, (pu, pv)), share) in zero.iter().zip(pads).zip(shares) {
+            let pad = |k: usize| (Lane::from_aes(&pu[k]) ^ Lane::from_aes(&pv[k])).0[0];
+            let rho = rng.next_u64();
+            *share = share.wrapping_add(rho);
+            let c0 = rho.wrapping_neg() ^ pad(0);
+            let c1 = weight.wrapping_sub(rho) ^ pad(1);
+            let (slot0, slot1) = if l0.lsb() { (c1, c0) } else { (c0, c1) };
+            msg.extend_from_slice(&slot0.to_le_bytes());
+            msg.extend_from_slice(&slot1.to_le_bytes());
+        }
+        self.outputs += n as u64;
+    }
+
+    /// Garbles one chunk of `n` ANDs: hashes `A₀, A₁, B₀, B₁` of all of them in two AES
+    /// passes, appends their tables and each output 0-label to its gate's wire.
+    fn garble_chunk(
+        &mut self,
+        gates: &Gates<'_>,
+        segments: &[Segment],
+        n: usize,
+        outs: &mut [Vec<Block>],
+    ) {
+        let delta = Lane::from(self.delta);
+        let Scratch { u, v, bytes } = &mut self.scratch;
+        let (u, v) = (&mut u[..4 * n], &mut v[..4 * n]);
+        let mut t = 0;
+        for &(g, start, len) in segments {
+            let (a, b) = (
+                &gates[g].0[start..start + len],
+                &gates[g].1[start..start + len],
+            );
+            for ((a0, b0), q) in a.iter().zip(b).zip(u[4 * t..].chunks_exact_mut(4)) {
+                let (a0, b0) = (Lane::from(*a0), Lane::from(*b0));
+                a0.to_aes(&mut q[0]);
+                (a0 ^ delta).to_aes(&mut q[1]);
+                b0.to_aes(&mut q[2]);
+                (b0 ^ delta).to_aes(&mut q[3]);
+            }
+            t += len;
+        }
+        // Block 4t + k belongs to AND j = ands + t, half k / 2: tweak 2j + k / 2.
+        let first = self.ands;
+        self.hash
+            .hash_split(u, v, |i| and_tweak(first + (i >> 2) as u64, i >> 1));
+        let mut t = 0;
+        for &(g, start, len) in segments {
+            let (a, b) = (
+                &gates[g].0[start..start + len],
+                &gates[g].1[start..start + len],
+            );
+            let hashes = u[4 * t..].chunks_exact(4).zip(v[4 * t..].chunks_exact(4));
+            let tables = bytes[AND_TABLE_BYTES * t..].chunks_exact_mut(AND_TABLE_BYTES);
+            let each = a.iter().zip(b).zip(hashes).zip(tables);
+            outs[g].extend(each.map(|(((a0, b0), (hu, hv)), table)| {
+                let h = core::array::from_fn(|k| Lane::from_aes(&hu[k]) ^ Lane::from_aes(&hv[k]));
+                let (c0, [t_g, t_e]) = garble_and(Lane::from(*a0), Lane::from(*b0), delta, &h);
+                t_g.write(&mut table[..16]);
+                t_e.write(&mut table[16..]);
+                Block::from(c0)
+            }));
+            t += len;
+        }
+        self.tables.extend_from_slice(&bytes[..AND_TABLE_BYTES * n]);
+        self.ands += n as u64;
+    }
+}
+
+/// The common width of a k-bit output's wires (`1 ≤ k ≤ 64`).
+pub(crate) fn output_width(wires: &[Vec<Block>]) -> Result<usize, ProtocolError> {
+    let Some(first) = wires.first() else {
+        return Err(ProtocolError::Misuse(
+            "output shares need at least one wire",
+        ));
+    };
+    if wires.len() > 64 {
+        return Err(ProtocolError::Misuse("output shares take at most 64 bits"));
+    }
+    if let Some(w) = wires.iter().find(|w| w.len() != first.len()) {
+        return Err(veil_circuits::CircuitError::WidthMismatch(first.len(), w.len()).into());
+    }
+    Ok(first.len())
+}
+
+impl Backend for Garbler {
+    type Wire = Vec<Block>;
+    type Error = ProtocolError;
+
+    fn xor(&mut self, a: &Vec<Block>, b: &Vec<Block>) -> Result<Vec<Block>, ProtocolError> {
+        Ok(xor_wires(a, b)?)
+    }
+
+    /// NOT flips the meaning of the labels: the new 0-label is the old 1-label.
+    fn not(&mut self, a: &Vec<Block>) -> Result<Vec<Block>, ProtocolError> {
+        Ok(a.iter().map(|l| *l ^ self.delta).collect())
+    }
+
+    fn and_batch(
+        &mut self,
+        gates: &[(&Vec<Block>, &Vec<Block>)],
+    ) -> Result<Vec<Vec<Block>>, ProtocolError> {
+        let total = batch_len(gates)?;
+        if self.ands.checked_add(total as u64).is_none() {
+            return Err(ProtocolError::Misuse(
+                "AND counter of the session exhausted",
+            ));
+        }
+        self.tables.reserve(total * AND_TABLE_BYTES);
+        let mut outs: Vec<Vec<Block>> = gates
+            .iter()
+            .map(|(a, _)| Vec::with_capacity(a.len()))
+            .collect();
+        for_each_chunk(gates, |segments, n| {
+            self.garble_chunk(gates, segments, n, &mut outs)
+        });
+        Ok(outs)
+    }
+}
