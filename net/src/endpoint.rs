@@ -276,10 +276,16 @@ impl Connection {
     /// [`crate::QuicTransport::finish`]) and waits, at most a second, for the close to
     /// reach the peer.
     pub async fn close(&self) {
-        self.inner.close(VarInt::from_u32(0), b"done");
+        self.close_now();
         if let Some(endpoint) = &self.endpoint {
             let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         }
+    }
+
+    /// Closes the connection without waiting: the close goes out while the runtime runs.
+    /// For drop paths; prefer [`Connection::close`], which waits for it to leave.
+    pub fn close_now(&self) {
+        self.inner.close(VarInt::from_u32(0), b"done");
     }
 
     /// Waits until the connection is closed, by either side or by the idle timeout.

@@ -50,6 +50,7 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Input(_)
+            | ClientError::Net(NetError::Resolve { .. })
             | ClientError::Refused {
                 bad_request: true, ..
             } => 2,

@@ -124,10 +124,10 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
     if let Some(notice) = session.dealer_notice() {
         eprintln!("veil-client: {notice}");
     }
-    let plan = session.plan().clone();
-    let encoded = veil_model::encode_input(&plan, &input.data).map_err(ClientError::from)?;
-    let (output, report) = session.query(&encoded)?;
+    // Close the session on every path, so that no peer waits for its idle timeout.
+    let answered = query(&mut session, &input.data);
     session.close();
+    let (plan, output, report) = answered?;
     let logits = veil_model::decode_output(&plan, &output);
     let label = argmax(&logits);
     if args.json {
@@ -150,6 +150,17 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
         print_text(&plan.model, label, &logits, &report);
     }
     Ok(())
+}
+
+/// Checks and encodes the input against the session's plan, and runs one query.
+fn query(
+    session: &mut Session,
+    input: &[f32],
+) -> Result<(veil_protocol::plan::Plan, Vec<u64>, QueryReport), ClientError> {
+    let plan = session.plan().clone();
+    let encoded = veil_model::encode_input(&plan, input)?;
+    let (output, report) = session.query(&encoded)?;
+    Ok((plan, output, report))
 }
 
 fn argmax(v: &[f64]) -> usize {

@@ -35,8 +35,9 @@ pub struct Session {
     setup: Option<ClientSetup>,
     peer: Channel<QuicTransport>,
     dealer: Channel<QuicTransport>,
-    // The connections live as long as their channels.
-    _conns: (Connection, Connection),
+    // The connections live as long as their channels; closed on close or drop.
+    conns: (Connection, Connection),
+    handle: Handle,
     setup_ms: Option<f64>,
     setup_base: u64,
     dealer_notice: Option<String>,
@@ -91,7 +92,8 @@ impl Session {
             setup: Some(setup),
             peer,
             dealer,
-            _conns: (conn, dconn),
+            conns: (conn, dconn),
+            handle: handle.clone(),
             setup_ms: Some(start.elapsed().as_secs_f64() * 1e3),
             setup_base,
             dealer_notice,
@@ -154,11 +156,27 @@ impl Session {
         Ok((output, query_report(&self.plan, &meters, times)))
     }
 
-    /// Ends the session politely.
+    /// Ends the session politely: tells the server, then closes both connections and
+    /// waits (at most a second each) for the closes to reach the peers, so that neither
+    /// holds the session until its idle timeout.
     pub fn close(mut self) {
         if self.peer.send(&ToServer::Done.encode()).is_ok() {
             let _ = self.peer.transport_mut().finish();
         }
+        let (server, dealer) = self.conns.clone();
+        self.handle.block_on(async move {
+            server.close().await;
+            dealer.close().await;
+        });
+    }
+}
+
+impl Drop for Session {
+    /// A session dropped without [`Session::close`] (a failed query, a refused input)
+    /// still closes its connections, without waiting.
+    fn drop(&mut self) {
+        self.conns.0.close_now();
+        self.conns.1.close_now();
     }
 }
 

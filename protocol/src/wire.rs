@@ -11,8 +11,8 @@
 //! client → dealer  Join{session, plan hash} dealer → client  Joined | Refused{reason}
 //! server → client  E = W − U (setup, engine)
 //! per query:  client → server Query;  each party → dealer Fetch, dealer → party material
-//!             online (engine)
-//! client → server  Done                     server → client  Stats{its meters}
+//!             online (engine);  server → client Stats{its meters for this query}
+//! client → server  Done
 //! ```
 
 use crate::channel::{Meter, Phase, Scope, Tally};
@@ -48,7 +48,7 @@ pub enum ToServer {
     },
     /// The client starts a query.
     Query,
-    /// The client is finished; the server replies with [`ToClient::Stats`].
+    /// The client is finished with the session.
     Done,
 }
 
@@ -71,7 +71,7 @@ pub enum ToClient {
         /// What went wrong, for the user.
         reason: String,
     },
-    /// The server's meters at the end of the session.
+    /// The server's meters for the query just answered (then reset).
     Stats {
         /// Its end of the link to the client.
         peer: Vec<(Scope, Tally)>,

@@ -62,6 +62,8 @@ fn check_query(q: usize, r: &QueryReport) {
         0 // setup is reported with the session's first query only
     };
     assert_eq!(r.setup.bytes, setup, "query {q}: setup bytes");
+    let setup_rounds = if q == 0 { cost::setup(plan).rounds } else { 0 };
+    assert_eq!(r.setup.rounds, setup_rounds, "query {q}: setup rounds");
 }
 
 #[test]

@@ -75,7 +75,8 @@ pub fn online(plan: &Plan) -> Vec<Cost> {
         .collect()
 }
 
-/// Setup cost: E = W − U for every linear layer, sent at once (one round).
+/// Setup cost: E = W − U for every linear layer, sent at once in answer to the client's
+/// hello: two rounds counted from the hello, as a client reports them.
 pub fn setup(plan: &Plan) -> Cost {
     let bytes = plan
         .layers
@@ -85,7 +86,7 @@ pub fn setup(plan: &Plan) -> Cost {
             LayerKind::ReluTrunc { .. } => 0,
         })
         .sum();
-    Cost { bytes, rounds: 1 }
+    Cost { bytes, rounds: 2 }
 }
 
 /// Per-query material from the dealer: two 16-byte seeds and the client's corrections.
