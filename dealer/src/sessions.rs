@@ -170,6 +170,7 @@ mod tests {
             input_shape: vec![3],
             input_range: (0.0, 1.0),
             fixed: FixedPoint { f: 8, k: 24 },
+            backend: veil_protocol::plan::Backend::Gmw,
             layers: vec![
                 PlanLayer {
                     name: "fc".into(),

@@ -61,6 +61,7 @@ mod tests {
             input_shape: vec![1, 1, 28, 28],
             input_range: (0.0, 1.0),
             fixed: FixedPoint { f: 12, k: 40 },
+            backend: veil_protocol::plan::Backend::Gmw,
             layers: vec![PlanLayer {
                 name: "fc".into(),
                 kind: LayerKind::Linear {

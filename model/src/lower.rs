@@ -60,6 +60,7 @@ pub fn lower(
         input_shape: model.input_shape.clone(),
         input_range: model.input_range,
         fixed,
+        backend: veil_protocol::plan::Backend::Gmw,
         layers,
     };
     plan.validate()?;

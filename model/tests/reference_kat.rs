@@ -30,6 +30,7 @@ fn hand_plan() -> (Plan, Weights) {
         input_shape: vec![1, 2],
         input_range: (-2.0, 2.0),
         fixed: FIXED,
+        backend: veil_protocol::plan::Backend::Gmw,
         layers: vec![
             layer("fc1", LayerKind::Linear { rows: 3, cols: 2 }),
             layer("relu", LayerKind::ReluTrunc { len: 3 }),

@@ -26,10 +26,20 @@ enum Command {
 /// The non-linear backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
-    /// GMW with the dealer's AND triples.
+    /// GMW with the dealer's AND triples: few bytes, a few rounds per ReLU layer.
     Gmw,
-    /// Garbled circuits (not available yet).
+    /// Garbled circuits (the server garbles): one online round per ReLU layer, no dealer
+    /// for the non-linear layers.
     Gc,
+}
+
+impl From<Backend> for veil_protocol::plan::Backend {
+    fn from(b: Backend) -> Self {
+        match b {
+            Backend::Gmw => veil_protocol::plan::Backend::Gmw,
+            Backend::Gc => veil_protocol::plan::Backend::Gc,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -81,13 +91,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Errors of the command line: the client's, or a usage error.
+/// Errors of the command line: the client's, or the process's own.
 #[derive(Debug, thiserror::Error)]
 enum CliError {
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("{0}")]
-    Usage(String),
     #[error("{0}")]
     Runtime(String),
 }
@@ -96,18 +104,12 @@ impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Client(e) => e.exit_code(),
-            CliError::Usage(_) => 2,
             CliError::Runtime(_) => 1,
         }
     }
 }
 
 fn infer(args: &InferArgs) -> Result<(), CliError> {
-    if args.backend == Backend::Gc {
-        return Err(CliError::Usage(
-            "the garbled-circuit backend is not available yet; use --backend gmw".into(),
-        ));
-    }
     // Read the input before touching the network: a bad file fails fast.
     let input = veil_model::read_npy(&args.input).map_err(ClientError::from)?;
     let dir = state_dir();
@@ -117,6 +119,7 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
     let opts = Options {
         server: args.server.clone(),
         model: args.model.clone(),
+        backend: args.backend.into(),
         dealer: args.dealer.clone(),
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
     };
@@ -133,7 +136,7 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
     if args.json {
         let json = InferJson {
             model: &plan.model,
-            backend: "gmw",
+            backend: plan.backend.name(),
             dealer: true,
             label,
             logits,

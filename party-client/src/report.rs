@@ -90,12 +90,17 @@ pub(crate) fn query_report(plan: &Plan, m: &Meters, times: Times) -> QueryReport
         depth = reached;
         online.bytes += bytes;
         online.rounds += rounds;
+        // Offline per layer: the dealer's material for it, and under GC the parties' own
+        // OT and garbled tables on their link.
+        let pre = Scope::layer(Phase::Offline, i);
+        let (two_party, pre_rounds) = link_cost(m.peer.tally(pre), m.server_peer.tally(pre));
         layers.push(LayerCost {
             name: layer.name.clone(),
             kind: layer.kind.name().to_string(),
             offline: PhaseCost {
-                bytes: material[i] as u64,
-                ..PhaseCost::default()
+                bytes: material[i] as u64 + two_party,
+                rounds: pre_rounds,
+                ms: 0.0,
             },
             online: PhaseCost {
                 bytes,
@@ -106,9 +111,13 @@ pub(crate) fn query_report(plan: &Plan, m: &Meters, times: Times) -> QueryReport
     }
     let (cb, cr) = one_end(m.dealer.phase_total(Phase::Offline));
     let (sb, sr) = one_end(m.server_dealer.phase_total(Phase::Offline));
+    let (pb, pr) = link_cost(
+        m.peer.phase_total(Phase::Offline),
+        m.server_peer.phase_total(Phase::Offline),
+    );
     let offline = PhaseCost {
-        bytes: cb + sb,
-        rounds: cr.max(sr),
+        bytes: cb + sb + pb,
+        rounds: cr.max(sr).max(pr),
         ms: times.offline_ms,
     };
     // Setup starts with the client's hello (control): E depends on it, so its depth

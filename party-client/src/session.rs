@@ -7,7 +7,7 @@ use veil_net::{connect, resolve, Connection, Identity, KnownHosts, QuicTransport
 use veil_protocol::channel::{Channel, Meter, Phase, Scope};
 use veil_protocol::engine::{self, ClientSetup};
 use veil_protocol::material::{expand, MaterialMsg};
-use veil_protocol::plan::Plan;
+use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::ring::Ring;
 use veil_protocol::share::Role;
 use veil_protocol::wire::{DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
@@ -23,6 +23,8 @@ pub struct Options {
     pub server: String,
     /// The model to ask for (`None`: the server's only model).
     pub model: Option<String>,
+    /// The backend of the non-linear layers.
+    pub backend: Backend,
     /// The dealer the client trusts, as `host:port` (`None`: the one the server announces).
     pub dealer: Option<String>,
     /// How long to wait for a peer to answer a connection.
@@ -64,6 +66,7 @@ impl Session {
         let setup_base = peer.clock();
         let hello = ToServer::Hello {
             model: opts.model.clone(),
+            backend: opts.backend,
         };
         peer.send(&hello.encode())?;
         let (plan, session, info) = match ToClient::decode(&peer.recv()?)? {
@@ -114,28 +117,27 @@ impl Session {
     /// Runs one query on an encoded input; returns the opened output (scale
     /// 2^`plan.output_frac()`) and what the query cost.
     pub fn query(&mut self, input: &[Ring]) -> Result<(Vec<Ring>, QueryReport), ClientError> {
-        let setup = self.setup.as_ref().ok_or(ProtocolError::Misuse(
-            "an earlier query failed; open a new session",
-        ))?;
         if input.len() != self.plan.input_len() {
             return Err(ProtocolError::Misuse("the input length differs from the plan's").into());
         }
+        // A failure mid-query leaves the session unusable: setup comes back on success only.
+        let mut setup = self.setup.take().ok_or(ProtocolError::Misuse(
+            "an earlier query failed; open a new session",
+        ))?;
         self.peer.send(&ToServer::Query.encode())?;
         let offline = Instant::now();
         let material = fetch(&mut self.dealer, &self.plan)?;
-        let prepared = engine::client_prepare(&self.plan, setup, material)?;
+        let prepared = engine::client_offline(&mut self.peer, &self.plan, &mut setup, material)?;
         let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
         let online = Instant::now();
-        // A failure mid-query leaves the session unusable: take setup out until it succeeds.
-        let setup = self.setup.take();
         let (output, layer_times) =
-            engine::client_online(&mut self.peer, &self.plan, prepared, input)?;
+            engine::client_online(&mut self.peer, &self.plan, &mut setup, prepared, input)?;
         let online_ms = online.elapsed().as_secs_f64() * 1e3;
         self.peer.enter(Scope::CONTROL);
         let ToClient::Stats { peer, dealer } = ToClient::decode(&self.peer.recv()?)? else {
             return Err(out_of_turn("server"));
         };
-        self.setup = setup;
+        self.setup = Some(setup);
         let meters = Meters {
             peer: self.peer.take_meter(),
             server_peer: peer.into_iter().collect::<Meter>(),

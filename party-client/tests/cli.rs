@@ -272,11 +272,37 @@ fn an_unknown_model_exits_2_listing_the_hosted_ones() {
 }
 
 #[test]
-fn the_gc_backend_is_a_usage_error() {
+fn the_gc_backend_gives_the_references_answer_at_its_own_cost() {
     let h = Harness::start();
     let home = tempfile::tempdir().unwrap();
-    let run = infer(&h, home.path(), &sample(0), &["--backend", "gc"]);
-    expect_bad_input(&run, "garbled-circuit backend is not available");
+    let mut plan = mlp().plan.clone();
+    plan.backend = veil_protocol::plan::Backend::Gc;
+    let run = infer(&h, home.path(), &sample(0), &["--backend", "gc", "--json"]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let json: Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {run:?}"));
+    assert_eq!(json["backend"], "gc", "{json}");
+    assert_eq!(json["label"].as_u64(), Some(7), "{json}");
+    let image = veil_model::read_npy(&sample(0)).unwrap().data;
+    let expected = veil_model::decode_output(&plan, &reference_output(&image));
+    let logits: Vec<f64> = json["logits"]
+        .as_array()
+        .expect("logits")
+        .iter()
+        .map(|v| v.as_f64().expect("a number"))
+        .collect();
+    // Bit-exact with the reference, up to the JSON's decimal rendering of the floats.
+    assert_eq!(logits.len(), expected.len());
+    for (got, want) in logits.iter().zip(&expected) {
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
+    }
+    let (online_bytes, online_rounds) = phase(&json, "online");
+    let online = cost::online(&plan);
+    assert_eq!(online_bytes, online.iter().map(|c| c.bytes).sum::<u64>());
+    assert_eq!(online_rounds, online.iter().map(|c| c.rounds).sum::<u64>());
     h.shutdown();
 }
 

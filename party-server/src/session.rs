@@ -8,7 +8,7 @@ use tokio::runtime::Handle;
 use veil_net::{connect, Connection, Identity, KnownHosts, Listener, NetError, QuicTransport};
 use veil_protocol::channel::{Channel, ChannelError, Phase, Scope};
 use veil_protocol::codec::DecodeError;
-use veil_protocol::engine;
+use veil_protocol::engine::{self, ServerSetup};
 use veil_protocol::material::{expand, MaterialMsg, SessionMasks};
 use veil_protocol::plan::{Plan, Weights};
 use veil_protocol::prg::Seed;
@@ -109,7 +109,7 @@ pub fn serve_client(
     config: &ServerConfig,
 ) -> Result<usize, ServeError> {
     let mut ch = Channel::new(QuicTransport::accept(conn, handle.clone())?);
-    let ToServer::Hello { model } = ToServer::decode(&ch.recv()?)? else {
+    let ToServer::Hello { model, backend } = ToServer::decode(&ch.recv()?)? else {
         refuse(&mut ch, false, "the session must start with a hello".into())?;
         return Ok(0);
     };
@@ -120,7 +120,12 @@ pub fn serve_client(
             return Ok(0);
         }
     };
-    let mut dealer = match open_dealer_session(config, &handle, &hosted.plan) {
+    // The session's plan: the model's, with the backend the client asked for.
+    let plan = Plan {
+        backend,
+        ..hosted.plan.clone()
+    };
+    let mut dealer = match open_dealer_session(config, &handle, &plan) {
         Ok(d) => d,
         Err(e) => {
             refuse(
@@ -132,7 +137,7 @@ pub fn serve_client(
         }
     };
     let welcome = ToClient::Welcome {
-        plan: hosted.plan.clone(),
+        plan: plan.clone(),
         session: dealer.id,
         dealer: DealerInfo {
             addr: config.dealer.name.clone(),
@@ -140,8 +145,8 @@ pub fn serve_client(
         },
     };
     ch.send(&welcome.encode())?;
-    let masks = SessionMasks::expand(&hosted.plan, dealer.seed);
-    engine::server_setup(&mut ch, &hosted.plan, &hosted.weights, &masks)?;
+    let masks = SessionMasks::expand(&plan, dealer.seed);
+    let mut setup = engine::server_setup(&mut ch, &plan, &hosted.weights, &masks)?;
     drop(masks);
     let mut queries = 0;
     loop {
@@ -154,7 +159,7 @@ pub fn serve_client(
         };
         match ToServer::decode(&msg)? {
             ToServer::Query => {
-                answer(&mut ch, &mut dealer.ch, hosted)?;
+                answer(&mut ch, &mut dealer.ch, &plan, &hosted.weights, &mut setup)?;
                 queries += 1;
             }
             ToServer::Done => return Ok(queries),
@@ -166,22 +171,26 @@ pub fn serve_client(
     }
 }
 
-/// One query: fetch this query's material, run the online phase, report the meters.
+/// One query: fetch this query's material, run the offline and online phases, report
+/// the meters.
 fn answer(
     ch: &mut Channel<QuicTransport>,
     dealer: &mut Channel<QuicTransport>,
-    hosted: &HostedModel,
+    plan: &Plan,
+    weights: &Weights,
+    setup: &mut ServerSetup,
 ) -> Result<(), ServeError> {
     dealer.enter(Scope::phase(Phase::Offline));
     dealer.send(&ToDealer::Fetch.encode())?;
     let material = match FromDealer::decode(&dealer.recv()?)? {
-        FromDealer::Material(m) => MaterialMsg::decode(&hosted.plan, Role::Server, &m)?,
+        FromDealer::Material(m) => MaterialMsg::decode(plan, Role::Server, &m)?,
         FromDealer::Refused { reason } => return Err(ServeError::DealerRefused(reason)),
         _ => return Err(ProtocolError::Misuse("the dealer answered out of turn").into()),
     };
     dealer.enter(Scope::CONTROL);
-    let material = expand(&hosted.plan, Role::Server, material)?;
-    engine::server_online(ch, &hosted.plan, &hosted.weights, material)?;
+    let material = expand(plan, Role::Server, material)?;
+    let query = engine::server_offline(ch, plan, setup, material)?;
+    engine::server_online(ch, plan, weights, setup, query)?;
     ch.enter(Scope::CONTROL);
     let stats = ToClient::Stats {
         peer: tallies(&ch.take_meter()),

@@ -15,14 +15,33 @@ use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::error::ProtocolError;
 use crate::layers::linear::{self, PreparedLinear};
 use crate::layers::relu;
-use crate::material::{LayerMaterial, QueryMaterial, ReluShare, SessionMasks};
-use crate::plan::{LayerKind, Plan, Weights};
+use crate::layers::relu_gc::{self, GarbledRelu, GcClient, GcServer, ReceivedRelu};
+use crate::material::{LayerMaterial, LinearShare, QueryMaterial, ReluShare, SessionMasks};
+use crate::plan::{Backend, LayerKind, Plan, Weights};
 use crate::ring::Ring;
 use crate::share::Role;
 
-/// What the client keeps from setup: E = W − U for every linear layer.
+/// What the server keeps from setup: the garbling session, under the GC backend.
+pub struct ServerSetup {
+    gc: Option<GcServer>,
+}
+
+/// What the client keeps from setup: E = W − U for every linear layer, and the
+/// evaluation session under the GC backend.
 pub struct ClientSetup {
     masked_weights: Vec<Vec<Ring>>,
+    gc: Option<GcClient>,
+}
+
+/// The server's material for one query, ready for the online phase.
+pub struct ServerQuery {
+    layers: Vec<ServerLayer>,
+}
+
+enum ServerLayer {
+    Linear(LinearShare),
+    Relu(ReluShare),
+    Garbled(GarbledRelu),
 }
 
 /// The client's material for one query, turned into ready output shares offline.
@@ -33,19 +52,21 @@ pub struct PreparedQuery {
 enum ClientLayer {
     Linear(PreparedLinear),
     Relu(ReluShare),
+    Garbled(ReceivedRelu),
 }
 
 /// Wall time spent in each layer, in plan order.
 #[derive(Clone, Debug, Default)]
 pub struct LayerTimes(pub Vec<Duration>);
 
-/// The server's setup: sends E = W − U for each linear layer.
+/// The server's setup: sends E = W − U for each linear layer; under GC, starts the
+/// garbling session (hash key, base OTs).
 pub fn server_setup<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
     weights: &Weights,
     masks: &SessionMasks,
-) -> Result<(), ProtocolError> {
+) -> Result<ServerSetup, ProtocolError> {
     weights
         .check(plan)
         .map_err(|_| ProtocolError::Misuse("the weights do not fit the plan"))?;
@@ -53,83 +74,131 @@ pub fn server_setup<T: Transport>(
         ch.enter(Scope::layer(Phase::Setup, index));
         linear::server_setup(ch, w, masks.linear(i))?;
     }
-    Ok(())
+    ch.enter(Scope::phase(Phase::Setup));
+    let gc = match plan.backend {
+        Backend::Gc => Some(relu_gc::server_setup(ch)?),
+        Backend::Gmw => None,
+    };
+    Ok(ServerSetup { gc })
 }
 
-/// The client's setup: receives E for each linear layer.
+/// The client's setup: receives E for each linear layer; under GC, joins the garbling
+/// session.
 pub fn client_setup<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
 ) -> Result<ClientSetup, ProtocolError> {
     let mut masked_weights = Vec::new();
-    for (index, l) in plan.layers.iter().enumerate() {
-        if let LayerKind::Linear { rows, cols } = l.kind {
-            ch.enter(Scope::layer(Phase::Setup, index));
-            masked_weights.push(linear::client_setup(ch, rows, cols)?);
-        }
+    for (index, (rows, cols)) in linear_layers(plan) {
+        ch.enter(Scope::layer(Phase::Setup, index));
+        masked_weights.push(linear::client_setup(ch, rows, cols)?);
     }
-    Ok(ClientSetup { masked_weights })
+    ch.enter(Scope::phase(Phase::Setup));
+    let gc = match plan.backend {
+        Backend::Gc => Some(relu_gc::client_setup(ch)?),
+        Backend::Gmw => None,
+    };
+    Ok(ClientSetup { masked_weights, gc })
 }
 
-/// The client's offline step: computes `E·V + [UV]_c` for every linear layer.
-pub fn client_prepare(
+/// The server's offline step for one query: under GC it garbles each ReLU layer (after
+/// the client's OTs) and sends the tables; the dealer's material passes through.
+pub fn server_offline<T: Transport>(
+    ch: &mut Channel<T>,
     plan: &Plan,
-    setup: &ClientSetup,
+    setup: &mut ServerSetup,
+    material: QueryMaterial,
+) -> Result<ServerQuery, ProtocolError> {
+    check_material(plan, &material, Role::Server)?;
+    let mut layers = Vec::with_capacity(plan.layers.len());
+    for (index, (layer, m)) in plan.layers.iter().zip(material.layers).enumerate() {
+        layers.push(match m {
+            LayerMaterial::Linear(share) => ServerLayer::Linear(share),
+            LayerMaterial::Relu(share) => ServerLayer::Relu(share),
+            LayerMaterial::Garbled => {
+                let gc = setup.gc.as_mut().ok_or(GC_MISSING)?;
+                ch.enter(Scope::layer(Phase::Offline, index));
+                let n = layer.kind.output_len();
+                ServerLayer::Garbled(relu_gc::server_offline(ch, gc, plan.fixed, n)?)
+            }
+        });
+    }
+    Ok(ServerQuery { layers })
+}
+
+/// The client's offline step for one query: `E·V + [UV]_c` for every linear layer; under
+/// GC, OT on its share of each ReLU's input and the garbled tables.
+pub fn client_offline<T: Transport>(
+    ch: &mut Channel<T>,
+    plan: &Plan,
+    setup: &mut ClientSetup,
     material: QueryMaterial,
 ) -> Result<PreparedQuery, ProtocolError> {
     check_material(plan, &material, Role::Client)?;
     let mut masks = setup.masked_weights.iter();
-    let layers = plan
-        .layers
-        .iter()
-        .zip(material.layers)
-        .map(|(l, m)| match (&l.kind, m) {
+    let mut layers: Vec<ClientLayer> = Vec::with_capacity(plan.layers.len());
+    for (index, (layer, m)) in plan.layers.iter().zip(material.layers).enumerate() {
+        layers.push(match (&layer.kind, m) {
             (LayerKind::Linear { rows, cols }, LayerMaterial::Linear(share)) => {
                 let e = masks
                     .next()
                     .ok_or(ProtocolError::Misuse("setup is missing"))?;
-                Ok(ClientLayer::Linear(linear::client_prepare(
-                    e, *rows, *cols, share,
-                )?))
+                ClientLayer::Linear(linear::client_prepare(e, *rows, *cols, share)?)
             }
-            (LayerKind::ReluTrunc { .. }, LayerMaterial::Relu(share)) => {
-                Ok(ClientLayer::Relu(share))
+            (LayerKind::ReluTrunc { .. }, LayerMaterial::Relu(share)) => ClientLayer::Relu(share),
+            (LayerKind::ReluTrunc { .. }, LayerMaterial::Garbled) => {
+                // The ReLU's input share is the preceding linear layer's output share.
+                let Some(ClientLayer::Linear(before)) = layers.last() else {
+                    return Err(ProtocolError::Misuse("a ReLU must follow a linear layer"));
+                };
+                let gc = setup.gc.as_mut().ok_or(GC_MISSING)?;
+                ch.enter(Scope::layer(Phase::Offline, index));
+                let x = before.output().to_vec();
+                ClientLayer::Garbled(relu_gc::client_offline(ch, gc, plan.fixed, &x)?)
             }
-            _ => Err(ProtocolError::Material(
-                "material kinds differ from the plan".into(),
-            )),
-        })
-        .collect::<Result<_, _>>()?;
+            _ => {
+                return Err(ProtocolError::Material(
+                    "material kinds differ from the plan".into(),
+                ))
+            }
+        });
+    }
     Ok(PreparedQuery { layers })
 }
+
+const GC_MISSING: ProtocolError = ProtocolError::Misuse("garbled material without a GC setup");
 
 /// The server's online phase for one query.
 pub fn server_online<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
     weights: &Weights,
-    material: QueryMaterial,
+    setup: &ServerSetup,
+    query: ServerQuery,
 ) -> Result<LayerTimes, ProtocolError> {
-    check_material(plan, &material, Role::Server)?;
     let mut weights = weights.linear.iter();
     let mut x: Option<Vec<Ring>> = None;
     let mut times = LayerTimes::default();
     let last = plan.layers.len() - 1;
-    for (index, m) in material.layers.into_iter().enumerate() {
+    for (index, layer) in query.layers.into_iter().enumerate() {
         ch.enter(Scope::layer(Phase::Online, index));
         let start = Instant::now();
-        x = Some(match m {
-            LayerMaterial::Linear(share) => {
+        let input = x.as_deref();
+        x = Some(match layer {
+            ServerLayer::Linear(share) => {
                 let w = weights
                     .next()
                     .ok_or(ProtocolError::Misuse("the weights do not fit the plan"))?;
-                linear::server_online(ch, w, x.as_deref(), share)?
+                linear::server_online(ch, w, input, share)?
             }
-            LayerMaterial::Relu(share) => {
-                let input = x
-                    .as_deref()
-                    .ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
+            ServerLayer::Relu(share) => {
+                let input = input.ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
                 relu::relu_trunc(ch, Role::Server, plan.fixed, input, share)?
+            }
+            ServerLayer::Garbled(g) => {
+                let input = input.ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
+                let gc = setup.gc.as_ref().ok_or(GC_MISSING)?;
+                relu_gc::server_online(ch, gc, plan.fixed, g, input)?
             }
         });
         if index == last {
@@ -144,6 +213,7 @@ pub fn server_online<T: Transport>(
 pub fn client_online<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
+    setup: &mut ClientSetup,
     prepared: PreparedQuery,
     input: &[Ring],
 ) -> Result<(Vec<Ring>, LayerTimes), ProtocolError> {
@@ -161,6 +231,10 @@ pub fn client_online<T: Transport>(
         x = match layer {
             ClientLayer::Linear(p) => linear::client_online(ch, &x, p)?,
             ClientLayer::Relu(share) => relu::relu_trunc(ch, Role::Client, plan.fixed, &x, share)?,
+            ClientLayer::Garbled(r) => {
+                let gc = setup.gc.as_mut().ok_or(GC_MISSING)?;
+                relu_gc::client_online(ch, gc, plan.fixed, r)?
+            }
         };
         if index == last {
             x = ch.receive_reveal(&x)?;

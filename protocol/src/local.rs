@@ -34,17 +34,19 @@ pub fn run_local(
     thread::scope(|scope| {
         let server = scope.spawn(|| -> Result<Meter, ProtocolError> {
             let mut ch = Channel::new(a);
-            engine::server_setup(&mut ch, plan, weights, &masks)?;
+            let mut setup = engine::server_setup(&mut ch, plan, weights, &masks)?;
             let material = expand(plan, Role::Server, s_msg)?;
-            engine::server_online(&mut ch, plan, weights, material)?;
+            let query = engine::server_offline(&mut ch, plan, &mut setup, material)?;
+            engine::server_online(&mut ch, plan, weights, &setup, query)?;
             ch.enter(Scope::CONTROL);
             Ok(ch.meter().clone())
         });
         let mut ch = Channel::new(b);
-        let setup = engine::client_setup(&mut ch, plan)?;
+        let mut setup = engine::client_setup(&mut ch, plan)?;
         ch.enter(Scope::phase(Phase::Offline));
-        let prepared = engine::client_prepare(plan, &setup, expand(plan, Role::Client, c_msg)?)?;
-        let (output, _) = engine::client_online(&mut ch, plan, prepared, input)?;
+        let material = expand(plan, Role::Client, c_msg)?;
+        let prepared = engine::client_offline(&mut ch, plan, &mut setup, material)?;
+        let (output, _) = engine::client_online(&mut ch, plan, &mut setup, prepared, input)?;
         ch.enter(Scope::CONTROL);
         let server = server
             .join()

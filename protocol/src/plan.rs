@@ -14,6 +14,25 @@ pub const MAX_LEN: usize = 1 << 24;
 /// Largest number of layers in a plan.
 pub const MAX_LAYERS: usize = 1024;
 
+/// How the non-linear layers run: part of the plan, since it shapes the material.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// GMW on XOR shares with the dealer's AND triples (log-depth carry circuit).
+    Gmw,
+    /// Garbled circuits: the server garbles, the client evaluates; no dealer for them.
+    Gc,
+}
+
+impl Backend {
+    /// The name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Gmw => "gmw",
+            Backend::Gc => "gc",
+        }
+    }
+}
+
 /// One layer's public shape.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayerKind {
@@ -69,6 +88,8 @@ pub struct Plan {
     pub input_range: (f32, f32),
     /// Fixed-point parameters.
     pub fixed: FixedPoint,
+    /// The backend of the non-linear layers.
+    pub backend: Backend,
     /// The layers in order.
     pub layers: Vec<PlanLayer>,
 }
@@ -168,6 +189,10 @@ impl Plan {
         w.u32(self.input_range.0.to_bits());
         w.u32(self.input_range.1.to_bits());
         w.u32(self.fixed.f).u32(self.fixed.k);
+        w.u8(match self.backend {
+            Backend::Gmw => 0,
+            Backend::Gc => 1,
+        });
         w.u32(self.layers.len() as u32);
         for l in &self.layers {
             w.str(&l.name);
@@ -200,6 +225,11 @@ impl Plan {
             f: r.u32("f")?,
             k: r.u32("k")?,
         };
+        let backend = match r.u8("backend")? {
+            0 => Backend::Gmw,
+            1 => Backend::Gc,
+            t => return Err(bad(format!("unknown backend {t}"))),
+        };
         let n = r.u32("layer count")? as usize;
         if n > MAX_LAYERS {
             return Err(bad(format!("{n} layers exceed {MAX_LAYERS}")));
@@ -224,6 +254,7 @@ impl Plan {
             input_shape,
             input_range,
             fixed,
+            backend,
             layers,
         };
         plan.validate().map_err(|e| bad(e.0))?;
@@ -302,6 +333,7 @@ mod tests {
             input_shape: vec![1, 4],
             input_range: (0.0, 1.0),
             fixed: FixedPoint { f: 8, k: 24 },
+            backend: Backend::Gmw,
             layers: vec![
                 PlanLayer {
                     name: "fc1".into(),
@@ -332,9 +364,15 @@ mod tests {
         assert_eq!(p, q);
         assert_eq!(p.hash(), q.hash());
         let mut other = p.clone();
-        other.layers[1].kind = LayerKind::ReluTrunc { len: 3 };
         other.fixed.f = 9;
         assert_ne!(p.hash(), other.hash());
+        let mut gc = p.clone();
+        gc.backend = Backend::Gc;
+        assert_ne!(
+            p.hash(),
+            gc.hash(),
+            "the backend is part of what the dealer checks"
+        );
     }
 
     #[test]

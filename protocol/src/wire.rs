@@ -17,7 +17,7 @@
 
 use crate::channel::{Meter, Phase, Scope, Tally};
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::plan::Plan;
+use crate::plan::{Backend, Plan};
 
 /// A dealer session's random 128-bit id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,10 +41,12 @@ pub struct DealerInfo {
 /// Client → server messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ToServer {
-    /// Opens a session for a model (`None`: the server's only model).
+    /// Opens a session for a model (`None`: the server's only model) with a backend.
     Hello {
         /// The model's name.
         model: Option<String>,
+        /// The backend of the non-linear layers.
+        backend: Backend,
     },
     /// The client starts a query.
     Query,
@@ -129,6 +131,13 @@ fn bad(what: &'static str, tag: u8) -> DecodeError {
     }
 }
 
+fn backend_tag(b: Backend) -> u8 {
+    match b {
+        Backend::Gmw => 0,
+        Backend::Gc => 1,
+    }
+}
+
 fn finish<T>(r: Reader<'_>, v: T) -> Result<T, DecodeError> {
     r.finish()?;
     Ok(v)
@@ -139,12 +148,13 @@ impl ToServer {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         match self {
-            ToServer::Hello { model } => {
+            ToServer::Hello { model, backend } => {
                 w.u8(0);
                 match model {
                     Some(m) => w.u8(1).str(m),
                     None => w.u8(0),
                 };
+                w.u8(backend_tag(*backend));
             }
             ToServer::Query => {
                 w.u8(1);
@@ -165,6 +175,11 @@ impl ToServer {
                     0 => None,
                     1 => Some(r.str(256, "model name")?),
                     t => return Err(bad("model flag", t)),
+                },
+                backend: match r.u8("backend")? {
+                    0 => Backend::Gmw,
+                    1 => Backend::Gc,
+                    t => return Err(bad("backend", t)),
                 },
             },
             1 => ToServer::Query,

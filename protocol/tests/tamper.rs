@@ -362,15 +362,18 @@ fn material_of_another_shape_is_an_error_not_a_panic() {
     let (mut server, mut client) = (Channel::new(a), Channel::new(b));
     let masks = SessionMasks::expand(&fx.plan, Seed::random());
     // At setup the server only sends, so one thread can run both sides.
-    engine::server_setup(&mut server, &fx.plan, &fx.weights, &masks).expect("setup");
-    let setup = engine::client_setup(&mut client, &fx.plan).expect("setup");
+    let mut server_setup =
+        engine::server_setup(&mut server, &fx.plan, &fx.weights, &masks).expect("setup");
+    let mut client_setup = engine::client_setup(&mut client, &fx.plan).expect("setup");
     assert!(matches!(
-        engine::client_prepare(&fx.plan, &setup, client_material),
+        engine::client_offline(&mut client, &fx.plan, &mut client_setup, client_material),
         Err(ProtocolError::Material(_))
     ));
     // The server notices before it waits for the client's first message.
+    let query = engine::server_offline(&mut server, &fx.plan, &mut server_setup, server_material)
+        .expect("GMW material passes through offline");
     assert!(matches!(
-        engine::server_online(&mut server, &fx.plan, &fx.weights, server_material),
+        engine::server_online(&mut server, &fx.plan, &fx.weights, &server_setup, query),
         Err(ProtocolError::Material(_))
     ));
 }
@@ -416,14 +419,15 @@ fn the_other_partys_material_is_misuse() {
 
     let (a, b) = MemTransport::pair();
     let (mut server, mut client) = (Channel::new(a), Channel::new(b));
-    engine::server_setup(&mut server, &fx.plan, &fx.weights, &masks).expect("setup");
-    let setup = engine::client_setup(&mut client, &fx.plan).expect("setup");
+    let mut server_setup =
+        engine::server_setup(&mut server, &fx.plan, &fx.weights, &masks).expect("setup");
+    let mut client_setup = engine::client_setup(&mut client, &fx.plan).expect("setup");
     assert!(matches!(
-        engine::server_online(&mut server, &fx.plan, &fx.weights, client_material),
+        engine::server_offline(&mut server, &fx.plan, &mut server_setup, client_material),
         Err(ProtocolError::Misuse(_))
     ));
     assert!(matches!(
-        engine::client_prepare(&fx.plan, &setup, server_material),
+        engine::client_offline(&mut client, &fx.plan, &mut client_setup, server_material),
         Err(ProtocolError::Misuse(_))
     ));
     // The misuse was caught before any online traffic.

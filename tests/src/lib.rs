@@ -387,6 +387,7 @@ impl Harness {
         Options {
             server: self.server_name(),
             model: None,
+            backend: veil_protocol::plan::Backend::Gmw,
             dealer: None,
             connect_timeout: CONNECT,
         }

@@ -63,7 +63,11 @@ fn noise(seed: u8, len: usize) -> Vec<u8> {
 /// A hand-driven client that has said hello and got the welcome.
 fn welcomed(h: &Harness) -> (Raw, Plan, SessionId) {
     let mut raw = h.raw_server();
-    raw.send(&ToServer::Hello { model: None }.encode()).unwrap();
+    let hello = ToServer::Hello {
+        model: None,
+        backend: veil_protocol::plan::Backend::Gmw,
+    };
+    raw.send(&hello.encode()).unwrap();
     match ToClient::decode(&raw.recv().unwrap()).unwrap() {
         ToClient::Welcome {
             plan,
@@ -479,21 +483,23 @@ fn over_the_wire_each_fetch_is_the_next_querys_material() {
     let images = &mnist().images[..2];
     let outputs = thread::scope(|s| {
         let server_side = s.spawn(|| {
-            engine::server_setup(&mut sch, &plan, &model.weights, &masks).unwrap();
+            let mut setup = engine::server_setup(&mut sch, &plan, &model.weights, &masks).unwrap();
             for m in servers {
                 let material = expand(&plan, Role::Server, m).unwrap();
-                engine::server_online(&mut sch, &plan, &model.weights, material).unwrap();
+                let query = engine::server_offline(&mut sch, &plan, &mut setup, material).unwrap();
+                engine::server_online(&mut sch, &plan, &model.weights, &setup, query).unwrap();
             }
         });
-        let setup = engine::client_setup(&mut cch, &plan).unwrap();
+        let mut setup = engine::client_setup(&mut cch, &plan).unwrap();
         let outputs: Vec<_> = clients
             .into_iter()
             .zip(images)
             .map(|(m, image)| {
                 let material = expand(&plan, Role::Client, m).unwrap();
-                let prepared = engine::client_prepare(&plan, &setup, material).unwrap();
+                let prepared =
+                    engine::client_offline(&mut cch, &plan, &mut setup, material).unwrap();
                 let input = veil_model::encode_input(&plan, image).unwrap();
-                engine::client_online(&mut cch, &plan, prepared, &input)
+                engine::client_online(&mut cch, &plan, &mut setup, prepared, &input)
                     .unwrap()
                     .0
             })

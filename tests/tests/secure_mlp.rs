@@ -45,6 +45,37 @@ fn one_session_of_32_queries_is_bit_exact_and_as_accurate_as_the_reference() {
 }
 
 #[test]
+fn the_garbled_circuit_backend_is_bit_exact_too_and_needs_no_dealer_material_for_relu() {
+    let h = Harness::start();
+    let data = mnist();
+    let opts = veil_client::Options {
+        backend: veil_protocol::plan::Backend::Gc,
+        ..h.options()
+    };
+    let mut session = h
+        .open_with(&opts)
+        .unwrap_or_else(|e| panic!("opening a GC session: {e}\n{}", h.logs()));
+    assert_eq!(session.plan().backend, veil_protocol::plan::Backend::Gc);
+    let linear_material: u64 = veil_protocol::material::correction_len_by_layer(session.plan())
+        .iter()
+        .map(|&b| b as u64)
+        .sum();
+    for (i, image) in data.images[..IMAGES].iter().enumerate() {
+        let (secure, report) = secure_output(&mut session, image);
+        assert_eq!(secure, reference_output(image), "image {i} under GC");
+        // The dealer's corrections cover the linear layers only ([UV]_c, 8 B per row).
+        assert_eq!(linear_material, 8 * (128 + 128 + 10));
+        assert!(
+            report.online.rounds <= 6,
+            "{} online rounds",
+            report.online.rounds
+        );
+    }
+    session.close();
+    h.shutdown();
+}
+
+#[test]
 fn fresh_sessions_side_by_side_and_after_each_other_are_bit_exact() {
     let h = Harness::start();
     let images = &mnist().images;

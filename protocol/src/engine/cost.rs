@@ -2,14 +2,15 @@
 //! pattern and the round clock of CONTRACT.md, without running it.
 //!
 //! Online, per layer: a linear layer is one message from the client (`8 · cols` bytes);
-//! a ReLU layer is `rounds(fixed)` simultaneous exchanges (`bytes_sent` each way); the
-//! last layer adds the server's output share (`8 · len` bytes). A message adds a round
+//! a ReLU layer is `rounds(fixed)` simultaneous exchanges (`bytes_sent` each way) under
+//! GMW, or one message of the server's input labels (`16 · k` bytes per value) under GC;
+//! the last layer adds the server's output share (`8 · len` bytes). A message adds a round
 //! only when its sender's clock is not already behind the receiver's, so a layer's
 //! rounds depend on how the previous one left the two clocks: the model replays them.
 
-use crate::layers::relu;
+use crate::layers::{relu, relu_gc};
 use crate::material::correction_len;
-use crate::plan::{LayerKind, Plan};
+use crate::plan::{Backend, LayerKind, Plan};
 
 /// Bytes (both directions) and rounds of one layer or phase.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,6 +58,10 @@ pub fn online(plan: &Plan) -> Vec<Cost> {
                 LayerKind::Linear { cols, .. } => {
                     clocks.client_to_server();
                     8 * cols as u64
+                }
+                LayerKind::ReluTrunc { len } if plan.backend == Backend::Gc => {
+                    clocks.server_to_client();
+                    relu_gc::online_bytes(plan.fixed, len) as u64
                 }
                 LayerKind::ReluTrunc { len } => {
                     (0..relu::rounds(plan.fixed)).for_each(|_| clocks.exchange());

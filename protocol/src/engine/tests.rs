@@ -4,7 +4,7 @@ use crate::channel::Tally;
 use crate::layers::relu;
 use crate::linalg::matvec;
 use crate::local::run_local;
-use crate::plan::{LinearWeights, PlanLayer};
+use crate::plan::{Backend, LinearWeights, PlanLayer};
 use crate::prg::{Prg, Seed};
 use crate::ring::{truncate, FixedPoint};
 use rand_core::RngCore;
@@ -41,6 +41,7 @@ fn mlp(sizes: &[usize], fixed: FixedPoint, rng: &mut Prg) -> (Plan, Weights) {
         input_shape: vec![1, sizes[0]],
         input_range: (0.0, 1.0),
         fixed,
+        backend: crate::plan::Backend::Gmw,
         layers,
     };
     plan.validate().unwrap();
@@ -77,13 +78,22 @@ fn a_secure_mlp_is_bit_exact_with_the_plain_definition() {
     let seed = Seed::random();
     let mut rng = Prg::new(seed);
     let fixed = FixedPoint { f: 10, k: 30 };
-    let (plan, weights) = mlp(&[20, 16, 12, 4], fixed, &mut rng);
+    let (mut plan, weights) = mlp(&[20, 16, 12, 4], fixed, &mut rng);
+    for backend in [Backend::Gmw, Backend::Gc] {
+        plan.backend = backend;
+        check_runs(&plan, &weights, &mut rng, seed);
+    }
+}
+
+fn check_runs(plan: &Plan, weights: &Weights, rng: &mut Prg, seed: Seed) {
+    let fixed = plan.fixed;
     for _ in 0..5 {
         let input: Vec<Ring> = (0..20)
             .map(|_| fixed.encode(rng.next_u32() as f64 / u32::MAX as f64))
             .collect();
-        let run = run_local(&plan, &weights, &input).unwrap();
-        assert_eq!(run.output, plain(&plan, &weights, &input), "seed {seed:?}");
+        let run = run_local(plan, weights, &input).unwrap();
+        let want = plain(plan, weights, &input);
+        assert_eq!(run.output, want, "{:?}, seed {seed:?}", plan.backend);
     }
 }
 
@@ -95,27 +105,37 @@ fn joint(a: Tally, b: Tally) -> (u64, u64) {
 fn each_layer_costs_exactly_its_formula() {
     let fixed = FixedPoint { f: 12, k: 32 };
     let mut rng = Prg::new(Seed::random());
-    let (plan, weights) = mlp(&[30, 24, 16, 10], fixed, &mut rng);
+    let (mut plan, weights) = mlp(&[30, 24, 16, 10], fixed, &mut rng);
     let input = vec![fixed.encode(0.5); 30];
-    let run = run_local(&plan, &weights, &input).unwrap();
-    let model = cost::online(&plan);
-    let relu = 2 * relu::bytes_sent(fixed, 24) as u64;
-    assert_eq!(model[1].bytes, relu);
-    assert_eq!(model[0].bytes, 8 * 30);
-    for (layer, want) in model.iter().enumerate() {
-        let scope = Scope::layer(Phase::Online, layer);
-        let (bytes, rounds) = joint(run.server.tally(scope), run.client.tally(scope));
-        assert_eq!(Cost { bytes, rounds }, *want, "layer {layer}");
+    for backend in [Backend::Gmw, Backend::Gc] {
+        plan.backend = backend;
+        let run = run_local(&plan, &weights, &input).unwrap();
+        let model = cost::online(&plan);
+        for (layer, want) in model.iter().enumerate() {
+            let scope = Scope::layer(Phase::Online, layer);
+            let (bytes, rounds) = joint(run.server.tally(scope), run.client.tally(scope));
+            assert_eq!(Cost { bytes, rounds }, *want, "{backend:?}, layer {layer}");
+        }
+        let total: u64 = model.iter().map(|c| c.rounds).sum();
+        let setup: u64 = [0, 2, 4]
+            .iter()
+            .map(|&l| {
+                let scope = Scope::layer(Phase::Setup, l);
+                joint(run.server.tally(scope), run.client.tally(scope)).0
+            })
+            .sum();
+        assert_eq!(setup, cost::setup(&plan).bytes);
+        assert_eq!(setup, 8 * (30 * 24 + 24 * 16 + 16 * 10));
+        match backend {
+            Backend::Gmw => {
+                assert_eq!(model[1].bytes, 2 * relu::bytes_sent(fixed, 24) as u64);
+                assert_eq!(total, 1 + 2 * relu::rounds(fixed) as u64 + 1);
+            }
+            Backend::Gc => {
+                assert_eq!(model[1].bytes, 16 * 32 * 24, "the server's labels only");
+                // F, labels, F, labels, F and the output: one round each.
+                assert_eq!(total, 6);
+            }
+        }
     }
-    let total: u64 = model.iter().map(|c| c.rounds).sum();
-    assert_eq!(total, 1 + 2 * relu::rounds(fixed) as u64 + 1);
-    let setup: u64 = [0, 2, 4]
-        .iter()
-        .map(|&l| {
-            let scope = Scope::layer(Phase::Setup, l);
-            joint(run.server.tally(scope), run.client.tally(scope)).0
-        })
-        .sum();
-    assert_eq!(setup, cost::setup(&plan).bytes);
-    assert_eq!(setup, 8 * (30 * 24 + 24 * 16 + 16 * 10));
 }

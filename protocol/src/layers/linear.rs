@@ -22,6 +22,13 @@ pub struct PreparedLinear {
     output: Vec<Ring>,
 }
 
+impl PreparedLinear {
+    /// The client's output share, known before the online phase.
+    pub fn output(&self) -> &[Ring] {
+        &self.output
+    }
+}
+
 /// The client's offline step: its output share `E·V + [UV]_c`.
 pub fn client_prepare(
     masked_weights: &[Ring],

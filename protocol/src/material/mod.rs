@@ -21,7 +21,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::gmw::BitTriple;
 use crate::layers::relu;
-use crate::plan::{LayerKind, Plan};
+use crate::plan::{Backend, LayerKind, Plan};
 use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
 use crate::share::Role;
@@ -44,8 +44,11 @@ pub struct ReluShare {
 pub enum LayerMaterial {
     /// For a linear layer.
     Linear(LinearShare),
-    /// For a ReLU layer.
+    /// For a ReLU layer under GMW.
     Relu(ReluShare),
+    /// For a ReLU layer under garbled circuits: nothing from the dealer; the parties garble
+    /// and run OT themselves.
+    Garbled,
 }
 
 /// One party's material for one query, layer by layer in plan order.
@@ -147,7 +150,7 @@ pub fn correction_len_by_layer(plan: &Plan) -> Vec<usize> {
                 client: None,
                 corrections: Corrections::Skip(0),
             };
-            draw_layer(&layer.kind, gates, &mut d, None).expect("counting never fails");
+            draw_layer(plan, &layer.kind, gates, &mut d, None).expect("counting never fails");
             match d.corrections {
                 Corrections::Skip(n) => n,
                 _ => unreachable!("counted with Skip"),
@@ -222,7 +225,7 @@ fn draw_plan(
             }
             LayerKind::ReluTrunc { .. } => None,
         };
-        let (s, c) = draw_layer(&layer.kind, gates, d, u)?;
+        let (s, c) = draw_layer(plan, &layer.kind, gates, d, u)?;
         server.extend(s);
         client.extend(c);
     }
@@ -231,6 +234,7 @@ fn draw_plan(
 
 /// Draws one layer's material; `u` is the layer's session mask (dealer only).
 fn draw_layer(
+    plan: &Plan,
     kind: &LayerKind,
     gates: usize,
     d: &mut Draw<'_>,
@@ -240,6 +244,10 @@ fn draw_layer(
         LayerKind::Linear { rows, cols } => {
             let (s, c) = d.linear(rows, cols, u)?;
             (s.map(LayerMaterial::Linear), c.map(LayerMaterial::Linear))
+        }
+        LayerKind::ReluTrunc { .. } if plan.backend == Backend::Gc => {
+            let side = |p: &Option<&mut Prg>| p.is_some().then_some(LayerMaterial::Garbled);
+            (side(&d.server), side(&d.client))
         }
         LayerKind::ReluTrunc { len } => {
             let (st, ct) = d.triples(gates, len)?;

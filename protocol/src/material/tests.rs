@@ -8,6 +8,7 @@ fn plan() -> Plan {
         input_shape: vec![5],
         input_range: (0.0, 1.0),
         fixed: FixedPoint { f: 6, k: 20 },
+        backend: crate::plan::Backend::Gmw,
         layers: vec![
             PlanLayer {
                 name: "fc".into(),

@@ -8,6 +8,7 @@ fn plan() -> Plan {
         input_shape: vec![2],
         input_range: (0.0, 1.0),
         fixed: FixedPoint { f: 8, k: 24 },
+        backend: crate::plan::Backend::Gmw,
         layers: vec![PlanLayer {
             name: "fc".into(),
             kind: LayerKind::Linear { rows: 1, cols: 2 },
@@ -25,9 +26,13 @@ fn every_message_round_trips_and_truncation_is_an_error() {
         last_clock: 4,
     };
     let to_server = [
-        ToServer::Hello { model: None },
+        ToServer::Hello {
+            model: None,
+            backend: crate::plan::Backend::Gmw,
+        },
         ToServer::Hello {
             model: Some("mnist".into()),
+            backend: crate::plan::Backend::Gc,
         },
         ToServer::Query,
         ToServer::Done,

@@ -111,6 +111,7 @@ pub fn mlp(sizes: &[usize], fixed: FixedPoint, rng: &mut Prg) -> (Plan, Weights)
         input_shape: vec![1, sizes[0]],
         input_range: (0.0, 1.0),
         fixed,
+        backend: veil_protocol::plan::Backend::Gmw,
         layers,
     };
     plan.validate().expect("the test plan is valid");
@@ -170,21 +171,22 @@ pub fn run_session<S: Transport, C: Transport>(
     thread::scope(|scope| {
         let s = scope.spawn(move || -> Result<(), ProtocolError> {
             let mut ch = Channel::new(server);
-            engine::server_setup(&mut ch, plan, weights, &masks)?;
+            let mut setup = engine::server_setup(&mut ch, plan, weights, &masks)?;
             for msg in s_msgs {
                 let material = expand(plan, Role::Server, msg)?;
-                engine::server_online(&mut ch, plan, weights, material)?;
+                let query = engine::server_offline(&mut ch, plan, &mut setup, material)?;
+                engine::server_online(&mut ch, plan, weights, &setup, query)?;
             }
             Ok(())
         });
         let c = scope.spawn(move || -> Result<Vec<Vec<Ring>>, ProtocolError> {
             let mut ch = Channel::new(client);
-            let setup = engine::client_setup(&mut ch, plan)?;
+            let mut setup = engine::client_setup(&mut ch, plan)?;
             let mut outputs = Vec::new();
             for (msg, input) in c_msgs.into_iter().zip(inputs) {
                 let material = expand(plan, Role::Client, msg)?;
-                let prepared = engine::client_prepare(plan, &setup, material)?;
-                outputs.push(engine::client_online(&mut ch, plan, prepared, input)?.0);
+                let prepared = engine::client_offline(&mut ch, plan, &mut setup, material)?;
+                outputs.push(engine::client_online(&mut ch, plan, &mut setup, prepared, input)?.0);
             }
             Ok(outputs)
         });

@@ -13,6 +13,7 @@ fn relu_plan(n: usize, fixed: FixedPoint) -> Plan {
         input_shape: vec![n],
         input_range: (-1.0, 1.0),
         fixed,
+        backend: crate::plan::Backend::Gmw,
         layers: vec![
             PlanLayer {
                 name: "fc".into(),
