@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use veil_client::{QueryReport, Session};
 use veil_net::Identity;
+use veil_protocol::plan::Backend;
 use veil_protocol::ring::Ring;
 
 use crate::cluster::Cluster;
@@ -27,16 +28,21 @@ pub struct Run {
     pub interrupted: bool,
 }
 
-/// Opens one session at the cluster's server (its only model, or `model`) and queries
+/// Opens one session at the cluster's server (its only model, or `model`) with `backend`
+/// and queries
 /// each of `inputs` in turn on a dedicated thread, ticking `progress` after each query.
 pub fn run_session(
     cluster: &Cluster,
     model: Option<String>,
+    backend: Backend,
     inputs: &[Vec<Ring>],
     stop: &AtomicBool,
     progress: &ProgressBar,
 ) -> Result<Run, BenchError> {
-    let options = cluster.client_options(model);
+    let options = veil_client::Options {
+        backend,
+        ..cluster.client_options(model)
+    };
     let pins = cluster.client_pins()?;
     let identity = Identity::ephemeral("client")?;
     let handle = cluster.handle();

@@ -90,6 +90,7 @@ impl Cluster {
         Options {
             server: self.server.name(),
             model,
+            backend: veil_protocol::plan::Backend::Gmw,
             dealer: Some(self.dealer.name()),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use indicatif::ProgressBar;
 use serde::Serialize;
 use veil_model::decode_output;
-use veil_protocol::plan::Plan;
+use veil_protocol::plan::{Backend, Plan};
 use veil_server::HostedModel;
 
 use crate::client::{run_session, Run};
@@ -29,6 +29,8 @@ pub struct DemoOptions {
     pub models_dir: PathBuf,
     /// How many of the test images to query (the first `n`).
     pub n: usize,
+    /// The backend of the non-linear layers.
+    pub backend: Backend,
 }
 
 /// Fractions of the queried images each model labels right.
@@ -47,7 +49,7 @@ pub struct Accuracy {
 pub struct DemoReport {
     /// The model's name.
     pub model: String,
-    /// The non-linear backend: `gmw`.
+    /// The non-linear backend: `gmw` or `gc`.
     pub backend: &'static str,
     /// The network: `loopback`.
     pub net: &'static str,
@@ -77,7 +79,7 @@ pub struct DemoReport {
     pub differ: usize,
     /// Which images those are (indices into the test set).
     pub differ_images: Vec<usize>,
-    /// The goals for the MNIST MLP, against this run's medians.
+    /// The goals for the MNIST MLP under GMW, against this run's medians (empty for GC).
     pub goals: Vec<Goal>,
 }
 
@@ -91,14 +93,25 @@ pub fn run(
     let model = veil_model::load(&opts.model)?;
     let set = TestSet::load(&opts.models_dir)?.first(opts.n)?;
     let expected = oracle::expected(&model, &set.images)?;
-    let plan = model.plan.clone();
+    // The session's plan: the model's, under the chosen backend.
+    let plan = Plan {
+        backend: opts.backend,
+        ..model.plan.clone()
+    };
     let cluster = Cluster::start(vec![HostedModel {
         name: model.name.clone(),
         plan: model.plan,
         weights: model.weights,
     }])?;
     progress.set_length(set.len() as u64);
-    let run = run_session(&cluster, None, &expected.inputs, stop, progress);
+    let run = run_session(
+        &cluster,
+        None,
+        opts.backend,
+        &expected.inputs,
+        stop,
+        progress,
+    );
     if !cluster.shutdown() {
         tracing::warn!("a dealer session was still open at shutdown");
     }
@@ -125,13 +138,16 @@ fn report(plan: &Plan, set: &TestSet, expected: &Expected, run: &Run) -> DemoRep
     let costs = summarize(&run.reports, run.elapsed);
     DemoReport {
         model: plan.model.clone(),
-        backend: "gmw",
+        backend: plan.backend.name(),
         net: "loopback",
         dealer: true,
         queries: done,
         requested: set.len(),
         interrupted: run.interrupted,
-        goals: mlp_goals(&costs),
+        goals: match plan.backend {
+            Backend::Gmw => mlp_goals(&costs),
+            Backend::Gc => Vec::new(),
+        },
         setup: costs.setup,
         offline: costs.offline,
         online: costs.online,

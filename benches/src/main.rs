@@ -13,6 +13,7 @@ use veil_bench::interrupt::{watch_ctrl_c, INTERRUPTED_EXIT};
 use veil_bench::paths::{models_dir, resolve_model};
 use veil_bench::report::{demo_text, image_list, to_json};
 use veil_bench::BenchError;
+use veil_protocol::plan::Backend;
 
 /// Benchmarks private inference: dealer, server and client on loopback, real QUIC.
 #[derive(Parser, Debug)]
@@ -45,6 +46,27 @@ struct DemoArgs {
     /// repository's models/).
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
+    /// The backend of the non-linear layers.
+    #[arg(long, value_enum, default_value = "gmw")]
+    backend: BackendArg,
+}
+
+/// The backend of the non-linear layers.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum BackendArg {
+    /// GMW with the dealer's AND triples.
+    Gmw,
+    /// Garbled circuits: the server garbles, the client evaluates.
+    Gc,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Gmw => Backend::Gmw,
+            BackendArg::Gc => Backend::Gc,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -75,6 +97,7 @@ fn demo_command(args: &DemoArgs) -> Result<ExitCode, BenchError> {
         model: resolve_model(args.model.as_deref(), &dir)?,
         models_dir: dir,
         n: args.n as usize,
+        backend: args.backend.into(),
     };
     let stop = watch_ctrl_c();
     let progress = progress_bar(args.json);

@@ -67,9 +67,13 @@ pub fn layer_table(layers: &[LayerStat]) -> Table {
 
 /// One line: each goal with its mark, then the throughput.
 pub fn goals_line(goals: &[Goal], throughput_qps: f64) -> String {
+    let throughput = format!("throughput {throughput_qps:.1} queries/s");
+    if goals.is_empty() {
+        return throughput;
+    }
     let goals: Vec<String> = goals.iter().map(Goal::to_string).collect();
     format!(
-        "goals per query (medians; 1 KB = 1,000 B): {} · throughput {throughput_qps:.1} queries/s",
+        "goals per query (medians; 1 KB = 1,000 B): {} · {throughput}",
         goals.join(" · ")
     )
 }

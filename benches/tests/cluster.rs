@@ -26,6 +26,7 @@ fn a_session_ends_and_the_dealer_forgets_it() {
     let run = run_session(
         &cluster,
         Some("m".into()),
+        veil_protocol::plan::Backend::Gmw,
         &[input.clone(), input],
         &stop,
         &ProgressBar::hidden(),

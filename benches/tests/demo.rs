@@ -7,6 +7,7 @@ use serde_json::Value;
 use veil_bench::demo::{run, DemoOptions, DemoReport};
 use veil_bench::paths::{repo_models_dir, resolve_model};
 use veil_bench::report::{demo_text, to_json};
+use veil_protocol::plan::Backend;
 
 fn options(n: usize) -> DemoOptions {
     let dir = repo_models_dir();
@@ -14,11 +15,22 @@ fn options(n: usize) -> DemoOptions {
         model: resolve_model(None, &dir).expect("the shipped model"),
         models_dir: dir,
         n,
+        backend: Backend::Gmw,
     }
 }
 
 fn demo(n: usize, stop: bool) -> DemoReport {
     run(&options(n), &AtomicBool::new(stop), &ProgressBar::hidden()).expect("the demo runs")
+}
+
+#[test]
+fn five_images_are_bit_exact_under_garbled_circuits_too() {
+    let opts = DemoOptions {
+        backend: Backend::Gc,
+        ..options(5)
+    };
+    let r = run(&opts, &AtomicBool::new(false), &ProgressBar::hidden()).expect("GC demo runs");
+    assert_eq!((r.backend, r.queries, r.differ), ("gc", 5, 0));
 }
 
 #[test]
