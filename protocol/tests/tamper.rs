@@ -434,3 +434,45 @@ fn the_other_partys_material_is_misuse() {
     let online = server.meter().tally(Scope::layer(Phase::Online, 0));
     assert_eq!((online.sent, online.received), (0, 0));
 }
+
+/// The garbled-circuit backend: hash key, base OTs, OT extension matrices, garbled tables,
+/// output ciphertexts and the server's labels all travel on the same pipe; every
+/// detectable fault on every one of those frames must end in a typed error too.
+#[test]
+fn every_detectable_fault_on_every_garbled_circuit_frame_is_a_typed_error() {
+    let seed = TestSeed::new();
+    let mut fx = Fixture::new(&seed);
+    fx.plan.backend = veil_protocol::plan::Backend::Gc;
+    for path in [Path::ClientToServer, Path::ServerToClient] {
+        let clean = run(&fx, path, usize::MAX, Fault::Truncate);
+        let (receiver, sender, output) = ended(&clean, path);
+        receiver.expect("no fault, no error");
+        sender.expect("no fault, no error");
+        let want = plain(&fx.plan, &fx.weights, &fx.input);
+        assert_eq!(output, Some(&vec![want]), "{path:?}: GC output");
+        for at in 0..clean.sent {
+            for fault in DETECTABLE {
+                let o = run(&fx, path, at, fault);
+                assert!(o.fired, "{path:?} frame {at}: the fault was not applied");
+                assert!(
+                    o.took < QUICK,
+                    "{path:?} frame {at} {fault:?}: {:?}",
+                    o.took
+                );
+                let (receiver, _, _) = ended(&o, path);
+                let e = receiver.expect_err("a spoiled frame must be noticed");
+                let typed = match fault {
+                    // Lengths of OT matrices and tables are checked, each with its own
+                    // decode error.
+                    Fault::Truncate | Fault::Extend => matches!(e, ProtocolError::Peer(_)),
+                    _ => expected(fault, e),
+                };
+                assert!(
+                    typed,
+                    "{path:?} frame {at} {fault:?}: {e:?} (seed {})",
+                    seed.hex()
+                );
+            }
+        }
+    }
+}
