@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
-use veil_net::{Connection, Listener, NetError, QuicTransport};
+use veil_net::{serve_blocking, Connection, Listener, NetError, QuicTransport};
 use veil_protocol::channel::{Channel, ChannelError, Phase, Scope};
 use veil_protocol::share::Role;
 use veil_protocol::wire::{FromDealer, SessionId, ToDealer};
@@ -35,29 +35,10 @@ impl From<veil_protocol::codec::DecodeError> for ServeError {
     }
 }
 
-/// Accepts connections until the listener closes, serving each on a blocking thread.
-/// A failing connection is logged and dropped; the others go on.
+/// Accepts parties until the listener closes, each on a blocking thread; a failing
+/// connection is logged and dropped, the others go on.
 pub async fn serve(listener: Listener, sessions: Arc<Sessions>) -> Result<(), NetError> {
-    loop {
-        let incoming = listener.incoming().await?;
-        let sessions = sessions.clone();
-        tokio::spawn(async move {
-            let from = incoming.remote_address();
-            let conn = match incoming.establish().await {
-                Ok(c) => c,
-                Err(e) => return tracing::warn!(%from, "handshake failed: {e}"),
-            };
-            let handle = Handle::current();
-            let served =
-                tokio::task::spawn_blocking(move || serve_connection(&conn, handle, &sessions))
-                    .await;
-            match served {
-                Ok(Ok(())) => tracing::debug!(%from, "party left"),
-                Ok(Err(e)) => tracing::warn!(%from, "party connection failed: {e}"),
-                Err(e) => tracing::error!(%from, "party handler panicked: {e}"),
-            }
-        });
-    }
+    serve_blocking(listener, sessions, "party connection", serve_connection).await
 }
 
 /// Serves one party's connection: open or join a session, then fetches until it hangs up.

@@ -23,6 +23,7 @@ mod error;
 mod fingerprint;
 mod identity;
 mod pins;
+mod serve;
 mod state;
 mod tls;
 mod transport;
@@ -35,6 +36,7 @@ pub use error::NetError;
 pub use fingerprint::Fingerprint;
 pub use identity::Identity;
 pub use pins::{KnownHosts, Pin, PinStatus, KNOWN_HOSTS};
+pub use serve::serve_blocking;
 pub use state::{resolve, state_dir};
 pub use transport::{QuicTransport, DEFAULT_TIMEOUT, MAX_FRAME};
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::runtime::Handle;
-use veil_net::{connect, Connection, Identity, KnownHosts, Listener, NetError, QuicTransport};
+use veil_net::{
+    connect, serve_blocking, Connection, Identity, KnownHosts, Listener, NetError, QuicTransport,
+};
 use veil_protocol::channel::{Channel, ChannelError, Phase, Scope};
 use veil_protocol::codec::DecodeError;
 use veil_protocol::engine::{self, ServerSetup};
@@ -80,25 +82,7 @@ impl From<DecodeError> for ServeError {
 /// Accepts clients until the listener closes; each session runs on a blocking thread and
 /// a failing one never stops the others.
 pub async fn serve(listener: Listener, config: Arc<ServerConfig>) -> Result<(), NetError> {
-    loop {
-        let incoming = listener.incoming().await?;
-        let config = config.clone();
-        tokio::spawn(async move {
-            let from = incoming.remote_address();
-            let conn = match incoming.establish().await {
-                Ok(c) => c,
-                Err(e) => return tracing::warn!(%from, "handshake failed: {e}"),
-            };
-            let handle = Handle::current();
-            let done =
-                tokio::task::spawn_blocking(move || serve_client(&conn, handle, &config)).await;
-            match done {
-                Ok(Ok(queries)) => tracing::info!(%from, queries, "client session ended"),
-                Ok(Err(e)) => tracing::warn!(%from, "client session failed: {e}"),
-                Err(e) => tracing::error!(%from, "client session panicked: {e}"),
-            }
-        });
-    }
+    serve_blocking(listener, config, "client session", serve_client).await
 }
 
 /// Serves one client connection to its end; returns the number of queries answered.

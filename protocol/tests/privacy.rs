@@ -11,16 +11,14 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use rand_core::RngCore;
 
-use veil_protocol::channel::{ChannelError, MemTransport, Transport};
+use veil_protocol::channel::MemTransport;
 use veil_protocol::layers::relu;
 use veil_protocol::plan::{Plan, Weights};
 use veil_protocol::ring::Ring;
 
-use common::{mlp, plain, run_session, TestSeed, FIXED, SIZES};
+use common::{mlp, plain, run_session, Recorder, TestSeed, FIXED, SIZES};
 
 /// Bound on the probability that a correct protocol fails any statistical check of one
 /// run (all checks together, by the union bound).
@@ -36,35 +34,11 @@ const QUERIES: usize = 400;
 /// Queries per session there: several sessions, so several session masks U.
 const PER_SESSION: usize = 50;
 
-/// Keeps a copy of every frame received through the inner transport.
-struct Recorder {
-    inner: MemTransport,
-    log: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Transport for Recorder {
-    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
-        self.inner.send(frame)
-    }
-    fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
-        let frame = self.inner.recv()?;
-        self.log.lock().expect("log lock").push(frame.clone());
-        Ok(frame)
-    }
-    fn flush(&mut self) -> Result<(), ChannelError> {
-        self.inner.flush()
-    }
-}
-
 /// Runs one session of `inputs`, the server's end recorded; checks every opened output
 /// against the plain definition and returns the payloads the server received.
 fn recorded_session(plan: &Plan, weights: &Weights, inputs: &[Vec<Ring>]) -> Vec<Vec<u8>> {
     let (a, b) = MemTransport::pair();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let server = Recorder {
-        inner: a,
-        log: log.clone(),
-    };
+    let (server, log) = Recorder::new(a);
     let sides = run_session(plan, weights, server, b, inputs);
     sides
         .server

@@ -8,38 +8,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use common::{mlp, run_session, TestSeed, FIXED, SIZES};
-use veil_protocol::channel::{ChannelError, MemTransport, Transport};
+use common::{mlp, run_session, Recorder, TestSeed, FIXED, SIZES};
+use veil_protocol::channel::MemTransport;
 use veil_protocol::plan::{LayerKind, Plan, Weights};
 use veil_protocol::ring::Ring;
-
-/// Keeps a copy of every frame the client receives.
-struct Recorder {
-    inner: MemTransport,
-    log: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Transport for Recorder {
-    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
-        self.inner.send(frame)
-    }
-    fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
-        let frame = self.inner.recv()?;
-        self.log.lock().expect("log lock").push(frame.clone());
-        Ok(frame)
-    }
-}
 
 /// Runs a session of `queries` queries; returns the payloads the client received.
 fn client_transcript(plan: &Plan, weights: &Weights, queries: usize) -> Vec<Vec<u8>> {
     let (a, b) = MemTransport::pair();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let client = Recorder {
-        inner: b,
-        log: log.clone(),
-    };
+    let (client, log) = Recorder::new(b);
     let input = vec![FIXED.encode(0.5); plan.input_len()];
     let inputs = vec![input; queries];
     let sides = run_session(plan, weights, a, client, &inputs);

@@ -6,11 +6,12 @@
 //! not dead code.
 #![allow(dead_code)]
 
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use rand_core::RngCore;
 
-use veil_protocol::channel::{Channel, Transport};
+use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
 use veil_protocol::engine;
 use veil_protocol::linalg::matvec;
 use veil_protocol::material::{deal, expand, SessionMasks};
@@ -195,4 +196,38 @@ pub fn run_session<S: Transport, C: Transport>(
             client: c.join(),
         }
     })
+}
+
+/// A transport that keeps a copy of every frame it receives.
+pub struct Recorder {
+    inner: MemTransport,
+    log: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Recorder {
+    /// Wraps `inner`; the log fills as frames arrive.
+    pub fn new(inner: MemTransport) -> (Recorder, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        (
+            Recorder {
+                inner,
+                log: log.clone(),
+            },
+            log,
+        )
+    }
+}
+
+impl Transport for Recorder {
+    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
+        self.inner.send(frame)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
+        let frame = self.inner.recv()?;
+        self.log.lock().expect("log lock").push(frame.clone());
+        Ok(frame)
+    }
+    fn flush(&mut self) -> Result<(), ChannelError> {
+        self.inner.flush()
+    }
 }
