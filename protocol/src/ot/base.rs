@@ -23,7 +23,11 @@
 //!
 //! Speed: the encodings come from `double_and_compress_batch` (one field inversion per
 //! batch instead of one inverse square root per point), so each party works with half
-//! its scalars, x/2, and encodes 2·(x/2 · P) = x·P.
+//! its scalars, x/2, and encodes 2·(x/2 · P) = x·P. Every fixed-base multiplication
+//! (b_i·G, and (a/2)·A = (a²/2)·G) goes through a precomputed table. The per-OT work of
+//! each step (the receiver's reply, the sender's keys, the receiver's keys) is split into
+//! contiguous ranges across up to `available_parallelism` scoped threads; messages, keys
+//! and the order of random draws are the same as on one thread.
 //!
 //! Every point from the peer is decompressed and checked: a non-canonical encoding, or
 //! A = identity, is a [`DecodeError::Invalid`].
@@ -34,6 +38,8 @@ use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::Identity;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
+use std::ops::Range;
+use std::sync::OnceLock;
 
 use crate::block::Block;
 use crate::channel::{Channel, Transport};
@@ -99,7 +105,8 @@ impl Sender {
         let state = Sender {
             half_a,
             a_enc,
-            half_a_big_a: big_a * half_a,
+            // (a/2)·A = (a²/2)·G: a table multiplication, not a variable-base one.
+            half_a_big_a: &(a * half_a) * RISTRETTO_BASEPOINT_TABLE,
         };
         (state, a_enc.to_vec())
     }
@@ -109,25 +116,33 @@ impl Sender {
         let mut r = Reader::new(reply);
         let encs = r.take(n.saturating_mul(POINT_BYTES), "base OT points")?;
         r.finish()?;
-        let mut shared = Vec::with_capacity(2 * n);
-        for (i, enc) in encs.chunks_exact(POINT_BYTES).enumerate() {
-            let b = decompress(enc, "base OT receiver point", i)?;
-            let y0 = b * self.half_a; // a·B_i / 2
-            shared.push(y0);
-            shared.push(y0 - self.half_a_big_a); // (a·B_i − a·A) / 2
+        // Each worker decompresses, multiplies, encodes and hashes its own range of OTs.
+        let per_ot = in_parallel(n, |range| -> Result<Vec<(Block, Block)>, DecodeError> {
+            let mut shared = Vec::with_capacity(2 * range.len());
+            for i in range.clone() {
+                let b = decompress(point(encs, i), "base OT receiver point", i)?;
+                let y0 = b * self.half_a; // a·B_i / 2
+                shared.push(y0);
+                shared.push(y0 - self.half_a_big_a); // (a·B_i − a·A) / 2
+            }
+            let shared = RistrettoPoint::double_and_compress_batch(&shared);
+            Ok(range
+                .zip(shared.chunks_exact(2))
+                .map(|(i, p)| {
+                    let b = point(encs, i);
+                    (
+                        kdf(i, &self.a_enc, b, p[0].as_bytes()),
+                        kdf(i, &self.a_enc, b, p[1].as_bytes()),
+                    )
+                })
+                .collect())
+        });
+        // Per range in order, so the first bad point reported is the first in the reply.
+        let mut keys = Vec::with_capacity(n);
+        for part in per_ot {
+            keys.extend(part?);
         }
-        let shared = RistrettoPoint::double_and_compress_batch(&shared);
-        Ok(encs
-            .chunks_exact(POINT_BYTES)
-            .zip(shared.chunks_exact(2))
-            .enumerate()
-            .map(|(i, (b, p))| {
-                (
-                    kdf(i, &self.a_enc, b, p[0].as_bytes()),
-                    kdf(i, &self.a_enc, b, p[1].as_bytes()),
-                )
-            })
-            .collect())
+        Ok(keys)
     }
 }
 
@@ -164,21 +179,25 @@ impl Receiver {
                 detail: "A is the identity".into(),
             });
         }
-        let half_big_a = big_a * half();
+        // A/2: the scalar 1/2 and A are public, so a variable-time multiplication is fine.
+        let half_big_a =
+            RistrettoPoint::vartime_double_scalar_mul_basepoint(&half(), &big_a, &Scalar::ZERO);
         let half_b: Vec<Scalar> = choices.iter().map(|_| Scalar::random(rng)).collect();
         // Both candidates (b_i/2)·G and (b_i/2)·G + A/2 for every OT, encoded doubled.
-        let mut candidates = Vec::with_capacity(2 * choices.len());
-        for x in &half_b {
-            let x0 = x * RISTRETTO_BASEPOINT_TABLE;
-            candidates.push(x0);
-            candidates.push(x0 + half_big_a);
-        }
-        let encs = RistrettoPoint::double_and_compress_batch(&candidates);
-        let b_enc: Vec<[u8; POINT_BYTES]> = encs
-            .chunks_exact(2)
-            .zip(choices)
-            .map(|(e, &c)| select_bytes(e[0].as_bytes(), e[1].as_bytes(), c))
-            .collect();
+        let b_enc: Vec<[u8; POINT_BYTES]> = in_parallel(choices.len(), |range| {
+            let mut candidates = Vec::with_capacity(2 * range.len());
+            for x in &half_b[range.clone()] {
+                let x0 = x * RISTRETTO_BASEPOINT_TABLE;
+                candidates.push(x0);
+                candidates.push(x0 + half_big_a);
+            }
+            let encs = RistrettoPoint::double_and_compress_batch(&candidates);
+            encs.chunks_exact(2)
+                .zip(&choices[range])
+                .map(|(e, &c)| select_bytes(e[0].as_bytes(), e[1].as_bytes(), c))
+                .collect::<Vec<_>>()
+        })
+        .concat();
         let reply = b_enc.concat();
         let state = Receiver {
             a_enc,
@@ -191,25 +210,66 @@ impl Receiver {
 
     /// The chosen keys k_i = H(i, A, B_i, b_i·A).
     pub fn keys(self) -> Vec<Block> {
-        let shared: Vec<RistrettoPoint> = if self.half_b.len() >= TABLE_FROM {
-            let table = RistrettoBasepointTable::create(&self.big_a);
-            self.half_b.iter().map(|x| x * &table).collect()
-        } else {
-            self.half_b.iter().map(|x| self.big_a * x).collect()
-        };
-        let shared = RistrettoPoint::double_and_compress_batch(&shared);
-        shared
-            .iter()
-            .zip(&self.b_enc)
-            .enumerate()
-            .map(|(i, (p, b))| kdf(i, &self.a_enc, b, p.as_bytes()))
-            .collect()
+        let n = self.half_b.len();
+        let table = (n >= TABLE_FROM).then(|| RistrettoBasepointTable::create(&self.big_a));
+        in_parallel(n, |range| {
+            let shared: Vec<RistrettoPoint> = match &table {
+                Some(table) => self.half_b[range.clone()]
+                    .iter()
+                    .map(|x| x * table)
+                    .collect(),
+                None => self.half_b[range.clone()]
+                    .iter()
+                    .map(|x| self.big_a * x)
+                    .collect(),
+            };
+            let shared = RistrettoPoint::double_and_compress_batch(&shared);
+            range
+                .zip(&shared)
+                .map(|(i, p)| kdf(i, &self.a_enc, &self.b_enc[i], p.as_bytes()))
+                .collect::<Vec<_>>()
+        })
+        .concat()
     }
 }
 
 /// From this many OTs on, the receiver builds a table for A (about 30 variable-base
 /// multiplications' worth) to multiply by A faster.
 const TABLE_FROM: usize = 48;
+
+/// Below this many OTs per worker, splitting across threads costs more than it saves.
+const MIN_PER_WORKER: usize = 16;
+
+/// Runs `f` on `0..n` split into contiguous ranges, one per worker thread (at most the
+/// available parallelism; the calling thread takes the first), and returns the results
+/// in range order. Small `n` runs on the calling thread alone.
+fn in_parallel<U: Send>(n: usize, f: impl Fn(Range<usize>) -> U + Sync) -> Vec<U> {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
+    let workers = cores.min(n / MIN_PER_WORKER).max(1);
+    if workers == 1 {
+        return vec![f(0..n)];
+    }
+    let per = n.div_ceil(workers);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let rest: Vec<_> = (per..n)
+            .step_by(per)
+            .map(|start| scope.spawn(move || f(start..n.min(start + per))))
+            .collect();
+        let mut out = Vec::with_capacity(workers);
+        out.push(f(0..per));
+        for h in rest {
+            out.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        out
+    })
+}
+
+/// The `i`-th encoded point of a reply.
+fn point(encs: &[u8], i: usize) -> &[u8] {
+    &encs[i * POINT_BYTES..(i + 1) * POINT_BYTES]
+}
 
 fn read_sender_point(msg: &[u8]) -> Result<[u8; POINT_BYTES], DecodeError> {
     let mut r = Reader::new(msg);
@@ -282,6 +342,20 @@ mod tests {
                 assert_ne!(k, if *c { k0 } else { k1 });
             }
         }
+    }
+
+    /// Split across workers, a bad reply still reports its first bad point.
+    #[test]
+    fn the_first_bad_receiver_point_is_reported() {
+        let mut rng = ChaCha12Rng::seed_from_u64(2);
+        let choices = vec![true; 100];
+        let (s, msg) = Sender::start(&mut rng);
+        let (_, mut reply) = Receiver::respond(&mut rng, &msg, &choices).unwrap();
+        for i in [70, 90] {
+            reply[i * POINT_BYTES..(i + 1) * POINT_BYTES].fill(0xff);
+        }
+        let err = s.finish(&reply, choices.len()).unwrap_err();
+        assert!(format!("{err}").contains("point 70 "), "{err}");
     }
 
     #[test]
