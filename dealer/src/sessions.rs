@@ -134,12 +134,6 @@ impl Sessions {
         Ok(piece)
     }
 
-    /// The plan of session `id`, if it is open.
-    pub fn plan(&self, id: SessionId) -> Option<Plan> {
-        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        table.get(&id).map(|s| s.plan.clone())
-    }
-
     /// Closes session `id`: its masks and unserved material are dropped, never resent.
     pub fn close(&self, id: SessionId) {
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());

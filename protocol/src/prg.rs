@@ -61,11 +61,6 @@ impl Prg {
     pub fn words(&mut self, words: usize) -> Vec<u64> {
         (0..words).map(|_| self.0.next_u64()).collect()
     }
-
-    /// A fresh seed derived from this generator.
-    pub fn seed(&mut self) -> Seed {
-        Seed::from_rng(&mut self.0)
-    }
 }
 
 impl RngCore for Prg {

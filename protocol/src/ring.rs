@@ -51,11 +51,6 @@ impl FixedPoint {
     pub fn decode_double(&self, x: Ring) -> f64 {
         decode_at(x, 2 * self.f)
     }
-
-    /// The largest magnitude a value at scale 2^(2f) may have to stay inside `k` bits.
-    pub fn double_bound(&self) -> f64 {
-        2f64.powi(self.k as i32 - 1 - 2 * self.f as i32)
-    }
 }
 
 /// Encodes `x` as `round(x · 2^frac)` in two's complement.

@@ -104,11 +104,6 @@ impl Meter {
         }
     }
 
-    /// The scope now being counted.
-    pub fn current(&self) -> Scope {
-        self.current
-    }
-
     pub(super) fn enter(&mut self, scope: Scope, clock: u64) {
         self.close(clock);
         self.current = scope;
