@@ -385,7 +385,7 @@ fn a_changed_server_key_exits_1_naming_the_known_hosts_file() {
 }
 
 /// What the dealer logs when a party's connection ends.
-const PARTY_GONE: [&str; 2] = ["party left", "party connection failed"];
+const PARTY_GONE: [&str; 2] = ["party connection ended", "party connection failed"];
 
 /// A client that exits, after a query or after refusing its input, leaves nothing
 /// behind: its server session and both of its connections end at once, not after the
