@@ -64,10 +64,7 @@ mod tests {
             backend: veil_protocol::plan::Backend::Gmw,
             layers: vec![PlanLayer {
                 name: "fc".into(),
-                kind: LayerKind::Linear {
-                    rows: 10,
-                    cols: 784,
-                },
+                kind: LayerKind::dense(10, 784),
             }],
         }
     }

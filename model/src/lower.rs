@@ -1,14 +1,22 @@
 //! Lowering the float model to veil's public plan and the server's fixed-point weights.
 //!
-//! Each Dense becomes `Linear { rows, cols }` with W at scale 2^f and the bias at
-//! 2^(2f); each ReLU becomes `ReluTrunc { len }` (ReLU, then the floor shift by f that
-//! brings products back to scale 2^f); shape layers vanish.
+//! - Dense and Conv become `Linear` layers, W at scale 2^f and the bias at 2^(2f), one
+//!   bias value per output element.
+//! - A ReLU becomes `ReluTrunc` (ReLU, then the floor shift by f back to scale 2^f); a
+//!   ReLU next to a max-pool (either order: they commute) becomes one `MaxPoolRelu`.
+//! - An average pool becomes the sum-`pool` of the next linear layer, whose float
+//!   weights take the divisor before encoding.
+//! - A residual Add becomes the `residual` of the linear layer it follows, naming the
+//!   plan layer of the earlier ReLU or max-pool; shape layers vanish.
 
-use veil_protocol::plan::{LayerKind, LinearWeights, Plan, PlanLayer, Weights};
+use veil_protocol::plan::{
+    Backend, Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, PlanLayer, SumPool, Weights,
+    Window,
+};
 use veil_protocol::ring::FixedPoint;
 
 use crate::error::ModelError;
-use crate::ir::{Dense, FloatModel, Op};
+use crate::ir::{FloatModel, Layer, Op};
 
 /// Longest model or layer name a plan carries (what `Plan::decode` accepts).
 pub const MAX_NAME: usize = 256;
@@ -34,43 +42,210 @@ pub fn lower(
             name.len()
         )));
     }
-    let mut layers = Vec::new();
-    let mut linear = Vec::new();
-    let mut len = model.input_len();
-    for layer in &model.layers {
-        let kind = match &layer.op {
-            Op::Dense(dense) => {
-                linear.push(encode_dense(dense, fixed, &layer.name)?);
-                LayerKind::Linear {
-                    rows: dense.rows,
-                    cols: dense.cols,
-                }
-            }
-            Op::Relu => LayerKind::ReluTrunc { len },
-            Op::Flatten { .. } | Op::Reshape { .. } => continue,
-        };
-        len = kind.output_len();
-        layers.push(PlanLayer {
-            name: clip(&layer.name),
-            kind,
-        });
+    let mut lowering = Lowering {
+        fixed,
+        model,
+        layers: Vec::new(),
+        linear: Vec::new(),
+        plan_index: vec![None; model.layers.len()],
+        pool: None,
+        len: model.input_len(),
+    };
+    let steps: Vec<usize> = (0..model.layers.len())
+        .filter(|&i| !model.layers[i].op.is_shape_only())
+        .collect();
+    let mut rest = steps.as_slice();
+    while let [index, tail @ ..] = rest {
+        let consumed = lowering.step(*index, tail.first().copied())?;
+        rest = &rest[consumed..];
+    }
+    if let Some(pool) = lowering.pool {
+        return Err(no_linear_after(&model.layers[pool.0]));
     }
     let plan = Plan {
         model: name.into(),
         input_shape: model.input_shape.clone(),
         input_range: model.input_range,
         fixed,
-        backend: veil_protocol::plan::Backend::Gmw,
-        layers,
+        backend: Backend::Gmw,
+        layers: lowering.layers,
     };
     plan.validate()?;
-    let weights = Weights { linear };
+    let weights = Weights {
+        linear: lowering.linear,
+    };
     weights.check(&plan)?;
     Ok((plan, weights))
 }
 
-/// Encodes one dense layer: W at 2^f, bias at 2^(2f); refuses values that would saturate.
-fn encode_dense(dense: &Dense, fixed: FixedPoint, name: &str) -> Result<LinearWeights, ModelError> {
+/// The state of a lowering pass.
+struct Lowering<'m> {
+    fixed: FixedPoint,
+    model: &'m FloatModel,
+    layers: Vec<PlanLayer>,
+    linear: Vec<LinearWeights>,
+    /// For each IR layer, the plan layer holding its output (ReLU and max-pool layers).
+    plan_index: Vec<Option<usize>>,
+    /// An average pool waiting for its linear layer: (IR index, input, window).
+    pool: Option<(usize, Image, Window)>,
+    /// Length of the value flowing at this point.
+    len: usize,
+}
+
+impl Lowering<'_> {
+    /// Lowers IR layer `index` (`next` is the following non-shape layer); returns how many
+    /// IR layers it consumed.
+    fn step(&mut self, index: usize, next: Option<usize>) -> Result<usize, ModelError> {
+        let model = self.model;
+        let layer = &model.layers[index];
+        if let Some((pool, ..)) = self.pool.filter(|_| !layer.op.is_linear()) {
+            return Err(no_linear_after(&model.layers[pool]));
+        }
+        let next_op = next.map(|n| &model.layers[n].op);
+        match (&layer.op, next_op) {
+            (Op::Dense(_) | Op::Conv(_), _) => self.linear_layer(layer)?,
+            (Op::Relu, Some(Op::MaxPool { input, window }))
+            | (Op::MaxPool { input, window }, Some(Op::Relu)) => {
+                let fused = next.unwrap_or(index);
+                let name = &model.layers[fused].name;
+                let kind = LayerKind::MaxPoolRelu {
+                    input: *input,
+                    window: *window,
+                };
+                self.plan_index[fused] = Some(self.push(name, kind));
+                return Ok(2);
+            }
+            (Op::Relu, _) => {
+                let kind = LayerKind::ReluTrunc { len: self.len };
+                self.plan_index[index] = Some(self.push(&layer.name, kind));
+            }
+            (Op::MaxPool { .. }, _) => {
+                return Err(ModelError::Invalid(format!(
+                    "max-pool {} has no ReLU next to it; veil runs a max-pool only fused \
+                     with a ReLU before or after it",
+                    layer.name
+                )))
+            }
+            (Op::AvgPool { input, window }, _) => self.avg_pool(index, *input, *window)?,
+            (Op::Residual { from }, _) => self.residual(layer, *from)?,
+            (Op::Flatten { .. } | Op::Reshape { .. }, _) => {}
+        }
+        Ok(1)
+    }
+
+    /// Appends a plan layer; returns its index.
+    fn push(&mut self, name: &str, kind: LayerKind) -> usize {
+        self.len = kind.output_len();
+        self.layers.push(PlanLayer {
+            name: clip(name),
+            kind,
+        });
+        self.layers.len() - 1
+    }
+
+    /// A Dense or Conv, taking the pending average pool.
+    fn linear_layer(&mut self, layer: &Layer) -> Result<(), ModelError> {
+        let pool = self
+            .pool
+            .take()
+            .map(|(_, input, window)| SumPool { input, window });
+        let divisor = pool.map_or(1.0, |p| p.window.area() as f64);
+        let (op, weight, bias) = match &layer.op {
+            Op::Dense(d) => (
+                LinearOp::Dense {
+                    rows: d.rows,
+                    cols: d.cols,
+                },
+                &d.weight,
+                d.bias.clone(),
+            ),
+            Op::Conv(c) => {
+                let out = c.output();
+                let plane = out.h * out.w;
+                let bias = c
+                    .bias
+                    .iter()
+                    .flat_map(|&b| std::iter::repeat(b).take(plane));
+                let op = LinearOp::Conv {
+                    input: c.input,
+                    out_channels: c.out_channels,
+                    window: c.window,
+                };
+                (op, &c.weight, bias.collect())
+            }
+            _ => return Err(ModelError::Invalid("internal: not a linear layer".into())),
+        };
+        let weight: Vec<f64> = weight.iter().map(|w| w / divisor).collect();
+        let lw = encode(&weight, &bias, self.fixed, &layer.name)?;
+        self.linear.push(lw);
+        let linear = Linear {
+            pool,
+            op,
+            residual: None,
+        };
+        self.push(&layer.name, LayerKind::Linear(linear));
+        Ok(())
+    }
+
+    /// An average pool: held for the next linear layer, which cannot be right behind.
+    fn avg_pool(&mut self, index: usize, input: Image, window: Window) -> Result<(), ModelError> {
+        if let Some(prev) = self.layers.last().filter(|l| l.kind.is_linear()) {
+            return Err(ModelError::Invalid(format!(
+                "average pool {} directly follows linear layer {}; veil folds an average \
+                 pool into the next linear layer, so a ReLU or max-pool must come between",
+                self.model.layers[index].name, prev.name
+            )));
+        }
+        self.pool = Some((index, input, window));
+        Ok(())
+    }
+
+    /// A skip connection: the residual of the linear layer just lowered.
+    fn residual(&mut self, layer: &Layer, from: usize) -> Result<(), ModelError> {
+        let source = self.plan_index.get(from).copied().flatten();
+        let from_name = self.model.layers.get(from).map_or("?", |l| l.name.as_str());
+        let Some(PlanLayer {
+            kind: LayerKind::Linear(linear),
+            ..
+        }) = self.layers.last_mut()
+        else {
+            return Err(ModelError::Invalid(format!(
+                "the skip connection {} does not directly follow a linear layer",
+                layer.name
+            )));
+        };
+        match (source, linear.residual) {
+            (Some(j), None) => {
+                linear.residual = Some(j);
+                Ok(())
+            }
+            (None, _) => Err(ModelError::Invalid(format!(
+                "the skip connection {} adds the output of {from_name}, which no plan layer \
+                 holds (a value inside a fused max-pool and ReLU, or not a ReLU output)",
+                layer.name
+            ))),
+            (Some(_), Some(_)) => Err(ModelError::Invalid(format!(
+                "the skip connection {} adds a second residual to one linear layer",
+                layer.name
+            ))),
+        }
+    }
+}
+
+fn no_linear_after(pool: &Layer) -> ModelError {
+    ModelError::Invalid(format!(
+        "average pool {} is not followed by a Conv or Gemm, into which veil folds it",
+        pool.name
+    ))
+}
+
+/// Encodes one layer: W at 2^f, bias at 2^(2f); refuses values that would saturate.
+fn encode(
+    weight: &[f64],
+    bias: &[f64],
+    fixed: FixedPoint,
+    name: &str,
+) -> Result<LinearWeights, ModelError> {
     let check = |values: &[f64], frac: u32, what: &str| -> Result<(), ModelError> {
         let scale = 2f64.powi(frac as i32);
         match values.iter().find(|&&v| (v * scale).abs() >= MAX_ENCODED) {
@@ -81,13 +256,11 @@ fn encode_dense(dense: &Dense, fixed: FixedPoint, name: &str) -> Result<LinearWe
             }),
         }
     };
-    check(&dense.weight, fixed.f, "weight")?;
-    check(&dense.bias, 2 * fixed.f, "bias")?;
+    check(weight, fixed.f, "weight")?;
+    check(bias, 2 * fixed.f, "bias")?;
     Ok(LinearWeights {
-        rows: dense.rows,
-        cols: dense.cols,
-        w: dense.weight.iter().map(|&v| fixed.encode(v)).collect(),
-        bias: dense.bias.iter().map(|&v| fixed.encode_double(v)).collect(),
+        w: weight.iter().map(|&v| fixed.encode(v)).collect(),
+        bias: bias.iter().map(|&v| fixed.encode_double(v)).collect(),
     })
 }
 
@@ -101,74 +274,4 @@ fn clip(name: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ir::Layer;
-
-    fn model() -> FloatModel {
-        let dense = |rows, cols| {
-            Op::Dense(Dense {
-                rows,
-                cols,
-                weight: (0..rows * cols).map(|i| i as f64 / 8.0 - 0.5).collect(),
-                bias: (0..rows).map(|i| i as f64 / 4.0).collect(),
-            })
-        };
-        let layer = |name: &str, op| Layer {
-            name: name.into(),
-            op,
-        };
-        FloatModel {
-            input_shape: vec![1, 1, 2, 2],
-            input_range: (0.0, 1.0),
-            layers: vec![
-                layer("flatten", Op::Flatten { shape: vec![1, 4] }),
-                layer("fc1", dense(3, 4)),
-                layer("relu", Op::Relu),
-                layer("fc2", dense(2, 3)),
-            ],
-        }
-    }
-
-    #[test]
-    fn lowers_to_linear_and_relu_trunc() {
-        let fixed = FixedPoint { f: 8, k: 24 };
-        let (plan, weights) = lower(&model(), "tiny", fixed).unwrap();
-        let kinds: Vec<_> = plan.layers.iter().map(|l| l.kind.clone()).collect();
-        assert_eq!(
-            kinds,
-            vec![
-                LayerKind::Linear { rows: 3, cols: 4 },
-                LayerKind::ReluTrunc { len: 3 },
-                LayerKind::Linear { rows: 2, cols: 3 },
-            ]
-        );
-        assert_eq!(plan.layers[0].name, "fc1");
-        assert_eq!(weights.linear[0].w[0], fixed.encode(-0.5));
-        assert_eq!(weights.linear[0].bias[1], fixed.encode_double(0.25));
-        assert_eq!(weights.linear[0].bias[1], 1 << 14);
-    }
-
-    #[test]
-    fn refuses_bad_names_huge_weights_and_bad_plans() {
-        let fixed = FixedPoint { f: 8, k: 24 };
-        assert!(lower(&model(), "", fixed).is_err());
-        assert!(lower(&model(), &"m".repeat(300), fixed).is_err());
-        let mut m = model();
-        if let Op::Dense(d) = &mut m.layers[1].op {
-            d.weight[0] = 1e300;
-        }
-        assert!(matches!(
-            lower(&m, "m", fixed),
-            Err(ModelError::Tensor { .. })
-        ));
-        let mut m = model();
-        m.layers.remove(2);
-        assert!(matches!(lower(&m, "m", fixed), Err(ModelError::Plan(_))));
-        assert!(matches!(
-            lower(&model(), "m", FixedPoint { f: 8, k: 10 }),
-            Err(ModelError::FixedPoint { .. })
-        ));
-        assert_eq!(clip(&"é".repeat(200)).len(), 256);
-    }
-}
+mod tests;

@@ -2,7 +2,7 @@
 
 use veil_model::reference::{linear, min_bits, reference_observed, relu_trunc};
 use veil_model::{calibrate, decode_output, lower, reference, Dense, FloatModel, Layer, Op};
-use veil_protocol::plan::{LayerKind, LinearWeights, Plan, PlanLayer, Weights};
+use veil_protocol::plan::{LayerKind, Linear, LinearWeights, Plan, PlanLayer, Weights};
 use veil_protocol::ring::{fits_signed, FixedPoint};
 
 fn neg(v: i64) -> u64 {
@@ -32,22 +32,18 @@ fn hand_plan() -> (Plan, Weights) {
         fixed: FIXED,
         backend: veil_protocol::plan::Backend::Gmw,
         layers: vec![
-            layer("fc1", LayerKind::Linear { rows: 3, cols: 2 }),
+            layer("fc1", LayerKind::dense(3, 2)),
             layer("relu", LayerKind::ReluTrunc { len: 3 }),
-            layer("fc2", LayerKind::Linear { rows: 1, cols: 3 }),
+            layer("fc2", LayerKind::dense(1, 3)),
         ],
     };
     let weights = Weights {
         linear: vec![
             LinearWeights {
-                rows: 3,
-                cols: 2,
                 w: vec![4, neg(-8), 1, 2, neg(-4), 4],
                 bias: vec![9, 11, 35],
             },
             LinearWeights {
-                rows: 1,
-                cols: 3,
                 w: vec![neg(-4), 8, 12],
                 bias: vec![neg(-3)],
             },
@@ -127,18 +123,16 @@ fn relu_trunc_is_relu_then_floor_shift() {
 #[test]
 fn linear_wraps_in_the_ring() {
     let lw = LinearWeights {
-        rows: 2,
-        cols: 2,
         w: vec![u64::MAX, 2, 1 << 62, 1 << 62],
         bias: vec![u64::MAX, 5],
     };
     // x = [2^63, 1]: row 0 (−1)·2^63 + 2·1 − 1 = 2^63 + 1, row 1 2^62·2^63 + 2^62 + 5 = 2^62 + 5.
     assert_eq!(
-        linear(&lw, &[1 << 63, 1]),
+        linear(&Linear::dense(2, 2), &lw, &[1 << 63, 1]),
         vec![(1 << 63) + 1, (1 << 62) + 5]
     );
     // x = [4, 0]: row 0 −4 − 1 = −5, row 1 2^62·4 + 5 = 5 (mod 2^64).
-    assert_eq!(linear(&lw, &[4, 0]), vec![neg(-5), 5]);
+    assert_eq!(linear(&Linear::dense(2, 2), &lw, &[4, 0]), vec![neg(-5), 5]);
 }
 
 #[test]

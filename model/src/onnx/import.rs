@@ -1,36 +1,38 @@
 //! From a decoded ONNX graph to veil's float model.
 //!
 //! The graph must be a chain: one data input, nodes in order each reading the previous
-//! node's output (and constants), one output at the end. Constants are initializers and
-//! `Constant` nodes; they are converted lazily, so unused ones are never read.
+//! node's output (and constants), one output at the end. One kind of branch is allowed,
+//! the identity skip: `Add(y, h)` where `y` is the output of the chain's latest linear
+//! layer and `h` an earlier ReLU or max-pool output; it imports as [`Op::Residual`].
+//! BatchNormalization folds into the Conv or Gemm before it; a final Softmax or
+//! LogSoftmax is dropped (veil returns the logits).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::ops::{self, node_label};
-use super::proto::{AttributeProto, Dim, GraphProto, ModelProto, NodeProto, TensorProto};
-use super::tensor::{data_type, tensor_from_proto, Tensor, TensorData};
+use super::constants::Constants;
+use super::ops::norm::fold_batch_norm;
+use super::ops::{self, node_label, spatial, unsupported_use};
+use super::proto::{Dim, GraphProto, ModelProto, NodeProto};
+use super::tensor::data_type;
 use crate::error::ModelError;
 use crate::ir::{FloatModel, Layer, Op};
 
 /// Lowest default-domain opset veil reads (Gemm and Add broadcast as today since 7).
 pub const MIN_OPSET: i64 = 7;
 
-/// A constant value: an initializer not yet read, or a tensor.
-enum Constant<'g> {
-    Proto(&'g TensorProto),
-    Ready(Tensor),
-}
-
 /// The walk along the chain.
 struct Walk<'g> {
-    dir: Option<&'g Path>,
-    constants: HashMap<&'g str, Constant<'g>>,
+    constants: Constants<'g>,
     /// The name of the value at the end of the chain so far.
     current: &'g str,
     /// Its shape.
     shape: Vec<usize>,
     layers: Vec<Layer>,
+    /// ReLU and max-pool outputs a skip connection may add back: value → (layer, shape).
+    skip_sources: HashMap<&'g str, (usize, Vec<usize>)>,
+    /// The final Softmax or LogSoftmax once seen (its label): no data node may follow.
+    softmax: Option<String>,
 }
 
 /// Imports a decoded model; `dir` is its folder (for external weights).
@@ -112,15 +114,11 @@ fn input_shape(name: &str, dims: Option<&[Dim]>) -> Result<Vec<usize>, ModelErro
 
 impl<'g> Walk<'g> {
     fn start(graph: &'g GraphProto, dir: Option<&'g Path>) -> Result<Self, ModelError> {
-        let constants: HashMap<&str, Constant<'_>> = graph
-            .initializer
-            .iter()
-            .map(|t| (t.name.as_str(), Constant::Proto(t)))
-            .collect();
+        let constants = Constants::new(&graph.initializer, dir);
         let inputs: Vec<_> = graph
             .input
             .iter()
-            .filter(|i| !constants.contains_key(i.name.as_str()))
+            .filter(|i| !constants.contains(&i.name))
             .collect();
         let [input] = inputs.as_slice() else {
             let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
@@ -138,88 +136,51 @@ impl<'g> Walk<'g> {
             }
         }
         Ok(Walk {
-            dir,
             constants,
             current: &input.name,
             shape: input_shape(&input.name, input.shape.as_deref())?,
             layers: Vec::new(),
+            skip_sources: HashMap::new(),
+            softmax: None,
         })
-    }
-
-    fn is_constant(&self, name: &str) -> bool {
-        self.constants.contains_key(name)
-    }
-
-    /// Reads a constant input (converting an initializer the first time).
-    fn constant(&mut self, node: &NodeProto, name: &str) -> Result<Tensor, ModelError> {
-        let Some(entry) = self.constants.get_mut(name) else {
-            return Err(ModelError::UnsupportedUse {
-                op: node.op_type.clone(),
-                node: node_label(node),
-                detail: format!("input {name} must be a constant (an initializer or Constant)"),
-            });
-        };
-        if let Constant::Proto(proto) = *entry {
-            *entry = Constant::Ready(tensor_from_proto(proto, self.dir)?);
-        }
-        match entry {
-            Constant::Ready(t) => Ok(t.clone()),
-            Constant::Proto(_) => Err(ModelError::Invalid(
-                "internal: constant not converted".into(),
-            )),
-        }
     }
 
     /// Processes one node.
     fn step(&mut self, node: &'g NodeProto) -> Result<(), ModelError> {
         check_supported(node)?;
         if node.op_type == "Constant" {
-            return self.constant_node(node);
+            return self.constants.add_node(node);
         }
-        let [output] = node.output.as_slice() else {
-            return Err(unsupported(
-                node,
-                format!("{} outputs; veil needs one", node.output.len()),
-            ));
-        };
-        if self.folds(node) {
-            return self.fold_constant(node, output);
+        let output = single_output(node)?.as_str();
+        if self.constants.folds(node) {
+            return self.constants.fold(node, output);
         }
-        self.check_chain(node)?;
+        if let Some(softmax) = &self.softmax {
+            return Err(ModelError::NotAChain(format!(
+                "node {} follows {softmax}; a Softmax or LogSoftmax is supported only as the \
+                 last node (veil returns the logits before it)",
+                node_label(node)
+            )));
+        }
         let name = if node.name.is_empty() {
-            output.clone()
+            output.to_string()
         } else {
             node.name.clone()
         };
-        let op = self.apply(node)?;
+        let op = if self.is_merge(node) {
+            Some(self.residual(node)?)
+        } else {
+            self.check_chain(node)?;
+            self.apply(node)?
+        };
         if let Some(op) = op {
+            if matches!(op, Op::Relu | Op::MaxPool { .. }) {
+                let source = (self.layers.len(), self.shape.clone());
+                self.skip_sources.insert(output, source);
+            }
             self.layers.push(Layer { name, op });
         }
         self.current = output;
-        Ok(())
-    }
-
-    /// True for a shape no-op whose data input is a constant (e.g. `Identity` of a weight):
-    /// it is folded, not applied to the chain.
-    fn folds(&self, node: &NodeProto) -> bool {
-        matches!(node.op_type.as_str(), "Identity" | "Reshape" | "Flatten")
-            && node.input.first().is_some_and(|i| self.is_constant(i))
-    }
-
-    /// Folds a shape no-op on a constant into a new constant named after its output.
-    fn fold_constant(&mut self, node: &NodeProto, output: &'g str) -> Result<(), ModelError> {
-        let input = |i: usize| node.input.get(i).map(String::as_str).unwrap_or("");
-        let mut tensor = self.constant(node, input(0))?;
-        tensor.dims = match node.op_type.as_str() {
-            "Reshape" => {
-                let target = self.constant(node, input(1))?;
-                ops::reshape(node, &tensor.dims, &target)?
-            }
-            "Flatten" => ops::flatten(node, &tensor.dims)?,
-            _ => tensor.dims,
-        };
-        tensor.name = output.into();
-        self.constants.insert(output, Constant::Ready(tensor));
         Ok(())
     }
 
@@ -228,7 +189,7 @@ impl<'g> Walk<'g> {
         let dynamic: Vec<&String> = node
             .input
             .iter()
-            .filter(|i| !i.is_empty() && !self.is_constant(i))
+            .filter(|i| !i.is_empty() && !self.constants.contains(i))
             .collect();
         match dynamic.as_slice() {
             [only] if only.as_str() == self.current => Ok(()),
@@ -248,98 +209,176 @@ impl<'g> Walk<'g> {
     /// Applies one data node: the layer it adds, if any; updates the shape.
     fn apply(&mut self, node: &NodeProto) -> Result<Option<Op>, ModelError> {
         let input = |i: usize| node.input.get(i).map(String::as_str).unwrap_or("");
-        match node.op_type.as_str() {
+        self.data_first(node)?;
+        let (op, shape) = match node.op_type.as_str() {
             "Gemm" => {
-                self.data_first(node)?;
-                let b = self.constant(node, input(1))?;
-                let c = match input(2) {
-                    "" => None,
-                    name => Some(self.constant(node, name)?),
-                };
+                let b = self.constants.get(node, input(1))?;
+                let c = self.constants.optional(node, 2)?;
                 let (dense, shape) = ops::gemm(node, &self.shape, &b, c.as_ref())?;
-                self.shape = shape;
-                Ok(Some(Op::Dense(dense)))
+                (Op::Dense(dense), shape)
             }
             "MatMul" => {
-                self.data_first(node)?;
-                let b = self.constant(node, input(1))?;
+                let b = self.constants.get(node, input(1))?;
                 let (dense, shape) = ops::matmul(node, &self.shape, &b)?;
-                self.shape = shape;
-                Ok(Some(Op::Dense(dense)))
+                (Op::Dense(dense), shape)
             }
-            "Add" => self.add_bias(node).map(|()| None),
-            "Relu" | "Identity" => {
-                self.data_first(node)?;
-                Ok((node.op_type == "Relu").then_some(Op::Relu))
+            "Conv" => {
+                let w = self.constants.get(node, input(1))?;
+                let b = self.constants.optional(node, 2)?;
+                let (conv, shape) = spatial::conv(node, &self.shape, &w, b.as_ref())?;
+                (Op::Conv(conv), shape)
+            }
+            "MaxPool" => spatial::max_pool(node, &self.shape)?,
+            "AveragePool" => spatial::avg_pool(node, &self.shape)?,
+            "GlobalAveragePool" => spatial::global_avg_pool(node, &self.shape)?,
+            "ReduceMean" => {
+                let axes = self.constants.optional(node, 1)?;
+                spatial::reduce_mean(node, &self.shape, axes.as_ref())?
             }
             "Flatten" => {
-                self.data_first(node)?;
-                self.shape = ops::flatten(node, &self.shape)?;
-                Ok(Some(Op::Flatten {
-                    shape: self.shape.clone(),
-                }))
+                let shape = ops::flatten(node, &self.shape)?;
+                (
+                    Op::Flatten {
+                        shape: shape.clone(),
+                    },
+                    shape,
+                )
             }
             "Reshape" => {
-                self.data_first(node)?;
-                let target = self.constant(node, input(1))?;
-                self.shape = ops::reshape(node, &self.shape, &target)?;
-                Ok(Some(Op::Reshape {
-                    shape: self.shape.clone(),
-                }))
+                let target = self.constants.get(node, input(1))?;
+                let shape = ops::reshape(node, &self.shape, &target)?;
+                (
+                    Op::Reshape {
+                        shape: shape.clone(),
+                    },
+                    shape,
+                )
             }
-            _ => Err(unsupported_op(node)),
-        }
+            "Relu" => (Op::Relu, self.shape.clone()),
+            "Add" => return self.add_bias(node).map(|()| None),
+            "BatchNormalization" => return self.batch_norm(node).map(|()| None),
+            "Softmax" | "LogSoftmax" => {
+                self.softmax = Some(node_label(node));
+                return Ok(None);
+            }
+            "Identity" => return Ok(None),
+            _ => return Err(unsupported_op(node)),
+        };
+        self.shape = shape;
+        Ok(Some(op))
     }
 
+    /// Checks the data is the node's first input (an Add's may be either).
     fn data_first(&self, node: &NodeProto) -> Result<(), ModelError> {
-        if node.input.first().map(String::as_str) == Some(self.current) {
+        if node.op_type == "Add" || node.input.first().map(String::as_str) == Some(self.current) {
             Ok(())
         } else {
-            Err(unsupported(node, "the data must be the first input"))
+            Err(unsupported_use(node, "the data must be the first input"))
         }
     }
 
-    /// Add of a constant right after a MatMul or Gemm: folds into that layer's bias.
+    /// Add of a constant right after a MatMul, Gemm or Conv: folds into that layer's bias.
     fn add_bias(&mut self, node: &NodeProto) -> Result<(), ModelError> {
         let constant_name = match node.input.as_slice() {
             [a, b] if a.as_str() == self.current => b,
             [a, b] if b.as_str() == self.current => a,
-            _ => return Err(unsupported(node, "Add needs the data and one constant")),
+            _ => return Err(unsupported_use(node, "Add needs the data and one constant")),
         };
-        let c = self.constant(node, constant_name)?;
-        let Some(Layer {
-            op: Op::Dense(dense),
-            ..
-        }) = self.layers.last_mut()
-        else {
-            return Err(unsupported(
-                node,
-                "an Add of a constant must directly follow a MatMul or Gemm (a bias)",
-            ));
-        };
+        let c = self.constants.get(node, constant_name)?;
         let (bias, shape) = ops::add_constant(node, &self.shape, &c)?;
-        dense.bias.iter_mut().zip(bias).for_each(|(b, v)| *b += v);
+        let (layer_bias, per_channel) = match self.layers.last_mut().map(|l| &mut l.op) {
+            Some(Op::Dense(dense)) => (&mut dense.bias, false),
+            Some(Op::Conv(conv)) => (&mut conv.bias, true),
+            _ => {
+                return Err(unsupported_use(
+                    node,
+                    "an Add of a constant must directly follow a MatMul, Gemm or Conv (a bias)",
+                ))
+            }
+        };
+        if per_channel {
+            // One value per output element: it must be constant over each channel's plane.
+            let plane = bias.len() / layer_bias.len().max(1);
+            let uniform = bias
+                .chunks(plane.max(1))
+                .all(|c| c.iter().all(|&v| v == c[0]));
+            if !uniform {
+                return Err(unsupported_use(
+                    node,
+                    "a bias added to a Conv must be one value per channel",
+                ));
+            }
+            let firsts = bias.iter().step_by(plane.max(1));
+            layer_bias.iter_mut().zip(firsts).for_each(|(b, v)| *b += v);
+        } else {
+            layer_bias.iter_mut().zip(bias).for_each(|(b, v)| *b += v);
+        }
         self.shape = shape;
         Ok(())
     }
 
-    /// A `Constant` node: its value joins the constants.
-    fn constant_node(&mut self, node: &'g NodeProto) -> Result<(), ModelError> {
-        let [output] = node.output.as_slice() else {
-            return Err(unsupported(node, "a Constant needs exactly one output"));
+    /// BatchNormalization: folded into the linear layer before it.
+    fn batch_norm(&mut self, node: &NodeProto) -> Result<(), ModelError> {
+        let mut params = Vec::with_capacity(4);
+        for i in 1..=4 {
+            let name = node.input.get(i).map(String::as_str).unwrap_or("");
+            params.push(self.constants.get(node, name)?);
+        }
+        let layer = self.layers.last_mut().map(|l| &mut l.op);
+        fold_batch_norm(
+            node,
+            &self.shape,
+            layer,
+            [&params[0], &params[1], &params[2], &params[3]],
+        )
+    }
+
+    /// True for an Add of two data values (a skip connection, if anything).
+    fn is_merge(&self, node: &NodeProto) -> bool {
+        node.op_type == "Add"
+            && node.input.len() == 2
+            && node.input.iter().all(|i| !self.constants.contains(i))
+    }
+
+    /// `Add(y, h)`: `y` the latest linear layer's output, `h` an earlier ReLU or max-pool
+    /// output of the same shape.
+    fn residual(&self, node: &NodeProto) -> Result<Op, ModelError> {
+        let (a, b) = (node.input[0].as_str(), node.input[1].as_str());
+        let merge_error = |why: String| {
+            ModelError::NotAChain(format!(
+                "node {} adds {a} and {b}: {why}; veil supports a merge only as a skip \
+                 connection, Add(output of a Conv or Gemm, an earlier Relu or MaxPool output)",
+                node_label(node)
+            ))
         };
-        let [attr] = node.attribute.as_slice() else {
-            return Err(unsupported(
-                node,
-                "a Constant needs exactly one value attribute",
-            ));
+        let other = match (a == self.current, b == self.current) {
+            (true, false) => b,
+            (false, true) => a,
+            _ => {
+                return Err(merge_error(format!(
+                    "the chain's value at that point is {}",
+                    self.current
+                )))
+            }
         };
-        let tensor = constant_value(attr, output, self.dir).map_err(|e| match e {
-            Some(err) => err,
-            None => unsupported(node, format!("attribute {} is not supported", attr.name)),
-        })?;
-        self.constants.insert(output, Constant::Ready(tensor));
-        Ok(())
+        let Some((from, shape)) = self.skip_sources.get(other) else {
+            return Err(merge_error(format!(
+                "{other} is not the output of an earlier Relu or MaxPool"
+            )));
+        };
+        if !self.layers.last().is_some_and(|l| l.op.is_linear()) {
+            return Err(merge_error(format!(
+                "{} is not the output of a Conv, Gemm or MatMul",
+                self.current
+            )));
+        }
+        if *shape != self.shape {
+            return Err(ModelError::Shape {
+                node: node_label(node),
+                detail: format!("adds {other} of shape {shape:?} to shape {:?}", self.shape),
+            });
+        }
+        Ok(Op::Residual { from: *from })
     }
 
     /// Checks the chain ends at the graph's only output.
@@ -358,40 +397,43 @@ impl<'g> Walk<'g> {
     }
 }
 
-/// The tensor a Constant's attribute holds; `Err(None)` for an attribute veil does not read.
-fn constant_value(
-    attr: &AttributeProto,
-    name: &str,
-    dir: Option<&Path>,
-) -> Result<Tensor, Option<ModelError>> {
-    let tensor = |dims: Vec<usize>, data| Tensor {
-        name: name.into(),
-        dims,
-        data,
-    };
-    match attr.name.as_str() {
-        "value" => {
-            let proto = attr.t.as_ref().ok_or(None)?;
-            let mut t = tensor_from_proto(proto, dir).map_err(Some)?;
-            t.name = name.into();
-            Ok(t)
-        }
-        "value_float" => Ok(tensor(vec![], TensorData::F32(vec![attr.f]))),
-        "value_floats" => Ok(tensor(
-            vec![attr.floats.len()],
-            TensorData::F32(attr.floats.clone()),
+/// The node's only output; optional outputs left empty do not count.
+fn single_output(node: &NodeProto) -> Result<&String, ModelError> {
+    let outputs: Vec<&String> = node.output.iter().filter(|o| !o.is_empty()).collect();
+    match (outputs.as_slice(), node.op_type.as_str()) {
+        ([only], _) => Ok(only),
+        (_, "MaxPool") => Err(unsupported_use(
+            node,
+            "a second output (the indices) is not supported",
         )),
-        "value_int" => Ok(tensor(vec![], TensorData::I64(vec![attr.i]))),
-        "value_ints" => Ok(tensor(
-            vec![attr.ints.len()],
-            TensorData::I64(attr.ints.clone()),
+        (_, "BatchNormalization") => Err(unsupported_use(
+            node,
+            "the running mean and variance outputs (training mode) are not supported",
         )),
-        _ => Err(None),
+        (outs, _) => Err(unsupported_use(
+            node,
+            format!("{} outputs; veil needs one", outs.len()),
+        )),
     }
 }
 
-const SUPPORTED: [&str; 8] = [
-    "Gemm", "MatMul", "Add", "Relu", "Flatten", "Reshape", "Identity", "Constant",
+const SUPPORTED: [&str; 16] = [
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Relu",
+    "Flatten",
+    "Reshape",
+    "Identity",
+    "Constant",
+    "Conv",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "ReduceMean",
+    "BatchNormalization",
+    "Softmax",
+    "LogSoftmax",
 ];
 
 fn check_supported(node: &NodeProto) -> Result<(), ModelError> {
@@ -412,13 +454,5 @@ fn unsupported_op(node: &NodeProto) -> ModelError {
             format!("{}::{}", node.domain, node.op_type)
         },
         node: node_label(node),
-    }
-}
-
-fn unsupported(node: &NodeProto, detail: impl Into<String>) -> ModelError {
-    ModelError::UnsupportedUse {
-        op: node.op_type.clone(),
-        node: node_label(node),
-        detail: detail.into(),
     }
 }

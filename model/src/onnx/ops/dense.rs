@@ -1,54 +1,10 @@
-//! The operators veil imports, one function each: shape rules and weight layout.
-//!
-//! Each function sees the node, the shape of the vector flowing along the chain and the
-//! node's constant inputs, and returns what the layer does and the shape after it.
+//! Matrices: Gemm, MatMul, and the Add of a constant bias after them.
 
-use super::proto::NodeProto;
-use super::tensor::Tensor;
+use super::{attr_float, attr_int, finite, shape_error, unsupported_use};
 use crate::error::ModelError;
 use crate::ir::Dense;
-
-/// The node's name for messages: its name, or its op and first output if unnamed.
-pub fn node_label(node: &NodeProto) -> String {
-    if !node.name.is_empty() {
-        return node.name.clone();
-    }
-    match node.output.first() {
-        Some(out) => format!("<{} producing {out}>", node.op_type),
-        None => format!("<unnamed {}>", node.op_type),
-    }
-}
-
-fn unsupported_use(node: &NodeProto, detail: impl Into<String>) -> ModelError {
-    ModelError::UnsupportedUse {
-        op: node.op_type.clone(),
-        node: node_label(node),
-        detail: detail.into(),
-    }
-}
-
-fn shape_error(node: &NodeProto, detail: impl Into<String>) -> ModelError {
-    ModelError::Shape {
-        node: node_label(node),
-        detail: detail.into(),
-    }
-}
-
-/// An integer attribute, or `default` if absent.
-pub fn attr_int(node: &NodeProto, name: &str, default: i64) -> i64 {
-    node.attribute
-        .iter()
-        .find(|a| a.name == name)
-        .map_or(default, |a| a.i)
-}
-
-/// A float attribute, or `default` if absent.
-pub fn attr_float(node: &NodeProto, name: &str, default: f32) -> f32 {
-    node.attribute
-        .iter()
-        .find(|a| a.name == name)
-        .map_or(default, |a| a.f)
-}
+use crate::onnx::proto::NodeProto;
+use crate::onnx::tensor::Tensor;
 
 /// Checks the vector's shape is `[1, ..., 1, k]` and returns the leading dimensions.
 fn flat_input<'s>(
@@ -140,17 +96,6 @@ fn weight_matrix(node: &NodeProto, b: &Tensor, transposed: bool) -> Result<Dense
     })
 }
 
-/// Refuses NaN and infinite weights.
-fn finite(values: Vec<f64>, name: &str) -> Result<Vec<f64>, ModelError> {
-    match values.iter().position(|v| !v.is_finite()) {
-        None => Ok(values),
-        Some(i) => Err(ModelError::Tensor {
-            name: name.into(),
-            detail: format!("value {} at index {i} is not finite", values[i]),
-        }),
-    }
-}
-
 /// Add of a constant to the data: the result shape and the constant laid out over it.
 pub fn add_constant(
     node: &NodeProto,
@@ -229,66 +174,6 @@ fn broadcast_to(node: &NodeProto, c: &Tensor, out: &[usize]) -> Result<Vec<f64>,
     Ok(expanded.collect())
 }
 
-/// Flatten: `[prod(dims[..axis]), prod(dims[axis..])]`.
-pub fn flatten(node: &NodeProto, shape: &[usize]) -> Result<Vec<usize>, ModelError> {
-    let rank = shape.len() as i64;
-    let axis = attr_int(node, "axis", 1);
-    let axis = if axis < 0 { axis + rank } else { axis };
-    if !(0..=rank).contains(&axis) {
-        return Err(shape_error(
-            node,
-            format!("axis {axis} for shape {shape:?}"),
-        ));
-    }
-    let (head, tail) = shape.split_at(axis as usize);
-    Ok(vec![head.iter().product(), tail.iter().product()])
-}
-
-/// Reshape to a constant shape (with ONNX's `0` = copy and `-1` = infer).
-pub fn reshape(
-    node: &NodeProto,
-    shape: &[usize],
-    target: &Tensor,
-) -> Result<Vec<usize>, ModelError> {
-    let allow_zero = attr_int(node, "allowzero", 0) != 0;
-    let count: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(target.len());
-    let mut infer = None;
-    for (i, &d) in target.ints()?.iter().enumerate() {
-        let dim = match d {
-            -1 if infer.is_none() => {
-                infer = Some(i);
-                1
-            }
-            0 if !allow_zero => *shape.get(i).ok_or_else(|| {
-                shape_error(node, format!("shape entry {i} copies a missing dimension"))
-            })?,
-            d => usize::try_from(d)
-                .map_err(|_| shape_error(node, format!("invalid shape entry {d}")))?,
-        };
-        out.push(dim);
-    }
-    let known = out
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| shape_error(node, "the target shape overflows"))?;
-    if let Some(i) = infer {
-        if known == 0 || count % known != 0 {
-            return Err(shape_error(
-                node,
-                format!("cannot reshape {shape:?} to {:?}", target.ints()?),
-            ));
-        }
-        out[i] = count / known;
-    } else if known != count {
-        return Err(shape_error(
-            node,
-            format!("cannot reshape {shape:?} ({count} values) to {out:?}"),
-        ));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,24 +214,5 @@ mod tests {
         assert_eq!((d.rows, d.cols, out), (3, 2, vec![1, 3]));
         assert_eq!(d.weight, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
         assert!(matmul(&node, &[2, 2], &b).is_err());
-    }
-
-    #[test]
-    fn reshape_copies_and_infers() {
-        let node = NodeProto::default();
-        let t = |v: &[i64]| Tensor {
-            name: "s".into(),
-            dims: vec![v.len()],
-            data: TensorData::I64(v.to_vec()),
-        };
-        assert_eq!(
-            reshape(&node, &[1, 1, 4, 4], &t(&[0, -1])).unwrap(),
-            vec![1, 16]
-        );
-        assert_eq!(reshape(&node, &[1, 16], &t(&[-1])).unwrap(), vec![16]);
-        assert!(reshape(&node, &[1, 16], &t(&[5, -1])).is_err());
-        assert!(reshape(&node, &[1, 16], &t(&[-1, -1])).is_err());
-        assert!(reshape(&node, &[1, 16], &t(&[i64::MAX, 4])).is_err());
-        assert_eq!(flatten(&node, &[1, 1, 4, 4]).unwrap(), vec![1, 16]);
     }
 }
