@@ -17,6 +17,7 @@ pub struct GateCount {
 pub struct Counter {
     count: GateCount,
     depth: usize,
+    sizes: Vec<usize>,
 }
 
 impl Counter {
@@ -28,6 +29,11 @@ impl Counter {
     /// What has been counted.
     pub fn count(&self) -> GateCount {
         self.count
+    }
+
+    /// The number of gates in each AND batch, in order.
+    pub fn batch_sizes(&self) -> &[usize] {
+        &self.sizes
     }
 
     /// The deepest AND depth of any wire produced so far.
@@ -60,6 +66,7 @@ impl Backend for Counter {
         }
         self.count.ands += gates.len();
         self.count.batches += 1;
+        self.sizes.push(gates.len());
         let out: Vec<usize> = gates.iter().map(|(a, b)| *a.max(b) + 1).collect();
         self.depth = self.depth.max(out.iter().copied().max().unwrap_or(0));
         Ok(out)

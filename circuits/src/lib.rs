@@ -13,9 +13,11 @@ mod carry;
 mod counter;
 mod plain;
 mod relu;
+mod select;
 
 pub use backend::{Backend, CircuitError};
 pub use carry::{sign_and_carries, SignCarries};
 pub use counter::{Counter, GateCount};
 pub use plain::{Bits, Plain};
-pub use relu::{add, relu_shift};
+pub use relu::{add, less_than, max_relu_shift, Operands};
+pub use select::{pair_index, pairs, select_max};

@@ -49,6 +49,33 @@ impl Bits {
         (0..width).map(|bit| Bits::slice(values, bit)).collect()
     }
 
+    /// Bits `start .. start + len`.
+    ///
+    /// # Panics
+    /// If the range runs past the end.
+    pub fn range(&self, start: usize, len: usize) -> Bits {
+        assert!(start + len <= self.len, "bit range out of bounds");
+        let mut b = Bits::zeros(len);
+        for i in 0..len {
+            let j = start + i;
+            b.words[i / 64] |= (self.words[j / 64] >> (j % 64) & 1) << (i % 64);
+        }
+        b
+    }
+
+    /// The parts one after the other.
+    pub fn concat(parts: &[&Bits]) -> Bits {
+        let mut b = Bits::zeros(parts.iter().map(|p| p.len).sum());
+        let mut at = 0;
+        for p in parts {
+            for i in 0..p.len {
+                b.words[(at + i) / 64] |= (p.words[i / 64] >> (i % 64) & 1) << ((at + i) % 64);
+            }
+            at += p.len;
+        }
+        b
+    }
+
     /// Clears the bits past `len` in the last word.
     pub fn mask_tail(&mut self) {
         if !self.len.is_multiple_of(64) {

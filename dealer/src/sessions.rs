@@ -168,7 +168,7 @@ mod tests {
             layers: vec![
                 PlanLayer {
                     name: "fc".into(),
-                    kind: LayerKind::Linear { rows: 2, cols: 3 },
+                    kind: LayerKind::dense(2, 3),
                 },
                 PlanLayer {
                     name: "relu".into(),

@@ -5,7 +5,8 @@
 //! from the client's encoded input to its decoded output. The server learns nothing: every
 //! value it receives is masked by one-time randomness. The client learns the output only.
 //! Each layer's traffic is metered under its own [`Scope`], and the server reveals its
-//! output share at the end of the last layer.
+//! output share at the end of the last layer. Outputs that a later layer adds as a
+//! residual input are kept until then.
 
 pub mod cost;
 
@@ -17,7 +18,7 @@ use crate::layers::linear::{self, PreparedLinear};
 use crate::layers::relu;
 use crate::layers::relu_gc::{self, GarbledRelu, GcClient, GcServer, ReceivedRelu};
 use crate::material::{LayerMaterial, LinearShare, QueryMaterial, ReluShare, SessionMasks};
-use crate::plan::{Backend, LayerKind, Plan, Weights};
+use crate::plan::{Backend, LayerKind, Linear, Plan, Weights, Windows};
 use crate::ring::Ring;
 use crate::share::Role;
 
@@ -70,7 +71,7 @@ pub fn server_setup<T: Transport>(
     weights
         .check(plan)
         .map_err(|_| ProtocolError::Misuse("the weights do not fit the plan"))?;
-    for (i, ((index, _), w)) in linear_layers(plan).zip(&weights.linear).enumerate() {
+    for (i, ((index, _), w)) in plan.linear_layers().zip(&weights.linear).enumerate() {
         ch.enter(Scope::layer(Phase::Setup, index));
         linear::server_setup(ch, w, masks.linear(i))?;
     }
@@ -89,9 +90,9 @@ pub fn client_setup<T: Transport>(
     plan: &Plan,
 ) -> Result<ClientSetup, ProtocolError> {
     let mut masked_weights = Vec::new();
-    for (index, (rows, cols)) in linear_layers(plan) {
+    for (index, layer) in plan.linear_layers() {
         ch.enter(Scope::layer(Phase::Setup, index));
-        masked_weights.push(linear::client_setup(ch, rows, cols)?);
+        masked_weights.push(linear::client_setup(ch, layer)?);
     }
     ch.enter(Scope::phase(Phase::Setup));
     let gc = match plan.backend {
@@ -101,8 +102,8 @@ pub fn client_setup<T: Transport>(
     Ok(ClientSetup { masked_weights, gc })
 }
 
-/// The server's offline step for one query: under GC it garbles each ReLU layer (after
-/// the client's OTs) and sends the tables; the dealer's material passes through.
+/// The server's offline step for one query: under GC it garbles each non-linear layer
+/// (after the client's OTs) and sends the tables; the dealer's material passes through.
 pub fn server_offline<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
@@ -117,17 +118,18 @@ pub fn server_offline<T: Transport>(
             LayerMaterial::Relu(share) => ServerLayer::Relu(share),
             LayerMaterial::Garbled => {
                 let gc = setup.gc.as_mut().ok_or(GC_MISSING)?;
+                let w = windows(&layer.kind)?;
                 ch.enter(Scope::layer(Phase::Offline, index));
-                let n = layer.kind.output_len();
-                ServerLayer::Garbled(relu_gc::server_offline(ch, gc, plan.fixed, n)?)
+                let g = relu_gc::server_offline(ch, gc, plan.fixed, w.m, w.outputs())?;
+                ServerLayer::Garbled(g)
             }
         });
     }
     Ok(ServerQuery { layers })
 }
 
-/// The client's offline step for one query: `E·V + [UV]_c` for every linear layer; under
-/// GC, OT on its share of each ReLU's input and the garbled tables.
+/// The client's offline step for one query: `E ⋆ V + [U⋆V]_c` for every linear layer;
+/// under GC, OT on its share of each non-linear layer's input and the garbled tables.
 pub fn client_offline<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
@@ -139,34 +141,81 @@ pub fn client_offline<T: Transport>(
     let mut layers: Vec<ClientLayer> = Vec::with_capacity(plan.layers.len());
     for (index, (layer, m)) in plan.layers.iter().zip(material.layers).enumerate() {
         layers.push(match (&layer.kind, m) {
-            (LayerKind::Linear { rows, cols }, LayerMaterial::Linear(share)) => {
+            (LayerKind::Linear(linear), LayerMaterial::Linear(share)) => {
                 let e = masks
                     .next()
                     .ok_or(ProtocolError::Misuse("setup is missing"))?;
-                ClientLayer::Linear(linear::client_prepare(e, *rows, *cols, share)?)
+                ClientLayer::Linear(linear::client_prepare(e, linear, plan.fixed.f, share)?)
             }
-            (LayerKind::ReluTrunc { .. }, LayerMaterial::Relu(share)) => ClientLayer::Relu(share),
-            (LayerKind::ReluTrunc { .. }, LayerMaterial::Garbled) => {
-                // The ReLU's input share is the preceding linear layer's output share.
+            (LayerKind::Linear(_), _) => return Err(KINDS_DIFFER),
+            (_, LayerMaterial::Relu(share)) => ClientLayer::Relu(share),
+            (_, LayerMaterial::Garbled) => {
+                // The layer's input share is the preceding linear layer's output share.
                 let Some(ClientLayer::Linear(before)) = layers.last() else {
                     return Err(ProtocolError::Misuse("a ReLU must follow a linear layer"));
                 };
                 let gc = setup.gc.as_mut().ok_or(GC_MISSING)?;
+                let w = windows(&layer.kind)?;
                 ch.enter(Scope::layer(Phase::Offline, index));
                 let x = before.output().to_vec();
-                ClientLayer::Garbled(relu_gc::client_offline(ch, gc, plan.fixed, &x)?)
+                ClientLayer::Garbled(relu_gc::client_offline(ch, gc, plan.fixed, &w, &x)?)
             }
-            _ => {
-                return Err(ProtocolError::Material(
-                    "material kinds differ from the plan".into(),
-                ))
-            }
+            _ => return Err(KINDS_DIFFER),
         });
     }
     Ok(PreparedQuery { layers })
 }
 
 const GC_MISSING: ProtocolError = ProtocolError::Misuse("garbled material without a GC setup");
+const KINDS_DIFFER: ProtocolError = ProtocolError::Misuse("material kinds differ from the plan");
+
+/// A non-linear layer's windows.
+fn windows(kind: &LayerKind) -> Result<Windows, ProtocolError> {
+    kind.windows().ok_or(ProtocolError::Misuse(
+        "non-linear material for a linear layer",
+    ))
+}
+
+/// The outputs of earlier layers that a later linear layer adds as its residual input.
+struct Kept {
+    needed: Vec<bool>,
+    values: Vec<Option<Vec<Ring>>>,
+}
+
+impl Kept {
+    fn new(plan: &Plan) -> Kept {
+        let mut needed = vec![false; plan.layers.len()];
+        for (_, l) in plan.linear_layers() {
+            if let Some(r) = l.residual {
+                needed[r] = true;
+            }
+        }
+        Kept {
+            values: vec![None; needed.len()],
+            needed,
+        }
+    }
+
+    fn keep(&mut self, index: usize, x: &[Ring]) {
+        if self.needed[index] {
+            self.values[index] = Some(x.to_vec());
+        }
+    }
+
+    fn residual(&self, kind: &LayerKind) -> Result<Option<&[Ring]>, ProtocolError> {
+        match kind {
+            LayerKind::Linear(Linear {
+                residual: Some(r), ..
+            }) => self.values[*r]
+                .as_deref()
+                .map(Some)
+                .ok_or(ProtocolError::Misuse(
+                    "a residual input comes from a later layer",
+                )),
+            _ => Ok(None),
+        }
+    }
+}
 
 /// The server's online phase for one query.
 pub fn server_online<T: Transport>(
@@ -178,32 +227,38 @@ pub fn server_online<T: Transport>(
 ) -> Result<LayerTimes, ProtocolError> {
     let mut weights = weights.linear.iter();
     let mut x: Option<Vec<Ring>> = None;
+    let mut kept = Kept::new(plan);
     let mut times = LayerTimes::default();
     let last = plan.layers.len() - 1;
-    for (index, layer) in query.layers.into_iter().enumerate() {
+    for (index, (layer, material)) in plan.layers.iter().zip(query.layers).enumerate() {
         ch.enter(Scope::layer(Phase::Online, index));
         let start = Instant::now();
         let input = x.as_deref();
-        x = Some(match layer {
-            ServerLayer::Linear(share) => {
+        let y = match (&layer.kind, material) {
+            (LayerKind::Linear(linear), ServerLayer::Linear(share)) => {
                 let w = weights
                     .next()
                     .ok_or(ProtocolError::Misuse("the weights do not fit the plan"))?;
-                linear::server_online(ch, w, input, share)?
+                let residual = kept.residual(&layer.kind)?;
+                linear::server_online(ch, linear, w, plan.fixed.f, input, residual, share)?
             }
-            ServerLayer::Relu(share) => {
+            (LayerKind::Linear(_), _) => return Err(KINDS_DIFFER),
+            (kind, ServerLayer::Relu(share)) => {
                 let input = input.ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
-                relu::relu_trunc(ch, Role::Server, plan.fixed, input, share)?
+                relu::relu_trunc(ch, Role::Server, plan.fixed, &windows(kind)?, input, share)?
             }
-            ServerLayer::Garbled(g) => {
+            (kind, ServerLayer::Garbled(g)) => {
                 let input = input.ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
                 let gc = setup.gc.as_ref().ok_or(GC_MISSING)?;
-                relu_gc::server_online(ch, gc, plan.fixed, g, input)?
+                relu_gc::server_online(ch, gc, plan.fixed, &windows(kind)?, g, input)?
             }
-        });
+            _ => return Err(KINDS_DIFFER),
+        };
+        kept.keep(index, &y);
         if index == last {
-            ch.reveal_ring(x.as_deref().unwrap_or_default())?;
+            ch.reveal_ring(&y)?;
         }
+        x = Some(y);
         times.0.push(start.elapsed());
     }
     Ok(times)
@@ -223,19 +278,27 @@ pub fn client_online<T: Transport>(
         ));
     }
     let mut x = input.to_vec();
+    let mut kept = Kept::new(plan);
     let mut times = LayerTimes::default();
     let last = plan.layers.len() - 1;
-    for (index, layer) in prepared.layers.into_iter().enumerate() {
+    for (index, (layer, prepared)) in plan.layers.iter().zip(prepared.layers).enumerate() {
         ch.enter(Scope::layer(Phase::Online, index));
         let start = Instant::now();
-        x = match layer {
-            ClientLayer::Linear(p) => linear::client_online(ch, &x, p)?,
-            ClientLayer::Relu(share) => relu::relu_trunc(ch, Role::Client, plan.fixed, &x, share)?,
+        x = match prepared {
+            ClientLayer::Linear(p) => {
+                linear::client_online(ch, &x, kept.residual(&layer.kind)?, p)?
+            }
+            ClientLayer::Relu(share) => {
+                let w = windows(&layer.kind)?;
+                relu::relu_trunc(ch, Role::Client, plan.fixed, &w, &x, share)?
+            }
             ClientLayer::Garbled(r) => {
                 let gc = setup.gc.as_mut().ok_or(GC_MISSING)?;
-                relu_gc::client_online(ch, gc, plan.fixed, r)?
+                let m = windows(&layer.kind)?.m;
+                relu_gc::client_online(ch, gc, plan.fixed, m, r)?
             }
         };
+        kept.keep(index, &x);
         if index == last {
             x = ch.receive_reveal(&x)?;
         }
@@ -254,17 +317,6 @@ fn check_material(plan: &Plan, m: &QueryMaterial, role: Role) -> Result<(), Prot
         ));
     }
     Ok(())
-}
-
-/// (plan index, shape) of every linear layer.
-fn linear_layers(plan: &Plan) -> impl Iterator<Item = (usize, (usize, usize))> + '_ {
-    plan.layers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| match l.kind {
-            LayerKind::Linear { rows, cols } => Some((i, (rows, cols))),
-            LayerKind::ReluTrunc { .. } => None,
-        })
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ struct QueryView {
 /// Splits the server's payloads into queries and messages, checking the layout that
 /// the layer docs give: per query F, R ReLU rounds, F, R ReLU rounds, F.
 fn split_queries(payloads: &[Vec<u8>], queries: usize) -> Vec<QueryView> {
-    let rounds = relu::rounds(FIXED);
+    let rounds = relu::rounds(FIXED, 1);
     let per_query = 3 + 2 * rounds;
     assert_eq!(payloads.len(), queries * per_query, "frames per query");
     payloads
@@ -107,7 +107,7 @@ fn relu_layer(msgs: &[Vec<u8>], n: usize, view: &mut QueryView) {
         "the layout below assumes no padding in AND batches"
     );
     let total: usize = msgs.iter().map(Vec::len).sum();
-    assert_eq!(total, relu::bytes_sent(FIXED, n), "ReLU bytes");
+    assert_eq!(total, relu::bytes_sent(FIXED, 1, n), "ReLU bytes");
     let (batches, last) = msgs.split_at(msgs.len() - 2);
     for m in batches {
         view.relu_rounds.push((m.clone(), 8 * m.len()));
@@ -173,7 +173,7 @@ fn the_inputs_encoding_never_appears_in_the_servers_transcript() {
 
     for run in 0..5 {
         let payloads = recorded_session(&plan, &weights, &inputs);
-        assert_eq!(payloads.len(), 3 * (3 + 2 * relu::rounds(FIXED)));
+        assert_eq!(payloads.len(), 3 * (3 + 2 * relu::rounds(FIXED, 1)));
         if let Some((frame, offset, w)) = find_word(&payloads, &forbidden) {
             panic!("run {run}: frame {frame} carries {w:#x} (an input value) at byte {offset}");
         }

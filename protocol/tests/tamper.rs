@@ -170,7 +170,7 @@ fn run(fx: &Fixture, path: Path, at: usize, fault: Fault) -> Outcome {
 /// linear layer, its half of every ReLU round, then its output share; the client sends F
 /// per linear layer and its half of every ReLU round.
 fn frames(path: Path) -> usize {
-    let relu_rounds = 2 * relu::rounds(FIXED);
+    let relu_rounds = 2 * relu::rounds(FIXED, 1);
     match path {
         Path::ServerToClient => 3 + relu_rounds + 1,
         Path::ClientToServer => 3 + relu_rounds,
@@ -179,7 +179,7 @@ fn frames(path: Path) -> usize {
 
 /// A name for the frame at `at`, for messages.
 fn frame_name(path: Path, at: usize) -> String {
-    let r = relu::rounds(FIXED);
+    let r = relu::rounds(FIXED, 1);
     let relu_round = |i: usize| format!("ReLU {} round {}", 1 + 2 * (i / r), i % r + 1);
     match path {
         Path::ServerToClient if at < 3 => format!("setup E of linear layer {}", 2 * at),

@@ -1,14 +1,15 @@
 //! The protocol's cost formula: bytes and rounds of every layer, derived from its message
 //! pattern and the round clock of CONTRACT.md, without running it.
 //!
-//! Online, per layer: a linear layer is one message from the client (`8 · cols` bytes);
-//! a ReLU layer is `rounds(fixed)` simultaneous exchanges (`bytes_sent` each way) under
-//! GMW, or one message of the server's input labels (`16 · k` bytes per value) under GC;
+//! Online, per layer: a linear layer is one message from the client (`8 · inputs` bytes,
+//! plus `8 · outputs` with a residual input); a ReLU or max-pool layer is
+//! `rounds(fixed, m)` simultaneous exchanges (`bytes_sent` each way) under GMW, or one
+//! message of the server's input labels (`16 · k` bytes per candidate) under GC;
 //! the last layer adds the server's output share (`8 · len` bytes). A message adds a round
 //! only when its sender's clock is not already behind the receiver's, so a layer's
 //! rounds depend on how the previous one left the two clocks: the model replays them.
 
-use crate::layers::{relu, relu_gc};
+use crate::layers::{linear, relu, relu_gc};
 use crate::material::correction_len;
 use crate::plan::{Backend, LayerKind, Plan};
 
@@ -54,19 +55,20 @@ pub fn online(plan: &Plan) -> Vec<Cost> {
         .enumerate()
         .map(|(i, layer)| {
             let start = clocks.depth();
-            let mut bytes = match layer.kind {
-                LayerKind::Linear { cols, .. } => {
+            let mut bytes = match (&layer.kind, layer.kind.windows()) {
+                (LayerKind::Linear(linear), _) => {
                     clocks.client_to_server();
-                    8 * cols as u64
+                    linear::online_bytes(linear) as u64
                 }
-                LayerKind::ReluTrunc { len } if plan.backend == Backend::Gc => {
+                (_, Some(w)) if plan.backend == Backend::Gc => {
                     clocks.server_to_client();
-                    relu_gc::online_bytes(plan.fixed, len) as u64
+                    relu_gc::online_bytes(plan.fixed, w.index.len()) as u64
                 }
-                LayerKind::ReluTrunc { len } => {
-                    (0..relu::rounds(plan.fixed)).for_each(|_| clocks.exchange());
-                    2 * relu::bytes_sent(plan.fixed, len) as u64
+                (_, Some(w)) => {
+                    (0..relu::rounds(plan.fixed, w.m)).for_each(|_| clocks.exchange());
+                    2 * relu::bytes_sent(plan.fixed, w.m, w.outputs()) as u64
                 }
+                (_, None) => unreachable!("every non-linear layer has windows"),
             };
             if i == last {
                 clocks.server_to_client();
@@ -84,12 +86,8 @@ pub fn online(plan: &Plan) -> Vec<Cost> {
 /// hello: two rounds counted from the hello, as a client reports them.
 pub fn setup(plan: &Plan) -> Cost {
     let bytes = plan
-        .layers
-        .iter()
-        .map(|l| match l.kind {
-            LayerKind::Linear { rows, cols } => 8 * (rows * cols) as u64,
-            LayerKind::ReluTrunc { .. } => 0,
-        })
+        .linear_layers()
+        .map(|(_, l)| 8 * l.op.weight_len() as u64)
         .sum();
     Cost { bytes, rounds: 2 }
 }

@@ -2,7 +2,6 @@ use super::cost::{self, Cost};
 use super::*;
 use crate::channel::Tally;
 use crate::layers::relu;
-use crate::linalg::matvec;
 use crate::local::run_local;
 use crate::plan::{Backend, LinearWeights, PlanLayer};
 use crate::prg::{Prg, Seed};
@@ -18,14 +17,12 @@ fn mlp(sizes: &[usize], fixed: FixedPoint, rng: &mut Prg) -> (Plan, Weights) {
         let (cols, rows) = (w[0], w[1]);
         layers.push(PlanLayer {
             name: format!("fc{i}"),
-            kind: LayerKind::Linear { rows, cols },
+            kind: LayerKind::dense(rows, cols),
         });
         let small = |rng: &mut Prg, scale: f64| {
             fixed.encode((rng.next_u32() as f64 / u32::MAX as f64 - 0.5) * scale)
         };
         linear.push(LinearWeights {
-            rows,
-            cols,
             w: (0..rows * cols).map(|_| small(rng, 0.5)).collect(),
             bias: (0..rows).map(|_| small(rng, 0.5) << fixed.f).collect(),
         });
@@ -48,29 +45,127 @@ fn mlp(sizes: &[usize], fixed: FixedPoint, rng: &mut Prg) -> (Plan, Weights) {
     (plan, Weights { linear })
 }
 
-/// The plaintext definition, inline: the model crate holds the real oracle.
+/// The plaintext definition, inline (the model crate holds the real oracle): linear
+/// layers by their bilinear map plus bias and residual, a ReLU or max-pool as the floor
+/// shift of each window's non-negative maximum.
 fn plain(plan: &Plan, weights: &Weights, input: &[Ring]) -> Vec<Ring> {
     let mut x = input.to_vec();
+    let mut outputs: Vec<Vec<Ring>> = Vec::new();
     let mut w = weights.linear.iter();
     for l in &plan.layers {
-        x = match l.kind {
-            LayerKind::Linear { rows, cols } => {
+        x = match &l.kind {
+            LayerKind::Linear(linear) => {
                 let lw = w.next().unwrap();
-                crate::share::add(&matvec(&lw.w, rows, cols, &x), &lw.bias)
-            }
-            LayerKind::ReluTrunc { .. } => x
-                .iter()
-                .map(|&v| {
-                    if (v as i64) < 0 {
-                        0
-                    } else {
-                        truncate(v, plan.fixed.f)
+                let mut y = crate::share::add(&linear.apply(&lw.w, &x), &lw.bias);
+                if let Some(r) = linear.residual {
+                    for (y, r) in y.iter_mut().zip(&outputs[r]) {
+                        *y = y.wrapping_add(r << plan.fixed.f);
                     }
-                })
-                .collect(),
+                }
+                y
+            }
+            kind => {
+                let win = kind.windows().unwrap();
+                win.index
+                    .chunks(win.m)
+                    .map(|c| {
+                        let max = c.iter().map(|&i| x[i] as i64).max().unwrap();
+                        if max < 0 {
+                            0
+                        } else {
+                            truncate(max as u64, plan.fixed.f)
+                        }
+                    })
+                    .collect()
+            }
         };
+        outputs.push(x.clone());
     }
     x
+}
+
+/// A small CNN with every layer kind: a padded convolution, a 2x2 max-pool with its
+/// ReLU, a strided convolution, a ReLU, a 1x1 convolution adding a residual, a ReLU, and
+/// a dense layer after a sum-pool.
+fn cnn(fixed: FixedPoint, rng: &mut Prg) -> (Plan, Weights) {
+    use crate::plan::{Image, Linear, LinearOp, SumPool, Window};
+    let conv = |c, h, w, out, size: [usize; 2], stride, pads| {
+        LayerKind::Linear(Linear {
+            pool: None,
+            op: LinearOp::Conv {
+                input: Image { c, h, w },
+                out_channels: out,
+                window: Window { size, stride, pads },
+            },
+            residual: None,
+        })
+    };
+    let mut kinds = vec![
+        conv(2, 6, 7, 4, [3, 3], [1, 1], [1, 1, 1, 1]),
+        LayerKind::MaxPoolRelu {
+            input: Image { c: 4, h: 6, w: 7 },
+            window: Window::new([2, 2], [2, 2]),
+        },
+        conv(4, 3, 3, 4, [3, 2], [1, 1], [1, 0, 1, 1]),
+        LayerKind::ReluTrunc { len: 36 },
+        conv(4, 3, 3, 4, [1, 1], [1, 1], [0; 4]),
+        LayerKind::ReluTrunc { len: 36 },
+        LayerKind::Linear(Linear {
+            pool: Some(SumPool {
+                input: Image { c: 4, h: 3, w: 3 },
+                window: Window::new([2, 2], [1, 1]),
+            }),
+            op: LinearOp::Dense { rows: 3, cols: 16 },
+            residual: None,
+        }),
+    ];
+    if let LayerKind::Linear(l) = &mut kinds[4] {
+        l.residual = Some(1);
+    }
+    let small = |rng: &mut Prg, scale: f64| {
+        fixed.encode((rng.next_u32() as f64 / u32::MAX as f64 - 0.5) * scale)
+    };
+    let mut linear = Vec::new();
+    let layers = kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            if let LayerKind::Linear(l) = &kind {
+                linear.push(LinearWeights {
+                    w: (0..l.op.weight_len()).map(|_| small(rng, 0.6)).collect(),
+                    bias: (0..l.output_len())
+                        .map(|_| small(rng, 0.5) << fixed.f)
+                        .collect(),
+                });
+            }
+            PlanLayer {
+                name: format!("layer{i}"),
+                kind,
+            }
+        })
+        .collect();
+    let plan = Plan {
+        model: "random-cnn".into(),
+        input_shape: vec![1, 2, 6, 7],
+        input_range: (0.0, 1.0),
+        fixed,
+        backend: Backend::Gmw,
+        layers,
+    };
+    plan.validate().unwrap();
+    (plan, Weights { linear })
+}
+
+#[test]
+fn a_secure_cnn_is_bit_exact_with_the_plain_definition() {
+    let seed = Seed::random();
+    let mut rng = Prg::new(seed);
+    let fixed = FixedPoint { f: 10, k: 34 };
+    let (mut plan, weights) = cnn(fixed, &mut rng);
+    for backend in [Backend::Gmw, Backend::Gc] {
+        plan.backend = backend;
+        check_runs(&plan, &weights, &mut rng, seed);
+    }
 }
 
 #[test]
@@ -88,7 +183,7 @@ fn a_secure_mlp_is_bit_exact_with_the_plain_definition() {
 fn check_runs(plan: &Plan, weights: &Weights, rng: &mut Prg, seed: Seed) {
     let fixed = plan.fixed;
     for _ in 0..5 {
-        let input: Vec<Ring> = (0..20)
+        let input: Vec<Ring> = (0..plan.input_len())
             .map(|_| fixed.encode(rng.next_u32() as f64 / u32::MAX as f64))
             .collect();
         let run = run_local(plan, weights, &input).unwrap();
@@ -128,8 +223,8 @@ fn each_layer_costs_exactly_its_formula() {
         assert_eq!(setup, 8 * (30 * 24 + 24 * 16 + 16 * 10));
         match backend {
             Backend::Gmw => {
-                assert_eq!(model[1].bytes, 2 * relu::bytes_sent(fixed, 24) as u64);
-                assert_eq!(total, 1 + 2 * relu::rounds(fixed) as u64 + 1);
+                assert_eq!(model[1].bytes, 2 * relu::bytes_sent(fixed, 1, 24) as u64);
+                assert_eq!(total, 1 + 2 * relu::rounds(fixed, 1) as u64 + 1);
             }
             Backend::Gc => {
                 assert_eq!(model[1].bytes, 16 * 32 * 24, "the server's labels only");
@@ -138,4 +233,34 @@ fn each_layer_costs_exactly_its_formula() {
             }
         }
     }
+}
+
+#[test]
+fn each_cnn_layer_costs_exactly_its_formula() {
+    let fixed = FixedPoint { f: 10, k: 34 };
+    let mut rng = Prg::new(Seed::random());
+    let (mut plan, weights) = cnn(fixed, &mut rng);
+    let input = vec![fixed.encode(0.25); plan.input_len()];
+    for backend in [Backend::Gmw, Backend::Gc] {
+        plan.backend = backend;
+        let run = run_local(&plan, &weights, &input).unwrap();
+        for (layer, want) in cost::online(&plan).iter().enumerate() {
+            let scope = Scope::layer(Phase::Online, layer);
+            let (bytes, rounds) = joint(run.server.tally(scope), run.client.tally(scope));
+            assert_eq!(Cost { bytes, rounds }, *want, "{backend:?}, layer {layer}");
+        }
+        let setup: u64 = plan
+            .linear_layers()
+            .map(|(l, _)| {
+                let scope = Scope::layer(Phase::Setup, l);
+                joint(run.server.tally(scope), run.client.tally(scope)).0
+            })
+            .sum();
+        assert_eq!(setup, cost::setup(&plan).bytes);
+    }
+    // The 2x2 max-pool: the carry circuit and two selection batches, closing, injection;
+    // the residual layer sends F and the re-shared residual.
+    assert_eq!(relu::rounds(fixed, 4), relu::rounds(fixed, 1) + 2);
+    plan.backend = Backend::Gmw;
+    assert_eq!(cost::online(&plan)[4].bytes, 8 * (36 + 36));
 }

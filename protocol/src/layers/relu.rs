@@ -1,4 +1,6 @@
-//! ReLU with exact truncation, by GMW: `y = ReLU(x) >> f` on additive shares.
+//! ReLU (of a window's maximum) with exact truncation, by GMW: `y = ReLU(x) >> f` on
+//! additive shares; a max-pool with its ReLU folded in is the same protocol with several
+//! candidates per output.
 //!
 //! Let `a`, `b` be the low `k` bits of the server's and client's shares of `x`, with
 //! |x| < 2^(k−1). The carry circuit gives XOR shares of the sign `msb`, the rounding carry
@@ -9,8 +11,14 @@
 //! exactly (the floor shift of the reference), because for `x ≥ 0`,
 //! `x = a + b − w · 2^k` and `floor((a + b) / 2^f) = (a >> f) + (b >> f) + c_f`.
 //!
+//! For a window of `m` candidates, the same carry circuit also runs on every pairwise
+//! difference (its sign compares the two), `select_max` turns signs and comparisons into
+//! a one-hot `s` per candidate (none when the maximum is negative), and each output sums
+//! its candidates' terms above.
+//!
 //! Messages, both parties at once in each round:
-//! 1. `1 + ceil(log2 k)` AND batches of the carry circuit (2 bits per AND each way);
+//! 1. `1 + ceil(log2 k)` AND batches of the carry circuit (2 bits per AND each way), then
+//!    `ceil(log2 m)` batches of the selection;
 //! 2. one round that opens the two closing ANDs, `c = s ⊕ r` and `e = T − R` where
 //!    `T = (a >> f) + (b >> f)`: with `s = c + (1 − 2c)·r` and `T = e + R`,
 //!    `s · T = c·e + c·R + (1 − 2c)·(e·r + r·R)`, linear in the shared `R`, `r`, `r·R`;
@@ -18,106 +26,115 @@
 //!
 //! Each party sees only values masked by one-time randomness (triples, `r`, `R`, `r'`).
 
-use veil_circuits::{sign_and_carries, Backend, Bits, Counter};
+use veil_circuits::{pairs, select_max, sign_and_carries, Bits, Counter};
 
 use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
 use crate::gmw::{and_finish, and_masks, input_wires, BitTriple, Gmw};
 use crate::material::{InjectPair, ReluShare};
+use crate::plan::Windows;
 use crate::ring::{low_bits, FixedPoint, Ring};
 use crate::share::Role;
 
-/// AND gates per element: the carry circuit's plus the two closing ANDs.
-pub fn and_gates(fixed: FixedPoint) -> usize {
-    circuit_cost(fixed).ands + 2
-}
-
-/// Rounds of one ReLU layer: the circuit's AND batches, the closing round, the injection.
-pub fn rounds(fixed: FixedPoint) -> usize {
-    circuit_cost(fixed).batches + 2
-}
-
-/// Payload bytes one party sends for a ReLU layer of `n` values.
-pub fn bytes_sent(fixed: FixedPoint, n: usize) -> usize {
-    // One message per batch of gates; then 2 closing ANDs + c; then two injections.
-    let batches = batch_sizes(fixed);
-    let circuit: usize = batches.iter().map(|g| (2 * g * n).div_ceil(8)).sum();
-    circuit + (5 * n).div_ceil(8) + 8 * n + (2 * n).div_ceil(8)
-}
-
-fn circuit_cost(fixed: FixedPoint) -> veil_circuits::GateCount {
-    let mut c = Counter::new();
-    let wires = vec![c.input(); fixed.k as usize];
-    sign_and_carries(&mut c, &wires, &wires, fixed.f as usize)
+/// The AND batches of a layer of `n` outputs with `m` candidates each, in the order the
+/// protocol spends triples: `(gates, width)`. The carry circuit runs on every candidate
+/// and every pairwise difference side by side, the selection on each output, the two
+/// closing ANDs on every candidate.
+pub fn schedule(fixed: FixedPoint, m: usize, n: usize) -> Vec<(usize, usize)> {
+    let mut tree = Counter::new();
+    let wires = vec![tree.input(); fixed.k as usize];
+    sign_and_carries(&mut tree, &wires, &wires, fixed.f as usize)
         .expect("a validated FixedPoint fits the circuit");
-    c.count()
+    let mut select = Counter::new();
+    let (neg, lt) = (vec![select.input(); m], vec![select.input(); pairs(m)]);
+    select_max(&mut select, &neg, &lt).expect("as many comparisons as pairs");
+    let elements = (m + pairs(m)) * n;
+    tree.batch_sizes()
+        .iter()
+        .map(|&g| (g, elements))
+        .chain(select.batch_sizes().iter().map(|&g| (g, n)))
+        .chain([(2, m * n)])
+        .collect()
 }
 
-/// The number of gates in each AND batch of the carry circuit.
-fn batch_sizes(fixed: FixedPoint) -> Vec<usize> {
-    /// Records the size of every batch.
-    struct Sizes(Vec<usize>);
-    impl Backend for Sizes {
-        type Wire = ();
-        type Error = veil_circuits::CircuitError;
-        fn xor(&mut self, _: &(), _: &()) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        fn not(&mut self, _: &()) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        fn and_batch(&mut self, g: &[(&(), &())]) -> Result<Vec<()>, Self::Error> {
-            self.0.push(g.len());
-            Ok(vec![(); g.len()])
-        }
-    }
-    let mut s = Sizes(Vec::new());
-    let wires = vec![(); fixed.k as usize];
-    sign_and_carries(&mut s, &wires, &wires, fixed.f as usize)
-        .expect("a validated FixedPoint fits the circuit");
-    s.0
+/// AND gates of a layer (all widths summed).
+pub fn and_gates(fixed: FixedPoint, m: usize, n: usize) -> usize {
+    schedule(fixed, m, n).iter().map(|(g, w)| g * w).sum()
 }
 
-/// Runs the ReLU layer on this party's shares `x` (scale 2^(2f)); returns its shares of
-/// `ReLU(x) >> f` (scale 2^f).
+/// Rounds of one layer: the circuit's AND batches, the closing round, the injection.
+pub fn rounds(fixed: FixedPoint, m: usize) -> usize {
+    schedule(fixed, m, 1).len() - 1 + 2
+}
+
+/// Payload bytes one party sends for a layer of `n` outputs with `m` candidates each.
+pub fn bytes_sent(fixed: FixedPoint, m: usize, n: usize) -> usize {
+    // One message per circuit batch; then 2 closing ANDs + c and e; then two injections.
+    let plan = schedule(fixed, m, n);
+    let circuit: usize = plan[..plan.len() - 1]
+        .iter()
+        .map(|(g, w)| (2 * g * w).div_ceil(8))
+        .sum();
+    let c = m * n;
+    circuit + (5 * c).div_ceil(8) + 8 * c + (2 * c).div_ceil(8)
+}
+
+/// Runs the layer on this party's shares `x` (scale 2^(2f)): its shares of
+/// `ReLU(max over each window) >> f` (scale 2^f). A ReLU is the window of one.
 pub fn relu_trunc<T: Transport>(
     ch: &mut Channel<T>,
     role: Role,
     fixed: FixedPoint,
+    windows: &Windows,
     x: &[Ring],
     material: ReluShare,
 ) -> Result<Vec<Ring>, ProtocolError> {
     let (k, f) = (fixed.k, fixed.f);
-    let n = x.len();
-    if material.product.big_r.len() != n {
+    let (m, n) = (windows.m, windows.outputs());
+    let c = m * n;
+    if material.product.big_r.len() != c || windows.index.iter().any(|&i| i >= x.len()) {
         return Err(ProtocolError::Material(
             "ReLU material of the wrong width".into(),
         ));
     }
-    let low: Vec<u64> = x.iter().map(|v| low_bits(*v, k)).collect();
+    // Candidates, then every pairwise difference, into one carry circuit.
+    let candidates = windows.gather(x);
+    let mut values = candidates.clone();
+    for i in 0..m {
+        for j in i + 1..m {
+            values
+                .extend((0..n).map(|o| candidates[i * n + o].wrapping_sub(candidates[j * n + o])));
+        }
+    }
+    let low: Vec<u64> = values.iter().map(|v| low_bits(*v, k)).collect();
     let (xw, yw) = input_wires(role, &low, k);
     let mut gmw = Gmw::new(ch, role, material.triples);
     let sc = sign_and_carries(&mut gmw, &xw, &yw, f as usize)?;
-    let s = gmw.not(&sc.msb)?;
+    let part = |b: &Bits, p: usize| b.range(p * n, n);
+    let neg: Vec<Bits> = (0..m).map(|i| part(&sc.msb, i)).collect();
+    let lt: Vec<Bits> = (m..m + pairs(m)).map(|p| part(&sc.msb, p)).collect();
+    let selected = select_max(&mut gmw, &neg, &lt)?;
+    let s = Bits::concat(&selected.iter().collect::<Vec<_>>());
+    let (carry_f, wrap) = (sc.carry_f.range(0, c), sc.wrap.range(0, c));
     let (closing, ch) = gmw.finish();
     let [t_carry, t_wrap]: [BitTriple; 2] = closing
         .try_into()
         .map_err(|_| ProtocolError::Material("wrong number of AND triples".into()))?;
 
-    // Round 2: closing ANDs, and the masked sign and truncated sum for s · T.
-    let t: Vec<Ring> = low.iter().map(|v| v >> f).collect();
-    let (d1, e1) = and_masks(&s, &sc.carry_f, &t_carry)?;
-    let (d2, e2) = and_masks(&s, &sc.wrap, &t_wrap)?;
+    // Closing round: the two closing ANDs, and the masked selection and truncated sum.
+    let t: Vec<Ring> = low[..c].iter().map(|v| v >> f).collect();
+    let (d1, e1) = and_masks(&s, &carry_f, &t_carry)?;
+    let (d2, e2) = and_masks(&s, &wrap, &t_wrap)?;
     let c_share = s.xor(&material.product.inject.r)?;
     let e_share: Vec<Ring> = crate::share::sub(&t, &material.product.big_r);
     let (open, e) = ch.open_shares(&[&d1, &e1, &d2, &e2, &c_share], &e_share)?;
     let u = and_finish(role, &open[0], &open[1], &t_carry)?;
     let v = and_finish(role, &open[2], &open[3], &t_wrap)?;
-    let c = &open[4];
+    let opened_c = &open[4];
     let p = &material.product;
-    let product: Vec<Ring> = (0..n)
+    let product: Vec<Ring> = (0..c)
         .map(|i| {
-            let ci = c.get(i) as u64;
+            let ci = opened_c.get(i) as u64;
             let sign = 1u64.wrapping_sub(2 * ci);
             let own = if role.adds_constants() {
                 ci.wrapping_mul(e[i])
@@ -133,14 +150,18 @@ pub fn relu_trunc<T: Transport>(
         })
         .collect();
 
-    // Round 3: inject s ∧ c_f and s ∧ w into the ring.
+    // Injection round: s ∧ c_f and s ∧ w into the ring; then each output sums its
+    // candidates (at most one is selected).
     let [carry, wrap] = inject(ch, role, [&u, &v], [&material.carry, &material.wrap])?;
     let shift = 1u64 << (k - f);
     Ok((0..n)
-        .map(|i| {
-            product[i]
-                .wrapping_add(carry[i])
-                .wrapping_sub(shift.wrapping_mul(wrap[i]))
+        .map(|o| {
+            (0..m).fold(0u64, |acc, i| {
+                let j = i * n + o;
+                acc.wrapping_add(product[j])
+                    .wrapping_add(carry[j])
+                    .wrapping_sub(shift.wrapping_mul(wrap[j]))
+            })
         })
         .collect())
 }

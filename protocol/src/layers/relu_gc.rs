@@ -1,23 +1,25 @@
-//! ReLU with exact truncation by garbled circuits: the server garbles, the client evaluates.
+//! ReLU (of a window's maximum: max-pool with the ReLU folded in) with exact truncation by
+//! garbled circuits: the server garbles, the client evaluates.
 //!
 //! Setup, once per session: the server draws the garbling Δ and hash key, sends the key
 //! (16 bytes), and the parties run 128 base OTs so that correlated OT extension yields
 //! label pairs with offset Δ.
 //!
-//! Offline, per ReLU layer of n values (the client's share x_c of the layer's input is
-//! already known then: it is `E·V + [UV]_c` of the linear layer before):
-//! 1. client → server: correlated OT extension on the k low bits of x_c (16 bytes per
-//!    OT): the client gets the labels of its own bits, the server only their 0-labels;
-//! 2. server → client: the garbled `relu_shift` circuit (32 bytes per AND, 2k − 2 − f ANDs
-//!    per value) and the output-to-share ciphertexts (16 bytes per output bit per value);
-//!    the server keeps its output shares.
+//! Offline, per layer of n outputs with m candidates each (the client's share x_c of the
+//! layer's input is already known then: it is `E·V + [UV]_c` of the linear layer before):
+//! 1. client → server: correlated OT extension on the k low bits of each candidate of x_c
+//!    (16 bytes per OT): the client gets the labels of its own bits, the server only their
+//!    0-labels;
+//! 2. server → client: the garbled `max_relu_shift` circuit (32 bytes per AND; 2k − 2 − f
+//!    ANDs per value for a ReLU) and the output-to-share ciphertexts (16 bytes per output
+//!    bit per output); the server keeps its output shares.
 //!
-//! Online: server → client the labels of the server's k bits (16·k bytes per value), one
-//! round; the client evaluates and decrypts its output shares. The client sees labels and
+//! Online: server → client the labels of the server's k bits of each candidate (16·k
+//! bytes per candidate), one round; the client evaluates and decrypts its output shares. The client sees labels and
 //! ciphertexts only; the server sees OT messages only. The shift is wiring: the result is
 //! `ReLU(x) >> f`, bit-exact with the reference as long as |x| < 2^(k−1).
 
-use veil_circuits::{relu_shift, Bits, Counter};
+use veil_circuits::{max_relu_shift, Bits, Counter};
 
 use crate::block::Block;
 use crate::channel::{Channel, Transport};
@@ -25,6 +27,7 @@ use crate::codec::{Reader, Writer};
 use crate::error::ProtocolError;
 use crate::gc::{Evaluator, Garbler, HashKey, AND_TABLE_BYTES};
 use crate::ot::{CotReceiver, CotSender};
+use crate::plan::Windows;
 use crate::prg::Prg;
 use crate::ring::{low_bits, FixedPoint, Ring};
 
@@ -46,7 +49,7 @@ pub struct GcClient {
 
 /// What the server keeps of one garbled layer until the query's online phase.
 pub struct GarbledRelu {
-    /// 0-labels of the server's k input bits, one wire per bit.
+    /// 0-labels of the server's k input bits, one wire per bit, over all candidates.
     own: Vec<Vec<Block>>,
     /// The server's output shares.
     shares: Vec<Ring>,
@@ -54,28 +57,44 @@ pub struct GarbledRelu {
 
 /// What the client holds of one garbled layer for the online phase.
 pub struct ReceivedRelu {
+    /// Labels of the client's k input bits, one wire per bit, over all candidates.
     labels: Vec<Vec<Block>>,
     tables: Vec<u8>,
     output: Vec<u8>,
 }
 
-/// ANDs per value of the garbled circuit.
-pub fn and_gates(fixed: FixedPoint) -> usize {
+/// ANDs per output of the garbled circuit with `m` candidates.
+pub fn and_gates(fixed: FixedPoint, m: usize) -> usize {
     let mut c = Counter::new();
-    let w = vec![c.input(); fixed.k as usize];
-    relu_shift(&mut c, &w, &w, fixed.f as usize).expect("a validated FixedPoint fits");
+    let w = vec![vec![c.input(); fixed.k as usize]; m];
+    max_relu_shift(&mut c, &w, &w, fixed.f as usize).expect("a validated FixedPoint fits");
     c.count().ands
 }
 
-/// Bytes the server sends offline per layer of `n` values (tables and output ciphertexts).
-pub fn garbled_bytes(fixed: FixedPoint, n: usize) -> usize {
+/// Bytes the server sends offline per layer of `n` outputs with `m` candidates (tables
+/// and output ciphertexts).
+pub fn garbled_bytes(fixed: FixedPoint, m: usize, n: usize) -> usize {
     let outputs = (fixed.k - 1 - fixed.f) as usize;
-    n * (AND_TABLE_BYTES * and_gates(fixed) + SHARE_BYTES * outputs)
+    n * (AND_TABLE_BYTES * and_gates(fixed, m) + SHARE_BYTES * outputs)
 }
 
-/// Bytes the server sends online per layer of `n` values: its input labels.
-pub fn online_bytes(fixed: FixedPoint, n: usize) -> usize {
-    16 * fixed.k as usize * n
+/// Bytes the server sends online per layer of `c` candidates: its input labels.
+pub fn online_bytes(fixed: FixedPoint, c: usize) -> usize {
+    16 * fixed.k as usize * c
+}
+
+/// Splits bit-sliced wires over all candidates (candidate-major) into one set of k wires
+/// per candidate.
+fn per_candidate(wires: &[Vec<Block>], m: usize) -> Vec<Vec<Vec<Block>>> {
+    let n = wires.first().map_or(0, Vec::len) / m.max(1);
+    (0..m)
+        .map(|i| {
+            wires
+                .iter()
+                .map(|w| w[i * n..(i + 1) * n].to_vec())
+                .collect()
+        })
+        .collect()
 }
 
 /// The server's setup: fresh Δ and hash key, the key to the client, base OTs.
@@ -100,18 +119,24 @@ pub fn client_setup<T: Transport>(ch: &mut Channel<T>) -> Result<GcClient, Proto
     })
 }
 
-/// The server's offline step for one layer of `n` values.
+/// The server's offline step for one layer of `n` outputs with `m` candidates each.
 pub fn server_offline<T: Transport>(
     ch: &mut Channel<T>,
     gc: &mut GcServer,
     fixed: FixedPoint,
+    m: usize,
     n: usize,
 ) -> Result<GarbledRelu, ProtocolError> {
-    let k = fixed.k as usize;
-    let zero = gc.ot.send_correlated(ch, k * n)?;
-    let client: Vec<Vec<Block>> = zero.chunks(n).map(<[Block]>::to_vec).collect();
-    let own: Vec<Vec<Block>> = (0..k).map(|_| gc.garbler.input(n)).collect();
-    let out = relu_shift(&mut gc.garbler, &own, &client, fixed.f as usize)?;
+    let (k, c) = (fixed.k as usize, m * n);
+    let zero = gc.ot.send_correlated(ch, k * c)?;
+    let client: Vec<Vec<Block>> = zero.chunks(c).map(<[Block]>::to_vec).collect();
+    let own: Vec<Vec<Block>> = (0..k).map(|_| gc.garbler.input(c)).collect();
+    let out = max_relu_shift(
+        &mut gc.garbler,
+        &per_candidate(&own, m),
+        &per_candidate(&client, m),
+        fixed.f as usize,
+    )?;
     let tables = gc.garbler.take_tables();
     let (shares, output) = gc.garbler.share_output(&out, &mut gc.rng)?;
     let mut w = Writer::with_capacity(tables.len() + output.len());
@@ -121,49 +146,66 @@ pub fn server_offline<T: Transport>(
     Ok(GarbledRelu { own, shares })
 }
 
-/// The client's offline step for one layer: OT on its share's bits, then the tables.
+/// The client's offline step for one layer: OT on its share's bits (its share `x` of the
+/// layer's input, gathered by `windows`), then the tables.
 pub fn client_offline<T: Transport>(
     ch: &mut Channel<T>,
     gc: &mut GcClient,
     fixed: FixedPoint,
+    windows: &Windows,
     x: &[Ring],
 ) -> Result<ReceivedRelu, ProtocolError> {
-    let (k, n) = (fixed.k, x.len());
+    let k = fixed.k;
+    let (m, n) = (windows.m, windows.outputs());
+    let candidates = windows.gather(x);
+    let c = candidates.len();
     let choices: Vec<bool> = (0..k)
-        .flat_map(|i| x.iter().map(move |v| low_bits(*v, k) >> i & 1 == 1))
+        .flat_map(|i| {
+            candidates
+                .iter()
+                .map(move |v| low_bits(*v, k) >> i & 1 == 1)
+        })
         .collect();
     let labels = gc.ot.receive_correlated(ch, &choices)?;
     let msg = ch.recv()?;
     let mut r = Reader::new(&msg);
-    let tables = r.take(AND_TABLE_BYTES * and_gates(fixed) * n, "garbled tables")?;
+    let tables = r.take(AND_TABLE_BYTES * and_gates(fixed, m) * n, "garbled tables")?;
     let output = r.take(
         SHARE_BYTES * (k - 1 - fixed.f) as usize * n,
         "output ciphertexts",
     )?;
     r.finish()?;
     Ok(ReceivedRelu {
-        labels: labels.chunks(n).map(<[Block]>::to_vec).collect(),
+        labels: labels.chunks(c.max(1)).map(<[Block]>::to_vec).collect(),
         tables: tables.to_vec(),
         output: output.to_vec(),
     })
 }
 
-/// The server's online step: sends the labels of its share's bits; returns its output
-/// shares.
+/// The server's online step: sends the labels of its share's bits (its share `x` of the
+/// layer's input, gathered by `windows`); returns its output shares.
 pub fn server_online<T: Transport>(
     ch: &mut Channel<T>,
     gc: &GcServer,
     fixed: FixedPoint,
+    windows: &Windows,
     layer: GarbledRelu,
     x: &[Ring],
 ) -> Result<Vec<Ring>, ProtocolError> {
-    let low: Vec<u64> = x.iter().map(|v| low_bits(*v, fixed.k)).collect();
-    if layer.own.first().map(Vec::len) != Some(x.len()) {
+    if windows.index.iter().any(|&i| i >= x.len()) {
+        return Err(ProtocolError::Misuse("the layer's input is too short"));
+    }
+    let low: Vec<u64> = windows
+        .gather(x)
+        .iter()
+        .map(|v| low_bits(*v, fixed.k))
+        .collect();
+    if layer.own.first().map(Vec::len) != Some(low.len()) {
         return Err(ProtocolError::Material(
             "garbled layer of the wrong width".into(),
         ));
     }
-    let mut w = Writer::with_capacity(online_bytes(fixed, x.len()));
+    let mut w = Writer::with_capacity(online_bytes(fixed, low.len()));
     for (i, zero) in layer.own.iter().enumerate() {
         for label in gc.garbler.encode(zero, &Bits::slice(&low, i as u32))? {
             w.bytes(&label.to_bytes());
@@ -179,19 +221,25 @@ pub fn client_online<T: Transport>(
     ch: &mut Channel<T>,
     gc: &mut GcClient,
     fixed: FixedPoint,
+    m: usize,
     layer: ReceivedRelu,
 ) -> Result<Vec<Ring>, ProtocolError> {
-    let n = layer.labels.first().map_or(0, Vec::len);
+    let c = layer.labels.first().map_or(0, Vec::len);
     let msg = ch.recv()?;
     let mut r = Reader::new(&msg);
-    let bytes = r.take(online_bytes(fixed, n), "the server's input labels")?;
+    let bytes = r.take(online_bytes(fixed, c), "the server's input labels")?;
     r.finish()?;
     let labels: Vec<Block> = bytes
         .chunks_exact(16)
-        .map(|c| Block::from_bytes(c.try_into().expect("16-byte chunks")))
+        .map(|b| Block::from_bytes(b.try_into().expect("16-byte chunks")))
         .collect();
-    let server: Vec<Vec<Block>> = labels.chunks(n.max(1)).map(<[Block]>::to_vec).collect();
+    let server: Vec<Vec<Block>> = labels.chunks(c.max(1)).map(<[Block]>::to_vec).collect();
     gc.evaluator.extend_tables(&layer.tables);
-    let out = relu_shift(&mut gc.evaluator, &server, &layer.labels, fixed.f as usize)?;
+    let out = max_relu_shift(
+        &mut gc.evaluator,
+        &per_candidate(&server, m),
+        &per_candidate(&layer.labels, m),
+        fixed.f as usize,
+    )?;
     gc.evaluator.receive_output_shares(&out, &layer.output)
 }

@@ -10,6 +10,7 @@ use veil_circuits::Bits;
 use crate::bitstream::{read_bits, BitWriter};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::gmw::BitTriple;
+use crate::plan::Linear;
 use crate::prg::Prg;
 use crate::ring::Ring;
 
@@ -88,12 +89,13 @@ fn random_bits(prg: &mut Prg, n: usize) -> Bits {
 }
 
 impl Draw<'_> {
-    /// `gates` AND triples of width `n`: the server's (u, v, w) and the client's (u, v) are
-    /// seeded; the client's w is a correction (1 bit per AND).
-    pub fn triples(&mut self, gates: usize, n: usize) -> Result<Pair<Vec<BitTriple>>, DecodeError> {
+    /// AND triples, one per entry of `widths` (its width): the server's (u, v, w) and
+    /// the client's (u, v) are seeded; the client's w is a correction (1 bit per AND).
+    pub fn triples(&mut self, widths: &[usize]) -> Result<Pair<Vec<BitTriple>>, DecodeError> {
         let server: Option<Vec<BitTriple>> = self.server.as_mut().map(|p| {
-            (0..gates)
-                .map(|_| BitTriple {
+            widths
+                .iter()
+                .map(|&n| BitTriple {
                     u: random_bits(p, n),
                     v: random_bits(p, n),
                     w: random_bits(p, n),
@@ -101,11 +103,12 @@ impl Draw<'_> {
                 .collect()
         });
         let client: Option<Vec<(Bits, Bits)>> = self.client.as_mut().map(|p| {
-            (0..gates)
-                .map(|_| (random_bits(p, n), random_bits(p, n)))
+            widths
+                .iter()
+                .map(|&n| (random_bits(p, n), random_bits(p, n)))
                 .collect()
         });
-        let w1 = self.corrections.bits(&vec![n; gates], || {
+        let w1 = self.corrections.bits(widths, || {
             let (s, c) = (server.as_ref().expect(BOTH), client.as_ref().expect(BOTH));
             s.iter()
                 .zip(c)
@@ -175,14 +178,14 @@ impl Draw<'_> {
         ))
     }
 
-    /// The client's mask V (seeded) and shares of U·V for one linear layer: the server's
-    /// share seeded, the client's corrected. `u` is the session mask (dealer only).
+    /// The client's mask V (seeded) and shares of U ⋆ V for one linear layer: the
+    /// server's share seeded, the client's corrected. `u` is the session mask (dealer only).
     pub fn linear(
         &mut self,
-        rows: usize,
-        cols: usize,
+        layer: &Linear,
         u: Option<&[Ring]>,
     ) -> Result<Pair<LinearShare>, DecodeError> {
+        let (rows, cols) = (layer.output_len(), layer.input_len());
         let mask = self.client.as_mut().map(|p| p.ring_vec(cols));
         let s_uv = self.server.as_mut().map(|p| p.ring_vec(rows));
         let c_uv = self.corrections.ring(rows, || {
@@ -191,7 +194,8 @@ impl Draw<'_> {
                 mask.as_ref().expect(BOTH),
                 s_uv.as_ref().expect(BOTH),
             );
-            crate::linalg::matvec(u, rows, cols, v)
+            layer
+                .apply(u, v)
                 .into_iter()
                 .zip(s)
                 .map(|(uv, s)| uv.wrapping_sub(*s))

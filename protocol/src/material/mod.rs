@@ -26,10 +26,12 @@ use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
 use crate::share::Role;
 
-/// One party's share of a ReLU layer's material.
+/// One party's share of a ReLU (or max-pool ReLU) layer's material, sized for all its
+/// candidates.
 #[derive(Clone, Debug)]
 pub struct ReluShare {
-    /// AND triples for the carry circuit and the two closing ANDs, in gate order.
+    /// AND triples for the carry circuit, the selection and the two closing ANDs, in gate
+    /// order ([`relu::schedule`]).
     pub triples: Vec<BitTriple>,
     /// The bit-times-ring pair for sign · truncated value.
     pub product: BitRing,
@@ -68,12 +70,8 @@ impl SessionMasks {
     pub fn expand(plan: &Plan, seed: Seed) -> SessionMasks {
         let mut prg = Prg::new(seed);
         SessionMasks(
-            plan.layers
-                .iter()
-                .filter_map(|l| match l.kind {
-                    LayerKind::Linear { rows, cols } => Some(prg.ring_vec(rows * cols)),
-                    LayerKind::ReluTrunc { .. } => None,
-                })
+            plan.linear_layers()
+                .map(|(_, l)| prg.ring_vec(l.op.weight_len()))
                 .collect(),
         )
     }
@@ -141,7 +139,6 @@ pub fn correction_len(plan: &Plan) -> usize {
 
 /// Bytes of corrections per layer, in plan order (they sum to [`correction_len`]).
 pub fn correction_len_by_layer(plan: &Plan) -> Vec<usize> {
-    let gates = relu::and_gates(plan.fixed);
     plan.layers
         .iter()
         .map(|layer| {
@@ -150,7 +147,7 @@ pub fn correction_len_by_layer(plan: &Plan) -> Vec<usize> {
                 client: None,
                 corrections: Corrections::Skip(0),
             };
-            draw_layer(plan, &layer.kind, gates, &mut d, None).expect("counting never fails");
+            draw_layer(plan, &layer.kind, &mut d, None).expect("counting never fails");
             match d.corrections {
                 Corrections::Skip(n) => n,
                 _ => unreachable!("counted with Skip"),
@@ -214,18 +211,17 @@ fn draw_plan(
     d: &mut Draw<'_>,
     masks: Option<&SessionMasks>,
 ) -> Result<(Vec<LayerMaterial>, Vec<LayerMaterial>), DecodeError> {
-    let gates = relu::and_gates(plan.fixed);
     let (mut server, mut client) = (Vec::new(), Vec::new());
     let mut linear = 0;
     for layer in &plan.layers {
         let u = match layer.kind {
-            LayerKind::Linear { .. } => {
+            LayerKind::Linear(_) => {
                 linear += 1;
                 masks.map(|m| m.linear(linear - 1))
             }
-            LayerKind::ReluTrunc { .. } => None,
+            _ => None,
         };
-        let (s, c) = draw_layer(plan, &layer.kind, gates, d, u)?;
+        let (s, c) = draw_layer(plan, &layer.kind, d, u)?;
         server.extend(s);
         client.extend(c);
     }
@@ -236,35 +232,38 @@ fn draw_plan(
 fn draw_layer(
     plan: &Plan,
     kind: &LayerKind,
-    gates: usize,
     d: &mut Draw<'_>,
     u: Option<&[Ring]>,
 ) -> Result<(Option<LayerMaterial>, Option<LayerMaterial>), DecodeError> {
-    Ok(match *kind {
-        LayerKind::Linear { rows, cols } => {
-            let (s, c) = d.linear(rows, cols, u)?;
-            (s.map(LayerMaterial::Linear), c.map(LayerMaterial::Linear))
+    let windows = match kind {
+        LayerKind::Linear(linear) => {
+            let (s, c) = d.linear(linear, u)?;
+            return Ok((s.map(LayerMaterial::Linear), c.map(LayerMaterial::Linear)));
         }
-        LayerKind::ReluTrunc { .. } if plan.backend == Backend::Gc => {
+        _ if plan.backend == Backend::Gc => {
             let side = |p: &Option<&mut Prg>| p.is_some().then_some(LayerMaterial::Garbled);
-            (side(&d.server), side(&d.client))
+            return Ok((side(&d.server), side(&d.client)));
         }
-        LayerKind::ReluTrunc { len } => {
-            let (st, ct) = d.triples(gates, len)?;
-            let (sp, cp) = d.bit_ring(len)?;
-            let (sc, cc) = d.inject_pair(len)?;
-            let (sw, cw) = d.inject_pair(len)?;
-            let relu = |triples: Option<_>, product: Option<_>, carry: Option<_>, wrap| {
-                Some(LayerMaterial::Relu(ReluShare {
-                    triples: triples?,
-                    product: product?,
-                    carry: carry?,
-                    wrap: wrap?,
-                }))
-            };
-            (relu(st, sp, sc, sw), relu(ct, cp, cc, cw))
-        }
-    })
+        _ => kind.windows().expect("a non-linear layer has windows"),
+    };
+    let (m, n) = (windows.m, windows.outputs());
+    let widths: Vec<usize> = relu::schedule(plan.fixed, m, n)
+        .into_iter()
+        .flat_map(|(gates, width)| std::iter::repeat_n(width, gates))
+        .collect();
+    let (st, ct) = d.triples(&widths)?;
+    let (sp, cp) = d.bit_ring(m * n)?;
+    let (sc, cc) = d.inject_pair(m * n)?;
+    let (sw, cw) = d.inject_pair(m * n)?;
+    let relu = |triples: Option<_>, product: Option<_>, carry: Option<_>, wrap| {
+        Some(LayerMaterial::Relu(ReluShare {
+            triples: triples?,
+            product: product?,
+            carry: carry?,
+            wrap: wrap?,
+        }))
+    };
+    Ok((relu(st, sp, sc, sw), relu(ct, cp, cc, cw)))
 }
 
 #[cfg(test)]

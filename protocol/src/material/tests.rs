@@ -12,7 +12,7 @@ fn plan() -> Plan {
         layers: vec![
             PlanLayer {
                 name: "fc".into(),
-                kind: LayerKind::Linear { rows: 70, cols: 5 },
+                kind: LayerKind::dense(70, 5),
             },
             PlanLayer {
                 name: "relu".into(),
@@ -50,7 +50,11 @@ fn expanded_material_satisfies_every_identity() {
     let (LayerMaterial::Relu(sr), LayerMaterial::Relu(cr)) = (&s.layers[1], &c.layers[1]) else {
         panic!("relu material expected")
     };
-    assert_eq!(sr.triples.len(), crate::layers::relu::and_gates(plan.fixed));
+    let schedule = crate::layers::relu::schedule(plan.fixed, 1, 70);
+    assert_eq!(
+        sr.triples.len(),
+        schedule.iter().map(|(g, _)| g).sum::<usize>()
+    );
     for (a, b) in sr.triples.iter().zip(&cr.triples) {
         let u = a.u.xor(&b.u).unwrap();
         let v = a.v.xor(&b.v).unwrap();

@@ -9,8 +9,10 @@ use sha2::{Digest, Sha256};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::ring::{FixedPoint, Ring};
 
-/// Largest vector a plan may describe; a bound on what a peer can make us allocate.
-pub const MAX_LEN: usize = 1 << 24;
+mod layer;
+
+pub use layer::{Image, LayerKind, Linear, LinearOp, SumPool, Window, Windows, MAX_LEN};
+
 /// Largest number of layers in a plan.
 pub const MAX_LAYERS: usize = 1024;
 
@@ -29,41 +31,6 @@ impl Backend {
         match self {
             Backend::Gmw => "gmw",
             Backend::Gc => "gc",
-        }
-    }
-}
-
-/// One layer's public shape.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LayerKind {
-    /// `y = W·x + b`: W is `rows × cols` at scale 2^f, b at scale 2^(2f); y at scale 2^(2f).
-    Linear {
-        /// Output length.
-        rows: usize,
-        /// Input length.
-        cols: usize,
-    },
-    /// `y = ReLU(x) >> f` on `len` values: scale 2^(2f) back to 2^f, exactly.
-    ReluTrunc {
-        /// Number of values.
-        len: usize,
-    },
-}
-
-impl LayerKind {
-    /// A short name for reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            LayerKind::Linear { .. } => "linear",
-            LayerKind::ReluTrunc { .. } => "relu",
-        }
-    }
-
-    /// Length of the layer's output.
-    pub fn output_len(&self) -> usize {
-        match *self {
-            LayerKind::Linear { rows, .. } => rows,
-            LayerKind::ReluTrunc { len } => len,
         }
     }
 }
@@ -115,13 +82,14 @@ impl Plan {
     /// Fraction bits of the output: 2f after a final linear layer, f after a ReLU.
     pub fn output_frac(&self) -> u32 {
         match self.layers.last().map(|l| &l.kind) {
-            Some(LayerKind::Linear { .. }) => 2 * self.fixed.f,
+            Some(LayerKind::Linear(_)) => 2 * self.fixed.f,
             _ => self.fixed.f,
         }
     }
 
     /// Checks sizes chain from layer to layer and scales alternate as the protocols need:
-    /// a linear layer takes scale f, a ReLU takes scale 2f.
+    /// a linear layer takes scale f, a ReLU or max-pool takes scale 2f; a residual input
+    /// is an earlier non-linear layer's output of the same length.
     pub fn validate(&self) -> Result<(), PlanError> {
         self.fixed.validate().map_err(|e| PlanError(e.into()))?;
         let err = |m: String| Err(PlanError(m));
@@ -134,38 +102,38 @@ impl Plan {
         }
         let mut len = self.input_len();
         let mut double_scale = false;
-        for layer in &self.layers {
-            match layer.kind {
-                LayerKind::Linear { rows, cols } => {
-                    if cols != len {
-                        return err(format!(
-                            "layer {} takes {cols} values but receives {len}",
-                            layer.name
-                        ));
-                    }
+        for (index, layer) in self.layers.iter().enumerate() {
+            let name = &layer.name;
+            layer.kind.check(name).map_err(PlanError)?;
+            let n = layer.kind.input_len();
+            if n != len {
+                return err(format!("layer {name} takes {n} values but receives {len}"));
+            }
+            match &layer.kind {
+                LayerKind::Linear(linear) => {
                     if double_scale {
                         return err(format!(
-                            "layer {} follows a linear layer without a ReLU between; \
-                             consecutive linear layers are not supported yet",
-                            layer.name
+                            "layer {name} follows a linear layer without a ReLU between; \
+                             consecutive linear layers are not supported"
                         ));
                     }
-                    if rows == 0 || rows > MAX_LEN || rows.saturating_mul(cols) > MAX_LEN * 4 {
-                        return err(format!("layer {} has an unsupported size", layer.name));
+                    if let Some(r) = linear.residual {
+                        let ok = r < index
+                            && !self.layers[r].kind.is_linear()
+                            && self.layers[r].kind.output_len() == linear.output_len();
+                        if !ok {
+                            return err(format!(
+                                "layer {name} adds a residual that is not an earlier ReLU \
+                                 output of its length"
+                            ));
+                        }
                     }
                     double_scale = true;
                 }
-                LayerKind::ReluTrunc { len: n } => {
-                    if n != len {
-                        return err(format!(
-                            "layer {} takes {n} values but receives {len}",
-                            layer.name
-                        ));
-                    }
+                LayerKind::ReluTrunc { .. } | LayerKind::MaxPoolRelu { .. } => {
                     if !double_scale {
                         return err(format!(
-                            "layer {} is a ReLU that does not follow a linear layer",
-                            layer.name
+                            "layer {name} is a ReLU that does not follow a linear layer"
                         ));
                     }
                     double_scale = false;
@@ -177,6 +145,17 @@ impl Plan {
             return err("the output is empty or too large".into());
         }
         Ok(())
+    }
+
+    /// (plan index, shape) of every linear layer, in order.
+    pub fn linear_layers(&self) -> impl Iterator<Item = (usize, &Linear)> + '_ {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| match &l.kind {
+                LayerKind::Linear(linear) => Some((i, linear)),
+                _ => None,
+            })
     }
 
     /// Canonical encoding: what the hash covers and what the server sends the client.
@@ -196,10 +175,7 @@ impl Plan {
         w.u32(self.layers.len() as u32);
         for l in &self.layers {
             w.str(&l.name);
-            match l.kind {
-                LayerKind::Linear { rows, cols } => w.u8(0).u64(rows as u64).u64(cols as u64),
-                LayerKind::ReluTrunc { len } => w.u8(1).u64(len as u64),
-            };
+            l.kind.encode(w);
         }
     }
 
@@ -215,7 +191,7 @@ impl Plan {
             return Err(bad(format!("input rank {dims} exceeds 8")));
         }
         let input_shape = (0..dims)
-            .map(|_| read_len(r, "input dimension"))
+            .map(|_| layer::read_dim(r, "input dimension"))
             .collect::<Result<Vec<_>, _>>()?;
         let input_range = (
             f32::from_bits(r.u32("input range")?),
@@ -237,16 +213,7 @@ impl Plan {
         let mut layers = Vec::with_capacity(n);
         for _ in 0..n {
             let name = r.str(256, "layer name")?;
-            let kind = match r.u8("layer kind")? {
-                0 => LayerKind::Linear {
-                    rows: read_len(r, "rows")?,
-                    cols: read_len(r, "cols")?,
-                },
-                1 => LayerKind::ReluTrunc {
-                    len: read_len(r, "len")?,
-                },
-                t => return Err(bad(format!("unknown layer kind {t}"))),
-            };
+            let kind = LayerKind::decode(r)?;
             layers.push(PlanLayer { name, kind });
         }
         let plan = Plan {
@@ -269,27 +236,12 @@ impl Plan {
     }
 }
 
-fn read_len(r: &mut Reader<'_>, what: &'static str) -> Result<usize, DecodeError> {
-    let v = r.u64(what)?;
-    if v == 0 || v > MAX_LEN as u64 {
-        return Err(DecodeError::Invalid {
-            what,
-            detail: format!("{v} is outside 1..={MAX_LEN}"),
-        });
-    }
-    Ok(v as usize)
-}
-
 /// The server's secret parameters of one linear layer, in fixed point.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinearWeights {
-    /// Output length.
-    pub rows: usize,
-    /// Input length.
-    pub cols: usize,
-    /// `rows × cols`, row-major, at scale 2^f.
+    /// The weights at scale 2^f, laid out as the layer's [`LinearOp`] says.
     pub w: Vec<Ring>,
-    /// `rows` values at scale 2^(2f).
+    /// One value per output at scale 2^(2f).
     pub bias: Vec<Ring>,
 }
 
@@ -303,18 +255,12 @@ pub struct Weights {
 impl Weights {
     /// Checks the weights fit the plan layer by layer.
     pub fn check(&self, plan: &Plan) -> Result<(), PlanError> {
-        let shapes: Vec<(usize, usize)> = plan
-            .layers
-            .iter()
-            .filter_map(|l| match l.kind {
-                LayerKind::Linear { rows, cols } => Some((rows, cols)),
-                LayerKind::ReluTrunc { .. } => None,
-            })
-            .collect();
+        let shapes: Vec<&Linear> = plan.linear_layers().map(|(_, l)| l).collect();
         let ok = shapes.len() == self.linear.len()
-            && shapes.iter().zip(&self.linear).all(|(&(r, c), lw)| {
-                lw.rows == r && lw.cols == c && lw.w.len() == r * c && lw.bias.len() == r
-            });
+            && shapes
+                .iter()
+                .zip(&self.linear)
+                .all(|(l, lw)| lw.w.len() == l.op.weight_len() && lw.bias.len() == l.output_len());
         if ok {
             Ok(())
         } else {
@@ -337,7 +283,7 @@ mod tests {
             layers: vec![
                 PlanLayer {
                     name: "fc1".into(),
-                    kind: LayerKind::Linear { rows: 3, cols: 4 },
+                    kind: LayerKind::dense(3, 4),
                 },
                 PlanLayer {
                     name: "relu1".into(),
@@ -345,7 +291,7 @@ mod tests {
                 },
                 PlanLayer {
                     name: "fc2".into(),
-                    kind: LayerKind::Linear { rows: 2, cols: 3 },
+                    kind: LayerKind::dense(2, 3),
                 },
             ],
         }
@@ -378,7 +324,7 @@ mod tests {
     #[test]
     fn mismatched_shapes_and_scales_are_refused() {
         let mut p = mlp_plan();
-        p.layers[2].kind = LayerKind::Linear { rows: 2, cols: 4 };
+        p.layers[2].kind = LayerKind::dense(2, 4);
         assert!(p.validate().unwrap_err().0.contains("fc2"));
         let mut p = mlp_plan();
         p.layers.remove(1);

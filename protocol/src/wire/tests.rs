@@ -11,7 +11,7 @@ fn plan() -> Plan {
         backend: crate::plan::Backend::Gmw,
         layers: vec![PlanLayer {
             name: "fc".into(),
-            kind: LayerKind::Linear { rows: 1, cols: 2 },
+            kind: LayerKind::dense(1, 2),
         }],
     }
 }

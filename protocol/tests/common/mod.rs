@@ -15,7 +15,7 @@ use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
 use veil_protocol::engine;
 use veil_protocol::linalg::matvec;
 use veil_protocol::material::{deal, expand, SessionMasks};
-use veil_protocol::plan::{LayerKind, LinearWeights, Plan, PlanLayer, Weights};
+use veil_protocol::plan::{LayerKind, LinearOp, LinearWeights, Plan, PlanLayer, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::ring::{truncate, FixedPoint, Ring};
 use veil_protocol::share::Role;
@@ -89,17 +89,12 @@ pub fn mlp(sizes: &[usize], fixed: FixedPoint, rng: &mut Prg) -> (Plan, Weights)
         let (cols, rows) = (w[0], w[1]);
         layers.push(PlanLayer {
             name: format!("fc{i}"),
-            kind: LayerKind::Linear { rows, cols },
+            kind: LayerKind::dense(rows, cols),
         });
         let mut small = || fixed.encode((unit(rng) - 0.5) * 0.5);
         let w = (0..rows * cols).map(|_| small()).collect();
         let bias = (0..rows).map(|_| small() << fixed.f).collect();
-        linear.push(LinearWeights {
-            rows,
-            cols,
-            w,
-            bias,
-        });
+        linear.push(LinearWeights { w, bias });
         if i + 2 < sizes.len() {
             layers.push(PlanLayer {
                 name: format!("relu{i}"),
@@ -125,16 +120,19 @@ pub fn plain(plan: &Plan, weights: &Weights, input: &[Ring]) -> Vec<Ring> {
     let mut x = input.to_vec();
     let mut w = weights.linear.iter();
     for l in &plan.layers {
-        x = match l.kind {
-            LayerKind::Linear { rows, cols } => {
+        x = match &l.kind {
+            LayerKind::Linear(linear) => {
                 let lw = w.next().expect("weights fit the plan");
+                let LinearOp::Dense { rows, cols } = linear.op else {
+                    panic!("the test models are MLPs")
+                };
                 let wx = matvec(&lw.w, rows, cols, &x);
                 wx.iter()
                     .zip(&lw.bias)
                     .map(|(a, b)| a.wrapping_add(*b))
                     .collect()
             }
-            LayerKind::ReluTrunc { .. } => x
+            _ => x
                 .iter()
                 .map(|&v| {
                     if (v as i64) < 0 {
