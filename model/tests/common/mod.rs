@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use veil_model::{FloatModel, Op};
+use veil_model::{Conv, Dense, FloatModel, Op};
 use veil_protocol::ring::FixedPoint;
 
 /// A fixture file's path.
@@ -36,36 +36,62 @@ impl Drop for TempDir {
     }
 }
 
-/// A bound on |fixed-point result − real result| for `input`, propagated layer by layer:
-/// inputs and weights round by at most 2^-(f+1), biases by 2^-(2f+1); a linear layer
-/// turns an input error `e` into `Σ_j |w_ij|·e + 2^-(f+1)·(|x_j| + e)` plus the bias
-/// rounding; ReLU keeps `e` and the floor shift adds less than 2^-f.
+/// A bound on |fixed-point result − real result| for `input`, propagated layer by layer
+/// as one worst-case error `e` per layer:
+/// - inputs and weights round by at most 2^-(f+1), biases by 2^-(2f+1);
+/// - a linear layer (dense or conv) turns an input error `e` into
+///   `max_i Σ_j |w_ij|·e + 2^-(f+1)·a·(|x_j| + e)` plus the bias rounding, where `a` is
+///   the area of an average pool folded into it (its weights w/a round, times sums of
+///   `a` inputs);
+/// - an average or max pool keeps `e`; a residual adds the earlier layer's error (the
+///   reference adds that layer's fixed-point output exactly);
+/// - a ReLU keeps `e` and its floor shift adds less than 2^-f.
 pub fn fixed_error_bound(model: &FloatModel, fixed: FixedPoint, input: &[f64]) -> f64 {
     let half_ulp = 2f64.powi(-(fixed.f as i32) - 1);
+    let outputs = model.eval_layers(input);
+    let mut errors: Vec<f64> = Vec::with_capacity(model.layers.len());
     let mut e = half_ulp;
-    let mut x = input.to_vec();
-    for layer in &model.layers {
-        match &layer.op {
-            Op::Dense(d) => {
-                e = d
-                    .weight
-                    .chunks_exact(d.cols)
-                    .map(|row| {
-                        row.iter()
-                            .zip(&x)
-                            .map(|(w, v)| w.abs() * e + half_ulp * (v.abs() + e))
-                            .sum::<f64>()
-                    })
-                    .fold(0.0, f64::max)
-                    + half_ulp * half_ulp * 2.0;
-                x = d.apply(&x);
-            }
-            Op::Relu => {
-                e += 2f64.powi(-(fixed.f as i32));
-                x.iter_mut().for_each(|v| *v = v.max(0.0));
-            }
-            _ => {}
-        }
+    let mut area = 1.0;
+    for (i, layer) in model.layers.iter().enumerate() {
+        let x = if i == 0 { input } else { &outputs[i - 1] };
+        let weighted = |apply: &dyn Fn(fn(f64) -> f64, &[f64]) -> Vec<f64>| {
+            let spread = apply(f64::abs, &vec![e; x.len()]);
+            let magnitude: Vec<f64> = x.iter().map(|v| v.abs() + e).collect();
+            let rounding = apply(|_| 1.0, &magnitude);
+            spread
+                .iter()
+                .zip(&rounding)
+                .map(|(s, r)| s + half_ulp * area * r)
+                .fold(0.0, f64::max)
+                + half_ulp * half_ulp * 2.0
+        };
+        e = match &layer.op {
+            Op::Dense(d) => weighted(&|f, v| {
+                let map = Dense {
+                    weight: d.weight.iter().map(|&w| f(w)).collect(),
+                    bias: vec![0.0; d.rows],
+                    ..d.clone()
+                };
+                map.apply(v)
+            }),
+            Op::Conv(c) => weighted(&|f, v| {
+                let map = Conv {
+                    weight: c.weight.iter().map(|&w| f(w)).collect(),
+                    bias: vec![0.0; c.out_channels],
+                    ..c.clone()
+                };
+                map.apply(v)
+            }),
+            Op::Relu => e + 2f64.powi(-(fixed.f as i32)),
+            Op::Residual { from } => e + errors[*from],
+            _ => e,
+        };
+        area = match &layer.op {
+            Op::AvgPool { window, .. } => window.area() as f64,
+            op if op.is_linear() => 1.0,
+            _ => area,
+        };
+        errors.push(e);
     }
     e
 }
