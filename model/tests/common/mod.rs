@@ -36,6 +36,22 @@ impl Drop for TempDir {
     }
 }
 
+/// A linear layer applied with each weight `w` replaced by `f(w)` and no bias.
+type MapWith<'a> = dyn Fn(fn(f64) -> f64, &[f64]) -> Vec<f64> + 'a;
+
+/// The error after a linear layer (see [`fixed_error_bound`]).
+fn linear_error(apply: &MapWith, x: &[f64], e: f64, area: f64, half_ulp: f64) -> f64 {
+    let spread = apply(f64::abs, &vec![e; x.len()]);
+    let magnitude: Vec<f64> = x.iter().map(|v| v.abs() + e).collect();
+    let rounding = apply(|_| 1.0, &magnitude);
+    spread
+        .iter()
+        .zip(&rounding)
+        .map(|(s, r)| s + half_ulp * area * r)
+        .fold(0.0, f64::max)
+        + half_ulp * half_ulp * 2.0
+}
+
 /// A bound on |fixed-point result − real result| for `input`, propagated layer by layer
 /// as one worst-case error `e` per layer:
 /// - inputs and weights round by at most 2^-(f+1), biases by 2^-(2f+1);
@@ -54,17 +70,7 @@ pub fn fixed_error_bound(model: &FloatModel, fixed: FixedPoint, input: &[f64]) -
     let mut area = 1.0;
     for (i, layer) in model.layers.iter().enumerate() {
         let x = if i == 0 { input } else { &outputs[i - 1] };
-        let weighted = |apply: &dyn Fn(fn(f64) -> f64, &[f64]) -> Vec<f64>| {
-            let spread = apply(f64::abs, &vec![e; x.len()]);
-            let magnitude: Vec<f64> = x.iter().map(|v| v.abs() + e).collect();
-            let rounding = apply(|_| 1.0, &magnitude);
-            spread
-                .iter()
-                .zip(&rounding)
-                .map(|(s, r)| s + half_ulp * area * r)
-                .fold(0.0, f64::max)
-                + half_ulp * half_ulp * 2.0
-        };
+        let weighted = |apply: &MapWith| linear_error(apply, x, e, area, half_ulp);
         e = match &layer.op {
             Op::Dense(d) => weighted(&|f, v| {
                 let map = Dense {
