@@ -11,7 +11,7 @@ use veil_net::{Fingerprint, KnownHosts, NetError, KNOWN_HOSTS};
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
 use veil_protocol::engine;
 use veil_protocol::material::{expand, MaterialMsg, SessionMasks};
-use veil_protocol::plan::{LayerKind, Plan};
+use veil_protocol::plan::Plan;
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::share::Role;
 use veil_protocol::wire::{FromDealer, SessionId, ToClient, ToDealer, ToServer};
@@ -88,15 +88,13 @@ fn welcomed(h: &Harness) -> (Raw, Plan, SessionId) {
 
 /// Receives E = W − U for each linear layer (setup).
 fn receive_setup(raw: &mut Raw, plan: &Plan) {
-    for layer in &plan.layers {
-        if let LayerKind::Linear { rows, cols } = layer.kind {
-            assert_eq!(
-                raw.recv().unwrap().len(),
-                8 * rows * cols,
-                "E of {}",
-                layer.name
-            );
-        }
+    for (index, layer) in plan.linear_layers() {
+        assert_eq!(
+            raw.recv().unwrap().len(),
+            8 * layer.op.weight_len(),
+            "E of {}",
+            plan.layers[index].name
+        );
     }
 }
 
@@ -177,9 +175,7 @@ fn a_client_hanging_up_mid_online_is_logged_and_the_server_keeps_serving() {
     receive_setup(&mut raw, &plan);
     raw.send(&ToServer::Query.encode()).unwrap();
     // Layer 0: a well-formed F (any value is a valid mask) ...
-    let LayerKind::Linear { cols, .. } = plan.layers[0].kind else {
-        panic!("the MLP starts with a linear layer")
-    };
+    let cols = plan.layers[0].kind.input_len();
     raw.send(&noise(1, 8 * cols)).unwrap();
     // ... the server's first ReLU message shows it is inside layer 1: hang up there.
     let relu = raw.recv().expect("the server's first ReLU message");
@@ -244,9 +240,7 @@ fn a_truncated_masked_input_gets_an_error_and_the_server_keeps_serving() {
     let (mut raw, plan, _) = welcomed(&h);
     receive_setup(&mut raw, &plan);
     raw.send(&ToServer::Query.encode()).unwrap();
-    let LayerKind::Linear { cols, .. } = plan.layers[0].kind else {
-        panic!("the MLP starts with a linear layer")
-    };
+    let cols = plan.layers[0].kind.input_len();
     raw.send(&noise(4, 8 * cols - 5)).unwrap();
     let err = raw.recv().expect_err("the server hangs up");
     assert!(matches!(err, ChannelError::Closed), "{err:?}");

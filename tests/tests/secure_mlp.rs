@@ -235,6 +235,7 @@ fn fixed_point_error_bounds(
                 }
             }
             Op::Flatten { .. } | Op::Reshape { .. } => {}
+            other => panic!("the error bound covers MLPs only, not {other:?}"),
         }
     }
     (0..a.len())
