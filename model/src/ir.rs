@@ -1,6 +1,6 @@
 //! veil's own float model: a sequential list of layers, and its float evaluator.
 //!
-//! This is what an ONNX graph imports to and what [`crate::lower`] turns into a
+//! This is what an ONNX graph imports to and what [`crate::lower()`] turns into a
 //! fixed-point plan. Values flow as one flat vector in C order (images `c × h × w`);
 //! shape layers only record the shape the exporter gave the vector and do not move
 //! values. A skip connection is a back-reference: [`Op::Residual`] adds the output of an

@@ -11,7 +11,7 @@
 
 use veil_protocol::plan::{
     Backend, Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, PlanLayer, SumPool, Weights,
-    Window,
+    Window, MAX_LEN,
 };
 use veil_protocol::ring::FixedPoint;
 
@@ -161,6 +161,13 @@ impl Lowering<'_> {
             ),
             Op::Conv(c) => {
                 let out = c.output();
+                if out.len() > MAX_LEN {
+                    return Err(ModelError::Invalid(format!(
+                        "convolution {} has {} outputs; a plan holds at most {MAX_LEN}",
+                        layer.name,
+                        out.len()
+                    )));
+                }
                 let plane = out.h * out.w;
                 let bias = c
                     .bias

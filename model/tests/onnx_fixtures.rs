@@ -224,7 +224,14 @@ fn every_truncation_of_a_model_is_an_error() {
 #[test]
 fn corrupted_models_never_panic() {
     let dir = fixture("");
-    for name in ["mlp-legacy.onnx", "mlp-dynamo.onnx", "mlp-matmul.onnx"] {
+    let names = [
+        "mlp-legacy.onnx",
+        "mlp-dynamo.onnx",
+        "mlp-matmul.onnx",
+        "cnn-skip-legacy.onnx",
+        "cnn-pool-legacy.onnx",
+    ];
+    for name in names {
         let bytes = std::fs::read(fixture(name)).unwrap();
         for cut in 0..bytes.len() {
             let _ = load_bytes(&bytes[..cut], "m", Some(&dir), &LoadOptions::default());

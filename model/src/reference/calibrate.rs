@@ -55,7 +55,7 @@ impl Calibration {
 /// Runs the reference on `inputs` and reports the largest magnitudes the circuits see.
 ///
 /// # Panics
-/// As [`super::reference`], for any input.
+/// As [`super::reference()`], for any input.
 pub fn calibrate<'a>(
     plan: &Plan,
     weights: &Weights,

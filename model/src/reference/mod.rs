@@ -1,6 +1,6 @@
 //! The plaintext fixed-point reference: the oracle that defines veil's arithmetic.
 //!
-//! Secure inference must be bit-exact with [`reference`]. It is written plainly and apart
+//! Secure inference must be bit-exact with [`reference()`]. It is written plainly and apart
 //! from the protocols (model/'s own loops in [`crate::kernels`], never the protocol's
 //! `linalg` or `Linear::apply`), in wrapping Z_{2^64}:
 //! - a linear layer is `op(W, pool(x)) + b`, plus `2^f ·` an earlier layer's output for a
@@ -79,11 +79,11 @@ pub fn reference(plan: &Plan, weights: &Weights, input: &[Ring]) -> Vec<Ring> {
     reference_observed(plan, weights, input, &mut |_, _| {})
 }
 
-/// Like [`reference`], calling `observe(layer_index, values)` with the values fed to each
+/// Like [`reference()`], calling `observe(layer_index, values)` with the values fed to each
 /// ReluTrunc and MaxPoolRelu layer (scale 2^(2f), before pooling and truncation).
 ///
 /// # Panics
-/// As [`reference`].
+/// As [`reference()`].
 pub fn reference_observed(
     plan: &Plan,
     weights: &Weights,
