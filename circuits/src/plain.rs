@@ -44,9 +44,20 @@ impl Bits {
         b
     }
 
-    /// Wires for bits `0..width` of every value (LSB first).
+    /// Wires for bits `0..width` of every value (LSB first): 64 values at a time through
+    /// a 64×64 bit transpose.
     pub fn slice_all(values: &[u64], width: u32) -> Vec<Bits> {
-        (0..width).map(|bit| Bits::slice(values, bit)).collect()
+        let mut out = vec![Bits::zeros(values.len()); width as usize];
+        for (chunk, vals) in values.chunks(64).enumerate() {
+            let mut block = [0u64; 64];
+            block[..vals.len()].copy_from_slice(vals);
+            transpose64(&mut block);
+            for (wire, row) in out.iter_mut().zip(block) {
+                wire.words[chunk] = row;
+            }
+        }
+        out.iter_mut().for_each(Bits::mask_tail);
+        out
     }
 
     /// Bits `start .. start + len`.
@@ -55,11 +66,17 @@ impl Bits {
     /// If the range runs past the end.
     pub fn range(&self, start: usize, len: usize) -> Bits {
         assert!(start + len <= self.len, "bit range out of bounds");
+        let (q, r) = (start / 64, start % 64);
         let mut b = Bits::zeros(len);
-        for i in 0..len {
-            let j = start + i;
-            b.words[i / 64] |= (self.words[j / 64] >> (j % 64) & 1) << (i % 64);
+        for (j, w) in b.words.iter_mut().enumerate() {
+            let lo = self.words[q + j] >> r;
+            let hi = match (r, self.words.get(q + j + 1)) {
+                (0, _) | (_, None) => 0,
+                (_, Some(next)) => next << (64 - r),
+            };
+            *w = lo | hi;
         }
+        b.mask_tail();
         b
     }
 
@@ -68,8 +85,12 @@ impl Bits {
         let mut b = Bits::zeros(parts.iter().map(|p| p.len).sum());
         let mut at = 0;
         for p in parts {
-            for i in 0..p.len {
-                b.words[(at + i) / 64] |= (p.words[i / 64] >> (i % 64) & 1) << ((at + i) % 64);
+            let (q, r) = (at / 64, at % 64);
+            for (j, &w) in p.words.iter().enumerate() {
+                b.words[q + j] |= w << r;
+                if r > 0 && q + j + 1 < b.words.len() {
+                    b.words[q + j + 1] |= w >> (64 - r);
+                }
             }
             at += p.len;
         }
@@ -121,6 +142,24 @@ impl Bits {
     }
 }
 
+/// Transposes a 64×64 bit matrix in place: bit `j` of row `i` becomes bit `i` of row `j`
+/// (rows are words, bit 0 the least significant), by swapping ever smaller blocks.
+fn transpose64(a: &mut [u64; 64]) {
+    let mut j = 32;
+    let mut m = 0x0000_0000_ffff_ffffu64;
+    while j != 0 {
+        for k in 0..64 {
+            if k & j == 0 {
+                let t = ((a[k] >> j) ^ a[k + j]) & m;
+                a[k] ^= t << j;
+                a[k + j] ^= t;
+            }
+        }
+        j >>= 1;
+        m ^= m << j;
+    }
+}
+
 /// Evaluates circuits in the clear: the reference every secure backend is compared with.
 #[derive(Debug, Default)]
 pub struct Plain;
@@ -139,5 +178,46 @@ impl Backend for Plain {
 
     fn and_batch(&mut self, gates: &[(&Bits, &Bits)]) -> Result<Vec<Bits>, CircuitError> {
         gates.iter().map(|(a, b)| a.and(b)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn from_bools(v: &[bool]) -> Bits {
+        let mut b = Bits::zeros(v.len());
+        v.iter().enumerate().for_each(|(i, x)| b.set(i, *x));
+        b
+    }
+
+    proptest! {
+        #[test]
+        fn slice_all_transposes_bit_by_bit(
+            values in proptest::collection::vec(any::<u64>(), 0..300),
+            width in 1u32..=64,
+        ) {
+            let all = Bits::slice_all(&values, width);
+            prop_assert_eq!(all.len(), width as usize);
+            for (bit, wire) in all.iter().enumerate() {
+                prop_assert_eq!(wire, &Bits::slice(&values, bit as u32));
+            }
+        }
+
+        #[test]
+        fn range_and_concat_agree_with_single_bits(
+            parts in proptest::collection::vec(proptest::collection::vec(any::<bool>(), 0..150), 1..5),
+            cut in any::<prop::sample::Index>(),
+            take in any::<prop::sample::Index>(),
+        ) {
+            let bits: Vec<Bits> = parts.iter().map(|p| from_bools(p)).collect();
+            let joined = Bits::concat(&bits.iter().collect::<Vec<_>>());
+            let flat: Vec<bool> = parts.concat();
+            prop_assert_eq!(&joined, &from_bools(&flat));
+            let start = cut.index(flat.len() + 1);
+            let len = take.index(flat.len() - start + 1);
+            prop_assert_eq!(joined.range(start, len), from_bools(&flat[start..start + len]));
+        }
     }
 }

@@ -63,8 +63,10 @@ pub fn read_bits(bytes: &[u8], lens: &[usize]) -> Result<Vec<Bits>, DecodeError>
         });
     }
     let mut words = vec![0u64; total.div_ceil(64) + 1];
-    for (i, b) in bytes.iter().enumerate() {
-        words[i / 8] |= (*b as u64) << (8 * (i % 8));
+    for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+        let mut le = [0u8; 8];
+        le[..chunk.len()].copy_from_slice(chunk);
+        *w = u64::from_le_bytes(le);
     }
     if !total.is_multiple_of(8) && bytes.last().is_some_and(|b| b >> (total % 8) != 0) {
         return Err(DecodeError::Invalid {
