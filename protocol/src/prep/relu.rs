@@ -70,44 +70,19 @@ fn draw<T: Transport>(
         let (mine, theirs) = (parts(s.role(), product), parts(peer, product));
         let r = s.bits(n);
         let big_r = if product { s.ring_vec(n) } else { Vec::new() };
-        let sign: Vec<Ring> = r
-            .iter()
-            .map(|&b| 1u64.wrapping_sub(2 * Ring::from(b)))
-            .collect();
-        let mut delta = |i: usize, out: &mut [Ring]| {
-            for (p, o) in mine.iter().zip(out) {
-                *o = match p {
-                    Part::Inject => sign[i],
-                    Part::Product => sign[i].wrapping_mul(big_r[i]),
-                };
-            }
-        };
-        let (mut sent, mut got) = (vec![0; n * mine.len()], vec![0; n * theirs.len()]);
-        {
-            let (mut keep_sent, mut keep_got) = (store(&mut sent), store(&mut got));
-            let (my_shape, their_shape) = (shape(mine.len()), shape(theirs.len()));
-            let offer = (!mine.is_empty()).then_some(Offer {
-                n,
-                shape: &my_shape,
-                delta: &mut delta,
-                share: &mut keep_sent,
-            });
-            let ask = (!theirs.is_empty()).then_some(Ask {
-                choices: &r,
-                shape: &their_shape,
-                share: &mut keep_got,
-            });
-            exchange(s, ch, offer, ask)?;
-        }
+        let (sent, got) = cross_terms(s, ch, &r, &big_r, &mine, &theirs)?;
 
         // Own terms (r_0 for the server alone, r_i·R_i), plus this party's shares of the
         // cross terms.
-        let own = |b: &bool| Ring::from(*b);
         let mut arith: Vec<Ring> = match s.role() {
-            Role::Server => r.iter().map(own).collect(),
+            Role::Server => r.iter().map(|&b| Ring::from(b)).collect(),
             Role::Client => vec![0; n],
         };
-        let mut prod: Vec<Ring> = big_r.iter().zip(&r).map(|(x, b)| x * own(b)).collect();
+        let mut prod: Vec<Ring> = big_r
+            .iter()
+            .zip(&r)
+            .map(|(x, &b)| if b { *x } else { 0 })
+            .collect();
         for (parts, shares) in [(&mine, &sent), (&theirs, &got)] {
             for (i, x) in shares.chunks(parts.len().max(1)).enumerate() {
                 for (p, x) in parts.iter().zip(x) {
@@ -125,6 +100,47 @@ fn draw<T: Transport>(
             product: prod,
         })
     })
+}
+
+/// Runs the vector OTs of both directions: returns this party's shares of the cross terms
+/// it sent (`mine` per element, correlations from its `r` and `big_r`) and of those it
+/// received (`theirs` per element, choosing its `r`).
+fn cross_terms<T: Transport>(
+    s: &mut PrepSession,
+    ch: &mut Channel<T>,
+    r: &[bool],
+    big_r: &[Ring],
+    mine: &[Part],
+    theirs: &[Part],
+) -> Result<(Vec<Ring>, Vec<Ring>), ProtocolError> {
+    let n = r.len();
+    let mut delta = |i: usize, out: &mut [Ring]| {
+        let sign = 1u64.wrapping_sub(2 * Ring::from(r[i]));
+        for (p, o) in mine.iter().zip(out) {
+            *o = match p {
+                Part::Inject => sign,
+                Part::Product => sign.wrapping_mul(big_r[i]),
+            };
+        }
+    };
+    let (mut sent, mut got) = (vec![0; n * mine.len()], vec![0; n * theirs.len()]);
+    {
+        let (mut keep_sent, mut keep_got) = (store(&mut sent), store(&mut got));
+        let (my_shape, their_shape) = (shape(mine.len()), shape(theirs.len()));
+        let offer = (!mine.is_empty()).then_some(Offer {
+            n,
+            shape: &my_shape,
+            delta: &mut delta,
+            share: &mut keep_sent,
+        });
+        let ask = (!theirs.is_empty()).then_some(Ask {
+            choices: r,
+            shape: &their_shape,
+            share: &mut keep_got,
+        });
+        exchange(s, ch, offer, ask)?;
+    }
+    Ok((sent, got))
 }
 
 /// `len` full ring elements per OT.

@@ -12,6 +12,9 @@ use crate::prg::Prg;
 use crate::ring::Ring;
 use crate::share::Role;
 
+/// Random OTs of one flight: the pairs (m0, m1) this party sent, the keys m{c} it chose.
+pub(super) type RandomOts = (Vec<(Block, Block)>, Vec<Block>);
+
 /// One party's OT state for a client session: a sender instance (the peer receives) and a
 /// receiver instance (the peer sends), and an OS-seeded PRG for this party's own random
 /// shares. Not `Clone`: two copies would repeat OTs.
@@ -89,7 +92,7 @@ impl PrepSession {
         ch: &mut Channel<T>,
         send: usize,
         choices: &[bool],
-    ) -> Result<(Vec<(Block, Block)>, Vec<Block>), ProtocolError> {
+    ) -> Result<RandomOts, ProtocolError> {
         if send > FLIGHT_OTS || choices.len() > FLIGHT_OTS {
             return Err(ProtocolError::Misuse(
                 "more random OTs than one flight holds",

@@ -128,6 +128,21 @@ fn and_triples_satisfy_c_equals_a_and_b_and_cost_sixteen_bytes_each_way() {
     }
 }
 
+#[test]
+fn a_batch_longer_than_a_flight_takes_two() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions();
+    let n = crate::ot::FLIGHT_OTS + 100;
+    let clock = cs.clock();
+    let (ts, tc) = both(
+        || and_triples(&mut s, &mut cs, 1, n).unwrap(),
+        || and_triples(&mut c, &mut cc, 1, n).unwrap(),
+    );
+    let [u, v, w] = open_bits(&ts[0], &tc[0]);
+    assert_eq!(u.and(&v).unwrap(), w);
+    assert_eq!(cs.clock() - clock, 2);
+    assert_eq!(sent(&mut cs), ot_bytes(n));
+}
+
 fn check_inject(s: &InjectPair, c: &InjectPair, n: usize) {
     assert_eq!(
         (s.r.len, c.r.len, s.arith.len(), c.arith.len()),
@@ -205,13 +220,20 @@ fn mask(cols: usize) -> Vec<Ring> {
 #[test]
 fn gilboa_shares_sum_to_m_times_v_for_a_dense_matrix() {
     let (mut s, mut c) = sessions();
-    let (rows, cols) = (37, 29);
+    // 70 · 64 · 260 bytes of corrections: two frames.
+    let (rows, cols) = (70, 64);
     let w = Prg::from_os().ring_vec(rows * cols);
     let pattern = Pattern::dense(rows as u32, cols);
     let weights = pattern.gather(|r, j| w[r * cols + j]);
     let v = mask(cols);
+    let deeper = |s: &(PrepSession, Ch), c: &(PrepSession, Ch)| s.1.clock().max(c.1.clock());
+    let before = deeper(&s, &c);
     let (xs, xc) = gilboa(&mut s, &mut c, &pattern, &weights, &v);
     assert_eq!(add(&xs, &xc), matvec(&w, rows, cols, &v));
+    assert!(
+        deeper(&s, &c) - before <= 2,
+        "two flights: matrix, corrections"
+    );
     let (server, client) = linear_bytes(&pattern);
     assert_eq!(server, rows * cols * 260);
     assert_eq!(client, ot_bytes(64 * cols));

@@ -215,3 +215,34 @@ impl Expander {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_cover_every_ot_once_and_stay_under_the_limit() {
+        // 3 small OTs, one larger than a frame, then small ones filling frames.
+        let big = 8 * FRAME_BYTES / 32;
+        let shape = |i: usize| Shape {
+            len: if i == 3 { big } else { 4096 },
+            width: 64 - (i % 64) as u32,
+        };
+        let fs = frames(0..700, &shape);
+        let mut next = 0;
+        for (ots, bytes) in &fs {
+            assert_eq!(ots.start, next);
+            assert!(!ots.is_empty());
+            next = ots.end;
+            let bits: usize = ots
+                .clone()
+                .map(|i| shape(i).len * shape(i).width as usize)
+                .sum();
+            assert_eq!(*bytes, bits.div_ceil(8));
+            assert!(*bytes <= FRAME_BYTES || ots.len() == 1);
+        }
+        assert_eq!(next, 700);
+        assert_eq!(fs[1].0, 3..4, "the large OT has a frame of its own");
+        assert!(frames(5..5, &shape).is_empty());
+    }
+}
