@@ -26,8 +26,14 @@ impl Packer {
         }
     }
 
+    /// Appends the low `width` bits of each of `vs` (the caller has cleared the rest).
+    pub fn extend(&mut self, vs: &[Ring], width: u32) {
+        vs.iter().for_each(|&v| self.push(v, width));
+    }
+
     /// Appends the low `width` bits of `v` (the caller has cleared the rest).
-    pub fn push(&mut self, v: Ring, width: u32) {
+    #[inline]
+    fn push(&mut self, v: Ring, width: u32) {
         self.acc |= u128::from(v) << self.fill;
         self.fill += width;
         if self.fill >= 64 {
@@ -63,9 +69,15 @@ impl<'a> Unpacker<'a> {
         }
     }
 
+    /// Overwrites `out` with the next `out.len()` values of `width` bits.
+    pub fn fill(&mut self, out: &mut [Ring], width: u32) {
+        out.iter_mut().for_each(|o| *o = self.pull(width));
+    }
+
     /// The next `width`-bit value; zero past the end (the caller sized the stream, and
     /// [`Unpacker::finish`] checks that it was consumed exactly).
-    pub fn pull(&mut self, width: u32) -> Ring {
+    #[inline]
+    fn pull(&mut self, width: u32) -> Ring {
         if self.fill < width {
             let n = self.bytes.len().min(8);
             let mut word = [0u8; 8];

@@ -51,11 +51,11 @@ pub fn and_triples<T: Transport>(
     })
 }
 
-/// Packs bools into [`Bits`].
+/// Packs bools into [`Bits`], 64 to a word, LSB first.
 pub(super) fn bits(v: &[bool]) -> Bits {
-    let mut b = Bits::zeros(v.len());
-    for (i, &x) in v.iter().enumerate() {
-        b.set(i, x);
+    let word = |c: &[bool]| c.iter().rev().fold(0u64, |w, &b| (w << 1) | u64::from(b));
+    Bits {
+        words: v.chunks(64).map(word).collect(),
+        len: v.len(),
     }
-    b
 }

@@ -129,10 +129,11 @@ fn send<T: Transport>(
             g.expand(k1, width, &mut p1);
             (offer.delta)(i, &mut delta);
             let mask = low_mask(width);
-            for ((x, y), d) in p0.iter_mut().zip(&p1).zip(&delta) {
-                msg.push(x.wrapping_sub(*y).wrapping_add(*d) & mask, width);
+            for ((x, y), d) in p0.iter_mut().zip(&p1).zip(delta.iter_mut()) {
+                *d = x.wrapping_sub(*y).wrapping_add(*d) & mask;
                 *x = x.wrapping_neg() & mask;
             }
+            msg.extend(&delta, width);
             (offer.share)(i, &p0);
         }
         ch.send(&msg.finish())?;
@@ -148,23 +149,25 @@ fn receive<T: Transport>(
     ask: &mut Ask<'_>,
 ) -> Result<(), ProtocolError> {
     let mut g = Expander::default();
-    let mut y = Vec::new();
+    let (mut y, mut d) = (Vec::new(), Vec::new());
     for (ots, bytes) in frames(first..first + keys.len(), ask.shape) {
         let msg = ch.recv()?;
         let mut r = Reader::new(&msg);
-        let mut d = Unpacker::new(r.take(bytes, "vector-OT corrections")?);
+        let mut corrections = Unpacker::new(r.take(bytes, "vector-OT corrections")?);
         r.finish()?;
         for i in ots {
             let Shape { len, width } = (ask.shape)(i);
             y.resize(len, 0);
+            d.resize(len, 0);
             g.expand(keys[i - first], width, &mut y);
+            corrections.fill(&mut d, width);
             let (mask, choice) = (low_mask(width), u64::from(ask.choices[i]).wrapping_neg());
-            for v in y.iter_mut() {
-                *v = v.wrapping_add(d.pull(width) & choice) & mask;
+            for (v, d) in y.iter_mut().zip(&d) {
+                *v = v.wrapping_add(d & choice) & mask;
             }
             (ask.share)(i, &y);
         }
-        d.finish()?;
+        corrections.finish()?;
     }
     Ok(())
 }
