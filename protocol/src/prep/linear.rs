@@ -186,9 +186,14 @@ impl Conv2d {
         Pattern::sparse(rows, &columns)
     }
 
-    /// The kernel index of M[row][col], or `None` where M is zero.
+    /// The kernel index of entry (`row`, `col`) of M, or `None` where M is zero or the
+    /// entry lies outside M.
     pub fn kernel_index(&self, row: usize, col: usize) -> Option<usize> {
         let (oh, ow) = self.out_size();
+        if row >= self.out_channels * oh * ow || col >= self.in_channels * self.height * self.width
+        {
+            return None;
+        }
         let (s, (kh, kw)) = (self.stride.max(1), self.kernel);
         let (o, oy, ox) = (row / (oh * ow), row / ow % oh, row % ow);
         let (c, y, x) = (

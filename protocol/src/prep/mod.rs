@@ -15,9 +15,9 @@
 //! that sends a short or long frame causes [`ProtocolError::Peer`], after which the
 //! session refuses further work ([`ProtocolError::Misuse`]).
 //!
-//! Bytes per object, both directions together (the dealer's seed-compressed cost in
-//! brackets): AND triple 32 [1 bit]; injection pair 24 [8]; bit-ring 56 [16]; linear
-//! layer 1,024 per column plus 260 per nonzero of M [8 per row]. Each generator costs
+//! Bytes per object, both directions together (the dealer's seed-compressed cost after
+//! the arrow): AND triple 32 → 1 bit; injection pair 24 → 8; bit-ring 56 → 16; linear
+//! layer 1,024 per column plus 260 per nonzero of M → 8 per row. Each generator costs
 //! one flight (triples) or two (the others) per 2^20 OTs. Semi-honest security, as the
 //! OT it rests on ([`crate::ot`]).
 //!

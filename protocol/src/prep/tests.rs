@@ -261,6 +261,8 @@ fn gilboa_shares_sum_to_m_times_v_for_convolutions() {
                 *m = conv.kernel_index(r, j).map_or(0, |k| kernel[k]);
             }
         }
+        assert_eq!(conv.kernel_index(rows, 0), None);
+        assert_eq!(conv.kernel_index(0, cols), None);
         let pattern = conv.pattern().unwrap();
         assert_eq!(pattern.nnz(), dense.iter().filter(|m| **m != 0).count());
         assert_eq!(pattern.nnz(), 4 * oh * ow * 3 * 3 * 2);
