@@ -22,6 +22,7 @@ pub mod local;
 pub mod material;
 pub mod ot;
 pub mod plan;
+pub mod prep;
 pub mod prg;
 pub mod ring;
 pub mod share;

@@ -1,0 +1,40 @@
+//! Preprocessing without a dealer: the server and the client make the correlated
+//! randomness of [`crate::material`] themselves, by oblivious transfer.
+//!
+//! Set-up, once per client session ([`PrepSession::setup`]): base OTs for two IKNP/ALSZ
+//! instances, one per direction, since every product has a cross term each way. Then per
+//! query, each generator is called by both parties at once with the same shape:
+//! - [`and_triples`]: Boolean AND triples from two random OTs each ([`triples`]);
+//! - [`inject_pairs`], [`bit_rings`]: the GMW ReLU's arithmetic material ([`relu`]);
+//! - [`weights_share`] / [`mask_share`]: shares of M(W)·V for a linear layer, Gilboa's
+//!   product over vector OT, dense or sparse M ([`linear`]).
+//!
+//! Vector OT ([`vole`]) is the common engine: one random OT per choice bit, its keys
+//! stretched by a PRG to a whole vector of ring values, the sender's masked difference as
+//! correction. Messages are parsed with checked lengths ([`crate::codec::Reader`]); a peer
+//! that sends a short or long frame causes [`ProtocolError::Peer`], after which the
+//! session refuses further work ([`ProtocolError::Misuse`]).
+//!
+//! Bytes per object, both directions together (the dealer's seed-compressed cost after
+//! the arrow): AND triple 32 → 1 bit; injection pair 24 → 8; bit-ring 56 → 16; linear
+//! layer 1,024 per column plus 260 per nonzero of M → 8 per row. Each generator costs
+//! one flight (triples) or two (the others) per 2^20 OTs. Semi-honest security, as the
+//! OT it rests on ([`crate::ot`]).
+//!
+//! [`ProtocolError::Peer`]: crate::ProtocolError::Peer
+//! [`ProtocolError::Misuse`]: crate::ProtocolError::Misuse
+
+pub mod linear;
+mod pack;
+pub mod relu;
+pub mod session;
+pub mod triples;
+pub mod vole;
+
+pub use linear::{linear_bytes, mask_share, weights_share, Conv2d, Pattern};
+pub use relu::{bit_rings, inject_pairs};
+pub use session::PrepSession;
+pub use triples::and_triples;
+
+#[cfg(test)]
+mod tests;

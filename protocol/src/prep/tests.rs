@@ -1,0 +1,437 @@
+//! Both parties of every generator over an in-memory pipe, on two threads: the identities
+//! the material must satisfy, exact bytes, fresh randomness per call, and tampered frames.
+
+use std::thread;
+
+use super::vole::{correction_bytes, ot_bytes, Shape};
+use super::*;
+use crate::channel::{Channel, ChannelError, MemTransport, Scope, Transport};
+use crate::codec::DecodeError;
+use crate::error::ProtocolError;
+use crate::gmw::BitTriple;
+use crate::linalg::matvec;
+use crate::material::{BitRing, InjectPair};
+use crate::prg::Prg;
+use crate::ring::Ring;
+use crate::share::{add, Role};
+
+type Edit = Box<dyn FnMut(usize, &mut Vec<u8>) + Send>;
+
+/// One end of a pipe that may edit the payloads it receives (numbered from when the edit
+/// was installed).
+struct Tap {
+    inner: MemTransport,
+    seen: usize,
+    edit: Option<Edit>,
+}
+
+impl Transport for Tap {
+    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
+        self.inner.send(frame)
+    }
+
+    fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
+        let mut frame = self.inner.recv()?;
+        if let Some(edit) = &mut self.edit {
+            // The first 8 bytes are the round stamp; edit the payload only.
+            let mut payload = frame.split_off(8);
+            edit(self.seen, &mut payload);
+            frame.append(&mut payload);
+        }
+        self.seen += 1;
+        Ok(frame)
+    }
+}
+
+type Ch = Channel<Tap>;
+
+/// Runs `f` here and `g` on a second thread, at once.
+fn both<A: Send, B: Send>(f: impl FnOnce() -> A + Send, g: impl FnOnce() -> B + Send) -> (A, B) {
+    thread::scope(|sc| {
+        let h = sc.spawn(g);
+        let a = f();
+        (a, h.join().expect("peer thread"))
+    })
+}
+
+/// Server and client sessions, set up, with their channels.
+fn sessions() -> ((PrepSession, Ch), (PrepSession, Ch)) {
+    let (a, b) = MemTransport::pair();
+    let tap = |inner| Tap {
+        inner,
+        seen: 0,
+        edit: None,
+    };
+    let (mut cs, mut cc) = (Channel::new(tap(a)), Channel::new(tap(b)));
+    let (s, c) = both(
+        || PrepSession::setup(&mut cs, Role::Server).expect("server set-up"),
+        || PrepSession::setup(&mut cc, Role::Client).expect("client set-up"),
+    );
+    for ch in [&mut cs, &mut cc] {
+        ch.take_meter();
+    }
+    ((s, cs), (c, cc))
+}
+
+/// Payload bytes sent since the last call, and a fresh meter.
+fn sent(ch: &mut Ch) -> usize {
+    ch.take_meter().tally(Scope::CONTROL).sent as usize
+}
+
+fn open_bits(a: &BitTriple, b: &BitTriple) -> [veil_circuits::Bits; 3] {
+    [
+        a.u.xor(&b.u).unwrap(),
+        a.v.xor(&b.v).unwrap(),
+        a.w.xor(&b.w).unwrap(),
+    ]
+}
+
+#[test]
+fn set_up_runs_base_ots_both_ways() {
+    let (a, b) = MemTransport::pair();
+    let (mut cs, mut cc) = (Channel::new(a), Channel::new(b));
+    let (s, c) = both(
+        || PrepSession::setup(&mut cs, Role::Server).unwrap(),
+        || PrepSession::setup(&mut cc, Role::Client).unwrap(),
+    );
+    assert_eq!((s.role(), c.role()), (Role::Server, Role::Client));
+    for ch in [&cs, &cc] {
+        assert_eq!(ch.meter().tally(Scope::CONTROL).sent, 32 + 4096);
+    }
+}
+
+#[test]
+fn and_triples_satisfy_c_equals_a_and_b_and_cost_sixteen_bytes_each_way() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions();
+    for (gates, width) in [(3, 1000), (2, 130), (4, 0), (0, 7)] {
+        let (ts, tc) = both(
+            || and_triples(&mut s, &mut cs, gates, width).unwrap(),
+            || and_triples(&mut c, &mut cc, gates, width).unwrap(),
+        );
+        assert_eq!((ts.len(), tc.len()), (gates, gates));
+        for (a, b) in ts.iter().zip(&tc) {
+            let [u, v, w] = open_bits(a, b);
+            assert_eq!(u.len, width);
+            assert_eq!(u.and(&v).unwrap(), w, "c = a·b for {gates} × {width}");
+        }
+        let n = gates * width;
+        assert_eq!((sent(&mut cs), sent(&mut cc)), (ot_bytes(n), ot_bytes(n)));
+    }
+    // Shares and opened values are not constant.
+    let (ts, tc) = both(
+        || and_triples(&mut s, &mut cs, 1, 256).unwrap(),
+        || and_triples(&mut c, &mut cc, 1, 256).unwrap(),
+    );
+    let [u, v, _] = open_bits(&ts[0], &tc[0]);
+    for x in [&u, &v, &ts[0].u, &tc[0].v] {
+        assert!(x.words.iter().any(|w| *w != 0) && x.words.iter().any(|w| *w != u64::MAX));
+    }
+}
+
+#[test]
+fn a_batch_longer_than_a_flight_takes_two() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions();
+    let n = crate::ot::FLIGHT_OTS + 100;
+    let clock = cs.clock();
+    let (ts, tc) = both(
+        || and_triples(&mut s, &mut cs, 1, n).unwrap(),
+        || and_triples(&mut c, &mut cc, 1, n).unwrap(),
+    );
+    let [u, v, w] = open_bits(&ts[0], &tc[0]);
+    assert_eq!(u.and(&v).unwrap(), w);
+    assert_eq!(cs.clock() - clock, 2);
+    assert_eq!(sent(&mut cs), ot_bytes(n));
+}
+
+fn check_inject(s: &InjectPair, c: &InjectPair, n: usize) {
+    assert_eq!(
+        (s.r.len, c.r.len, s.arith.len(), c.arith.len()),
+        (n, n, n, n)
+    );
+    let r = s.r.xor(&c.r).unwrap();
+    for (i, x) in add(&s.arith, &c.arith).into_iter().enumerate() {
+        assert_eq!(x, Ring::from(r.get(i)), "element {i}");
+    }
+}
+
+#[test]
+fn inject_pairs_agree_as_bits_and_ring_values() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions();
+    for n in [1000, 1, 0] {
+        let (ps, pc) = both(
+            || inject_pairs(&mut s, &mut cs, n).unwrap(),
+            || inject_pairs(&mut c, &mut cc, n).unwrap(),
+        );
+        check_inject(&ps, &pc, n);
+        let corrections = correction_bytes(n, &|_| Shape { len: 1, width: 64 });
+        assert_eq!(corrections, 8 * n);
+        assert_eq!((sent(&mut cs), sent(&mut cc)), (corrections, ot_bytes(n)));
+    }
+}
+
+fn check_bit_ring(s: &BitRing, c: &BitRing, n: usize) {
+    check_inject(&s.inject, &c.inject, n);
+    let r = s.inject.r.xor(&c.inject.r).unwrap();
+    let big_r = add(&s.big_r, &c.big_r);
+    let product = add(&s.product, &c.product);
+    for i in 0..n {
+        assert_eq!(product[i], Ring::from(r.get(i)).wrapping_mul(big_r[i]));
+    }
+}
+
+#[test]
+fn bit_rings_hold_shares_of_r_times_big_r() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions();
+    let n = 777;
+    let (ps, pc) = both(
+        || bit_rings(&mut s, &mut cs, n).unwrap(),
+        || bit_rings(&mut c, &mut cc, n).unwrap(),
+    );
+    check_bit_ring(&ps, &pc, n);
+    assert_eq!(
+        (sent(&mut cs), sent(&mut cc)),
+        (ot_bytes(n) + 16 * n, ot_bytes(n) + 8 * n)
+    );
+}
+
+/// Runs Gilboa on both sides: (server's share, client's share).
+fn gilboa(
+    s: &mut (PrepSession, Ch),
+    c: &mut (PrepSession, Ch),
+    pattern: &Pattern,
+    weights: &[Ring],
+    mask: &[Ring],
+) -> (Vec<Ring>, Vec<Ring>) {
+    both(
+        || weights_share(&mut s.0, &mut s.1, pattern, weights).unwrap(),
+        || mask_share(&mut c.0, &mut c.1, pattern, mask).unwrap(),
+    )
+}
+
+/// A random mask with the extreme values up front: all ones, top bit alone, zero.
+fn mask(cols: usize) -> Vec<Ring> {
+    let mut v = Prg::from_os().ring_vec(cols);
+    for (x, special) in v.iter_mut().zip([u64::MAX, 1 << 63, 0, (1 << 63) | 1]) {
+        *x = special;
+    }
+    v
+}
+
+#[test]
+fn gilboa_shares_sum_to_m_times_v_for_a_dense_matrix() {
+    let (mut s, mut c) = sessions();
+    // 70 · 64 · 260 bytes of corrections: two frames.
+    let (rows, cols) = (70, 64);
+    let w = Prg::from_os().ring_vec(rows * cols);
+    let pattern = Pattern::dense(rows as u32, cols);
+    let weights = pattern.gather(|r, j| w[r * cols + j]);
+    let v = mask(cols);
+    let deeper = |s: &(PrepSession, Ch), c: &(PrepSession, Ch)| s.1.clock().max(c.1.clock());
+    let before = deeper(&s, &c);
+    let (xs, xc) = gilboa(&mut s, &mut c, &pattern, &weights, &v);
+    assert_eq!(add(&xs, &xc), matvec(&w, rows, cols, &v));
+    assert!(
+        deeper(&s, &c) - before <= 2,
+        "two flights: matrix, corrections"
+    );
+    let (server, client) = linear_bytes(&pattern);
+    assert_eq!(server, rows * cols * 260);
+    assert_eq!(client, ot_bytes(64 * cols));
+    assert_eq!((sent(&mut s.1), sent(&mut c.1)), (server, client));
+}
+
+#[test]
+fn gilboa_shares_sum_to_m_times_v_for_convolutions() {
+    let (mut s, mut c) = sessions();
+    for stride in [1, 2] {
+        let conv = Conv2d {
+            in_channels: 3,
+            out_channels: 4,
+            height: 7,
+            width: 6,
+            kernel: (3, 2),
+            stride,
+        };
+        let (oh, ow) = conv.out_size();
+        let kernel = Prg::from_os().ring_vec(4 * 3 * 3 * 2);
+        let (rows, cols) = (4 * oh * ow, 3 * 7 * 6);
+        let mut dense = vec![0; rows * cols];
+        for (r, row) in dense.chunks_mut(cols).enumerate() {
+            for (j, m) in row.iter_mut().enumerate() {
+                *m = conv.kernel_index(r, j).map_or(0, |k| kernel[k]);
+            }
+        }
+        assert_eq!(conv.kernel_index(rows, 0), None);
+        assert_eq!(conv.kernel_index(0, cols), None);
+        let pattern = conv.pattern().unwrap();
+        assert_eq!(pattern.nnz(), dense.iter().filter(|m| **m != 0).count());
+        assert_eq!(pattern.nnz(), 4 * oh * ow * 3 * 3 * 2);
+        let weights = pattern.gather(|r, j| dense[r * cols + j]);
+        let v = mask(cols);
+        let (xs, xc) = gilboa(&mut s, &mut c, &pattern, &weights, &v);
+        assert_eq!(
+            add(&xs, &xc),
+            matvec(&dense, rows, cols, &v),
+            "stride {stride}"
+        );
+        assert_eq!(
+            (sent(&mut s.1), sent(&mut c.1)),
+            linear_bytes(&pattern),
+            "stride {stride}"
+        );
+    }
+}
+
+#[test]
+fn gilboa_handles_empty_columns_and_repeated_rows() {
+    let (mut s, mut c) = sessions();
+    let pattern = Pattern::sparse(3, &[vec![0, 2, 0], vec![], vec![1]]).unwrap();
+    let weights = vec![5, u64::MAX, 7, 1 << 62];
+    let v = mask(3);
+    let (xs, xc) = gilboa(&mut s, &mut c, &pattern, &weights, &v);
+    let expect = [
+        (5u64.wrapping_add(7)).wrapping_mul(v[0]),
+        (1u64 << 62).wrapping_mul(v[2]),
+        u64::MAX.wrapping_mul(v[0]),
+    ];
+    assert_eq!(add(&xs, &xc), expect);
+}
+
+#[test]
+fn two_draws_give_different_material() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions();
+    let mut draw = || {
+        both(
+            || {
+                let t = and_triples(&mut s, &mut cs, 1, 256).unwrap();
+                let p = inject_pairs(&mut s, &mut cs, 64).unwrap();
+                let b = bit_rings(&mut s, &mut cs, 4).unwrap();
+                let pattern = Pattern::dense(4, 2);
+                let x = weights_share(&mut s, &mut cs, &pattern, &[1; 8]).unwrap();
+                (t, p, b, x)
+            },
+            || {
+                let t = and_triples(&mut c, &mut cc, 1, 256).unwrap();
+                let p = inject_pairs(&mut c, &mut cc, 64).unwrap();
+                let b = bit_rings(&mut c, &mut cc, 4).unwrap();
+                let x = mask_share(&mut c, &mut cc, &Pattern::dense(4, 2), &[3, 5]).unwrap();
+                (t, p, b, x)
+            },
+        )
+    };
+    let ((s1, c1), (s2, c2)) = (draw(), draw());
+    assert_ne!(s1.0, s2.0, "server triples");
+    assert_ne!(c1.0, c2.0, "client triples");
+    assert_ne!(s1.1.r, s2.1.r, "server inject bits");
+    assert_ne!(c1.1.arith, c2.1.arith, "client inject shares");
+    assert_ne!(s1.2.big_r, s2.2.big_r, "server R");
+    assert_ne!(c1.2.product, c2.2.product, "client products");
+    // Same W and V: fresh shares of the same M·V.
+    assert_ne!(s1.3, s2.3, "server linear share");
+    assert_eq!(add(&s1.3, &c1.3), add(&s2.3, &c2.3));
+}
+
+/// What one party saw in a tampered run: its call's result, and if that failed, the
+/// result of a further call.
+type Outcome = (
+    Result<Vec<Ring>, ProtocolError>,
+    Option<Result<Vec<BitTriple>, ProtocolError>>,
+);
+
+/// Runs one party's `call`; on failure tries once more, then hangs up (drops the channel)
+/// so that the peer sees Closed rather than waiting.
+fn run_and_hang_up(
+    mut session: PrepSession,
+    mut ch: Ch,
+    call: impl FnOnce(&mut PrepSession, &mut Ch) -> Result<Vec<Ring>, ProtocolError>,
+) -> Outcome {
+    let out = call(&mut session, &mut ch);
+    let again = out
+        .is_err()
+        .then(|| and_triples(&mut session, &mut ch, 1, 1));
+    (out, again)
+}
+
+/// Runs Gilboa for a small dense layer with `edit` on the frames `victim` receives.
+fn tampered(victim: Role, edit: Edit) -> (Outcome, Outcome) {
+    let ((s, mut cs), (c, mut cc)) = sessions();
+    match victim {
+        Role::Server => cs.transport_mut().edit = Some(edit),
+        Role::Client => cc.transport_mut().edit = Some(edit),
+    }
+    let pattern = Pattern::dense(5, 3);
+    both(
+        || run_and_hang_up(s, cs, |s, ch| weights_share(s, ch, &pattern, &[9; 15])),
+        || run_and_hang_up(c, cc, |c, ch| mask_share(c, ch, &pattern, &[1, 2, 3])),
+    )
+}
+
+#[test]
+fn short_or_long_frames_are_typed_errors_and_spoil_the_session() {
+    let truncate: fn(&mut Vec<u8>) = |p| {
+        p.pop();
+    };
+    let extend: fn(&mut Vec<u8>) = |p| p.push(0);
+    for (victim, change) in [
+        (Role::Server, truncate),
+        (Role::Server, extend),
+        (Role::Client, truncate),
+        (Role::Client, extend),
+    ] {
+        let (server, client) = tampered(victim, Box::new(move |_, p| change(p)));
+        let (hit, peer) = match victim {
+            Role::Server => (server, client),
+            Role::Client => (client, server),
+        };
+        assert!(
+            matches!(
+                hit.0,
+                Err(ProtocolError::Peer(
+                    DecodeError::Truncated { .. } | DecodeError::Trailing(_)
+                ))
+            ),
+            "{victim:?}: {:?}",
+            hit.0
+        );
+        assert!(
+            matches!(hit.1, Some(Err(ProtocolError::Misuse(_)))),
+            "{victim:?}: the session refuses further work"
+        );
+        // A refused OT matrix stops the server before its corrections: the client sees the
+        // hang-up. A refused correction frame leaves the server done.
+        match victim {
+            Role::Server => assert!(
+                matches!(peer.0, Err(ProtocolError::Channel(ChannelError::Closed))),
+                "{:?}",
+                peer.0
+            ),
+            Role::Client => assert!(peer.0.is_ok()),
+        }
+    }
+}
+
+#[test]
+fn shapes_that_do_not_fit_are_refused_before_any_message() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions();
+    let pattern = Pattern::dense(2, 2);
+    assert!(matches!(
+        weights_share(&mut s, &mut cs, &pattern, &[1; 3]),
+        Err(ProtocolError::Misuse(_))
+    ));
+    assert!(matches!(
+        mask_share(&mut c, &mut cc, &pattern, &[1]),
+        Err(ProtocolError::Misuse(_))
+    ));
+    assert!(matches!(
+        Pattern::sparse(2, &[vec![2]]),
+        Err(ProtocolError::Misuse(_))
+    ));
+    assert_eq!((sent(&mut cs), sent(&mut cc)), (0, 0));
+    // Refused calls do not spoil the session.
+    let (ts, tc) = both(
+        || and_triples(&mut s, &mut cs, 1, 8).unwrap(),
+        || and_triples(&mut c, &mut cc, 1, 8).unwrap(),
+    );
+    let [u, v, w] = open_bits(&ts[0], &tc[0]);
+    assert_eq!(u.and(&v).unwrap(), w);
+}

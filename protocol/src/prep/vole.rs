@@ -1,0 +1,251 @@
+//! Vector OLE from random OT: one OT carries a whole vector, so a correlation of L ring
+//! elements costs one 16-byte OT plus L values of correction.
+//!
+//! For OT i the sender holds a correlation Δ_i of `len` ring elements of which only the low
+//! `width` bits matter; the receiver holds a choice bit c_i. A random OT gives the sender
+//! keys (k0, k1) and the receiver k{c_i}. Both stretch keys with a PRG G to `len` values
+//! mod 2^width. The sender sends d_i = G(k0) − G(k1) + Δ_i and keeps x_i = −G(k0); the
+//! receiver outputs y_i = G(k{c_i}) + c_i·d_i. Then x_i + y_i = c_i·Δ_i (mod 2^width).
+//!
+//! Who learns what: the receiver sees d_i, masked by G(k{1−c_i}), which it cannot compute;
+//! the sender sees only the OT extension matrix, which hides c_i. Each share alone is
+//! uniform.
+//!
+//! Cost: the random OT (16 bytes from the receiver), then ceil(Σ len·width / 8) bytes of
+//! corrections from the sender, packed back to back in frames of at most [`FRAME_BYTES`]
+//! (an OT larger than that has a frame of its own). Two flights per
+//! [`crate::ot::FLIGHT_OTS`] OTs.
+
+use std::ops::Range;
+
+use super::pack::{low_mask, Packer, Unpacker};
+use super::session::{flights, PrepSession};
+use crate::block::Block;
+use crate::channel::{Channel, Transport};
+use crate::codec::Reader;
+use crate::error::ProtocolError;
+use crate::ot::aes_prg::AesPrg;
+use crate::ot::matrix_bytes;
+use crate::ring::Ring;
+
+/// Target size of one frame of corrections.
+pub const FRAME_BYTES: usize = 1 << 20;
+
+/// The public shape of one vector OT: both parties know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Ring elements in the correlation vector.
+    pub len: usize,
+    /// Low bits of each element that matter, `1..=64`.
+    pub width: u32,
+}
+
+/// The shape of OT `i` of a batch.
+pub type Shapes<'a> = &'a dyn Fn(usize) -> Shape;
+
+/// This party's OTs as vector-OLE sender.
+pub struct Offer<'a> {
+    /// How many OTs.
+    pub n: usize,
+    /// Their shapes.
+    pub shape: Shapes<'a>,
+    /// Writes Δ_i into a buffer of `shape(i).len` elements (high bits are ignored).
+    pub delta: &'a mut dyn FnMut(usize, &mut [Ring]),
+    /// Takes this party's share x_i of c_i·Δ_i (mod 2^width).
+    pub share: &'a mut dyn FnMut(usize, &[Ring]),
+}
+
+/// This party's OTs as vector-OLE receiver.
+pub struct Ask<'a> {
+    /// One choice bit per OT.
+    pub choices: &'a [bool],
+    /// Their shapes.
+    pub shape: Shapes<'a>,
+    /// Takes this party's share y_i of c_i·Δ_i (mod 2^width).
+    pub share: &'a mut dyn FnMut(usize, &[Ring]),
+}
+
+/// Runs vector OTs both ways: this party sends `offer` and receives `ask`, while the peer
+/// calls with the mirror image. Per flight: one random-OT flight each way at once, then
+/// each party's corrections.
+pub fn exchange<T: Transport>(
+    session: &mut PrepSession,
+    ch: &mut Channel<T>,
+    mut offer: Option<Offer<'_>>,
+    mut ask: Option<Ask<'_>>,
+) -> Result<(), ProtocolError> {
+    let sent = offer.as_ref().map_or(0, |o| o.n);
+    let choices = ask.as_ref().map_or(&[][..], |a| a.choices);
+    for flight in flights(sent.max(choices.len())) {
+        let mine = clamp(&flight, sent);
+        let theirs = clamp(&flight, choices.len());
+        let (pairs, keys) = session.random_ots(ch, mine.len(), &choices[theirs.clone()])?;
+        if let Some(o) = offer.as_mut() {
+            send(ch, mine.start, &pairs, o)?;
+        }
+        if let Some(a) = ask.as_mut() {
+            receive(ch, theirs.start, &keys, a)?;
+        }
+    }
+    Ok(())
+}
+
+/// Payload bytes the receivers send for `n` vector OTs: 16 per OT, padded per flight.
+pub fn ot_bytes(n: usize) -> usize {
+    flights(n).map(|f| matrix_bytes(f.len())).sum()
+}
+
+/// Payload bytes the sender sends for `n` vector OTs of these shapes: the packed
+/// corrections, frame by frame.
+pub fn correction_bytes(n: usize, shape: Shapes<'_>) -> usize {
+    flights(n)
+        .flat_map(|f| frames(f, shape))
+        .map(|(_, bytes)| bytes)
+        .sum()
+}
+
+fn clamp(r: &Range<usize>, n: usize) -> Range<usize> {
+    r.start.min(n)..r.end.min(n)
+}
+
+/// Sends the corrections of OTs `first..first + pairs.len()`, frame by frame.
+fn send<T: Transport>(
+    ch: &mut Channel<T>,
+    first: usize,
+    pairs: &[(Block, Block)],
+    offer: &mut Offer<'_>,
+) -> Result<(), ProtocolError> {
+    let mut g = Expander::default();
+    let (mut p0, mut p1, mut delta) = (Vec::new(), Vec::new(), Vec::new());
+    for (ots, bytes) in frames(first..first + pairs.len(), offer.shape) {
+        let mut msg = Packer::with_capacity(bytes);
+        for i in ots {
+            let Shape { len, width } = (offer.shape)(i);
+            let (k0, k1) = pairs[i - first];
+            for buf in [&mut p0, &mut p1, &mut delta] {
+                buf.resize(len, 0);
+            }
+            g.expand(k0, width, &mut p0);
+            g.expand(k1, width, &mut p1);
+            (offer.delta)(i, &mut delta);
+            let mask = low_mask(width);
+            for ((x, y), d) in p0.iter_mut().zip(&p1).zip(delta.iter_mut()) {
+                *d = x.wrapping_sub(*y).wrapping_add(*d) & mask;
+                *x = x.wrapping_neg() & mask;
+            }
+            msg.extend(&delta, width);
+            (offer.share)(i, &p0);
+        }
+        ch.send(&msg.finish())?;
+    }
+    Ok(())
+}
+
+/// Receives the corrections of OTs `first..first + keys.len()` and hands out the shares.
+fn receive<T: Transport>(
+    ch: &mut Channel<T>,
+    first: usize,
+    keys: &[Block],
+    ask: &mut Ask<'_>,
+) -> Result<(), ProtocolError> {
+    let mut g = Expander::default();
+    let (mut y, mut d) = (Vec::new(), Vec::new());
+    for (ots, bytes) in frames(first..first + keys.len(), ask.shape) {
+        let msg = ch.recv()?;
+        let mut r = Reader::new(&msg);
+        let mut corrections = Unpacker::new(r.take(bytes, "vector-OT corrections")?);
+        r.finish()?;
+        for i in ots {
+            let Shape { len, width } = (ask.shape)(i);
+            y.resize(len, 0);
+            d.resize(len, 0);
+            g.expand(keys[i - first], width, &mut y);
+            corrections.fill(&mut d, width);
+            let (mask, choice) = (low_mask(width), u64::from(ask.choices[i]).wrapping_neg());
+            for (v, d) in y.iter_mut().zip(&d) {
+                *v = v.wrapping_add(d & choice) & mask;
+            }
+            (ask.share)(i, &y);
+        }
+        corrections.finish()?;
+    }
+    Ok(())
+}
+
+/// Splits OTs `ots` into runs whose packed corrections fill a frame of at most
+/// [`FRAME_BYTES`] (a larger OT alone); with each frame's length in bytes.
+fn frames(ots: Range<usize>, shape: Shapes<'_>) -> Vec<(Range<usize>, usize)> {
+    let mut out = Vec::new();
+    let (mut start, mut bits) = (ots.start, 0usize);
+    for i in ots.clone() {
+        let Shape { len, width } = shape(i);
+        let more = len * width as usize;
+        if bits > 0 && bits + more > 8 * FRAME_BYTES {
+            out.push((start..i, bits.div_ceil(8)));
+            (start, bits) = (i, 0);
+        }
+        bits += more;
+    }
+    if start < ots.end {
+        out.push((start..ots.end, bits.div_ceil(8)));
+    }
+    out
+}
+
+/// The PRG G that stretches a random-OT key into a vector.
+#[derive(Default)]
+struct Expander {
+    bytes: Vec<u8>,
+}
+
+impl Expander {
+    /// Overwrites `out` with uniform values of `width` bits from `key`. Up to two values
+    /// are the key's own halves (a random-OT key is already uniform and used once); more
+    /// come from AES-CTR keyed by it.
+    fn expand(&mut self, key: Block, width: u32, out: &mut [Ring]) {
+        let mask = low_mask(width);
+        if out.len() <= 2 {
+            let halves = [key.0 as u64, (key.0 >> 64) as u64];
+            out.iter_mut().zip(halves).for_each(|(o, h)| *o = h & mask);
+            return;
+        }
+        self.bytes.resize(8 * out.len(), 0);
+        AesPrg::new(key).fill(&mut self.bytes);
+        for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(8)) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            *o = u64::from_le_bytes(w) & mask;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_cover_every_ot_once_and_stay_under_the_limit() {
+        // 3 small OTs, one larger than a frame, then small ones filling frames.
+        let big = 8 * FRAME_BYTES / 32;
+        let shape = |i: usize| Shape {
+            len: if i == 3 { big } else { 4096 },
+            width: 64 - (i % 64) as u32,
+        };
+        let fs = frames(0..700, &shape);
+        let mut next = 0;
+        for (ots, bytes) in &fs {
+            assert_eq!(ots.start, next);
+            assert!(!ots.is_empty());
+            next = ots.end;
+            let bits: usize = ots
+                .clone()
+                .map(|i| shape(i).len * shape(i).width as usize)
+                .sum();
+            assert_eq!(*bytes, bits.div_ceil(8));
+            assert!(*bytes <= FRAME_BYTES || ots.len() == 1);
+        }
+        assert_eq!(next, 700);
+        assert_eq!(fs[1].0, 3..4, "the large OT has a frame of its own");
+        assert!(frames(5..5, &shape).is_empty());
+    }
+}
