@@ -88,7 +88,7 @@ impl Session {
         };
         let (dconn, dealer, dealer_notice) =
             join_dealer(opts, identity, pins, handle, &plan, session, &info)?;
-        let setup = engine::client_setup(&mut peer, &plan)?;
+        let setup = engine::client_setup(&mut peer, &plan, engine::Preprocessing::Dealer)?;
         peer.enter(Scope::CONTROL);
         Ok(Session {
             plan,

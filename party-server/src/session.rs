@@ -130,7 +130,7 @@ pub fn serve_client(
     };
     ch.send(&welcome.encode())?;
     let masks = SessionMasks::expand(&plan, dealer.seed);
-    let mut setup = engine::server_setup(&mut ch, &plan, &hosted.weights, &masks)?;
+    let mut setup = engine::server_setup(&mut ch, &plan, &hosted.weights, Some(&masks))?;
     drop(masks);
     let mut queries = 0;
     loop {

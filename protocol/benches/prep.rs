@@ -8,8 +8,9 @@ use std::thread;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use veil_protocol::channel::{Channel, MemTransport, Scope};
+use veil_protocol::plan::{Image, Linear, LinearOp, Window};
 use veil_protocol::prep::{
-    and_triples, bit_rings, mask_share, weights_share, Conv2d, Pattern, PrepSession,
+    and_triples, bit_rings, mask_share, weights_share, LinearMatrix, Pattern, PrepSession,
 };
 use veil_protocol::prg::Prg;
 use veil_protocol::share::Role;
@@ -109,15 +110,21 @@ fn gilboa(c: &mut Criterion, name: &str, pattern: Pattern) {
 
 fn linear(c: &mut Criterion) {
     gilboa(c, "dense 100x256", Pattern::dense(100, 256));
-    let conv = Conv2d {
-        in_channels: 16,
-        out_channels: 16,
-        height: 12,
-        width: 12,
-        kernel: (5, 5),
-        stride: 1,
+    let conv = Linear {
+        pool: None,
+        op: LinearOp::Conv {
+            input: Image {
+                c: 16,
+                h: 12,
+                w: 12,
+            },
+            out_channels: 16,
+            window: Window::new([5, 5], [1, 1]),
+        },
+        residual: None,
     };
-    let pattern = conv.pattern().expect("MiniONN's conv fits");
+    let matrix = LinearMatrix::of(&conv).expect("MiniONN's conv fits");
+    let pattern = matrix.pattern().clone();
     gilboa(c, "MiniONN conv2 16x12x12 -> 16x8x8, 5x5", pattern);
 }
 

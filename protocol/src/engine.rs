@@ -1,8 +1,10 @@
 //! The inference engine: a plan's layers in order, on shares, for either party.
 //!
-//! Phases (CONTRACT.md): *setup* once per client session (the masked weights E = W − U),
-//! *offline* per query (the client turns its material into ready output shares), *online*
-//! from the client's encoded input to its decoded output. The server learns nothing: every
+//! Phases (CONTRACT.md): *setup* once per client session (with a dealer, the masked
+//! weights E = W − U; without one, the base OTs of two-party preprocessing), *offline* per
+//! query (without a dealer the parties first make the material themselves:
+//! [`server_material`], [`client_material`]; then the client turns its material into ready
+//! output shares), *online* from the client's encoded input to its decoded output. The server learns nothing: every
 //! value it receives is masked by one-time randomness. The client learns the output only.
 //! Each layer's traffic is metered under its own [`Scope`], and the server reveals its
 //! output share at the end of the last layer. Outputs that a later layer adds as a
@@ -19,19 +21,32 @@ use crate::layers::relu;
 use crate::layers::relu_gc::{self, GarbledRelu, GcClient, GcServer, ReceivedRelu};
 use crate::material::{LayerMaterial, LinearShare, QueryMaterial, ReluShare, SessionMasks};
 use crate::plan::{Backend, LayerKind, Linear, Plan, Weights, Windows};
+use crate::prep::TwoPartyPrep;
 use crate::ring::Ring;
 use crate::share::Role;
 
-/// What the server keeps from setup: the garbling session, under the GC backend.
-pub struct ServerSetup {
-    gc: Option<GcServer>,
+/// Where a session's correlated randomness comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preprocessing {
+    /// A third party deals it; the server sends E = W − U at setup.
+    Dealer,
+    /// The two parties make it by oblivious transfer ([`crate::prep`]); there is no U.
+    TwoParty,
 }
 
-/// What the client keeps from setup: E = W − U for every linear layer, and the
-/// evaluation session under the GC backend.
+/// What the server keeps from setup: the garbling session under the GC backend, and the
+/// two-party preprocessing session without a dealer.
+pub struct ServerSetup {
+    gc: Option<GcServer>,
+    prep: Option<TwoPartyPrep>,
+}
+
+/// What the client keeps from setup: with a dealer, E = W − U for every linear layer;
+/// without one, the two-party preprocessing session; under GC, the evaluation session.
 pub struct ClientSetup {
-    masked_weights: Vec<Vec<Ring>>,
+    masked_weights: Option<Vec<Vec<Ring>>>,
     gc: Option<GcClient>,
+    prep: Option<TwoPartyPrep>,
 }
 
 /// The server's material for one query, ready for the online phase.
@@ -60,46 +75,85 @@ enum ClientLayer {
 #[derive(Clone, Debug, Default)]
 pub struct LayerTimes(pub Vec<Duration>);
 
-/// The server's setup: sends E = W − U for each linear layer; under GC, starts the
-/// garbling session (hash key, base OTs).
+/// The server's setup. With the dealer's session masks `masks`, it sends E = W − U for
+/// each linear layer; without (`None`), it runs the base OTs of two-party preprocessing
+/// and sends nothing of W. Under GC it then starts the garbling session (hash key, base
+/// OTs).
 pub fn server_setup<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
     weights: &Weights,
-    masks: &SessionMasks,
+    masks: Option<&SessionMasks>,
 ) -> Result<ServerSetup, ProtocolError> {
     weights
         .check(plan)
         .map_err(|_| ProtocolError::Misuse("the weights do not fit the plan"))?;
-    for (i, ((index, _), w)) in plan.linear_layers().zip(&weights.linear).enumerate() {
-        ch.enter(Scope::layer(Phase::Setup, index));
-        linear::server_setup(ch, w, masks.linear(i))?;
-    }
+    let prep = match masks {
+        Some(masks) => {
+            for (i, ((index, _), w)) in plan.linear_layers().zip(&weights.linear).enumerate() {
+                ch.enter(Scope::layer(Phase::Setup, index));
+                linear::server_setup(ch, w, masks.linear(i))?;
+            }
+            None
+        }
+        None => Some(TwoPartyPrep::server(ch, plan, weights)?),
+    };
     ch.enter(Scope::phase(Phase::Setup));
     let gc = match plan.backend {
         Backend::Gc => Some(relu_gc::server_setup(ch)?),
         Backend::Gmw => None,
     };
-    Ok(ServerSetup { gc })
+    Ok(ServerSetup { gc, prep })
 }
 
-/// The client's setup: receives E for each linear layer; under GC, joins the garbling
-/// session.
+/// The client's setup: with a dealer, receives E for each linear layer; without, runs
+/// the base OTs of two-party preprocessing. Under GC it then joins the garbling session.
 pub fn client_setup<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
+    preprocessing: Preprocessing,
 ) -> Result<ClientSetup, ProtocolError> {
-    let mut masked_weights = Vec::new();
-    for (index, layer) in plan.linear_layers() {
-        ch.enter(Scope::layer(Phase::Setup, index));
-        masked_weights.push(linear::client_setup(ch, layer)?);
-    }
+    let (masked_weights, prep) = match preprocessing {
+        Preprocessing::Dealer => {
+            let mut masked_weights = Vec::new();
+            for (index, layer) in plan.linear_layers() {
+                ch.enter(Scope::layer(Phase::Setup, index));
+                masked_weights.push(linear::client_setup(ch, layer)?);
+            }
+            (Some(masked_weights), None)
+        }
+        Preprocessing::TwoParty => (None, Some(TwoPartyPrep::client(ch, plan)?)),
+    };
     ch.enter(Scope::phase(Phase::Setup));
     let gc = match plan.backend {
         Backend::Gc => Some(relu_gc::client_setup(ch)?),
         Backend::Gmw => None,
     };
-    Ok(ClientSetup { masked_weights, gc })
+    Ok(ClientSetup {
+        masked_weights,
+        gc,
+        prep,
+    })
+}
+
+/// Without a dealer, the server's share of one query's material, made with the client
+/// (who calls [`client_material`] at once); then [`server_offline`] as with a dealer.
+pub fn server_material<T: Transport>(
+    ch: &mut Channel<T>,
+    plan: &Plan,
+    setup: &mut ServerSetup,
+) -> Result<QueryMaterial, ProtocolError> {
+    setup.prep.as_mut().ok_or(PREP_MISSING)?.query(ch, plan)
+}
+
+/// Without a dealer, the client's share of one query's material, made with the server
+/// (who calls [`server_material`] at once); then [`client_offline`] as with a dealer.
+pub fn client_material<T: Transport>(
+    ch: &mut Channel<T>,
+    plan: &Plan,
+    setup: &mut ClientSetup,
+) -> Result<QueryMaterial, ProtocolError> {
+    setup.prep.as_mut().ok_or(PREP_MISSING)?.query(ch, plan)
 }
 
 /// The server's offline step for one query: under GC it garbles each non-linear layer
@@ -128,7 +182,8 @@ pub fn server_offline<T: Transport>(
     Ok(ServerQuery { layers })
 }
 
-/// The client's offline step for one query: `E ⋆ V + [U⋆V]_c` for every linear layer;
+/// The client's offline step for one query: `E ⋆ V + [U⋆V]_c` for every linear layer
+/// (`[W⋆V]_c` alone without a dealer);
 /// under GC, OT on its share of each non-linear layer's input and the garbled tables.
 pub fn client_offline<T: Transport>(
     ch: &mut Channel<T>,
@@ -137,14 +192,16 @@ pub fn client_offline<T: Transport>(
     material: QueryMaterial,
 ) -> Result<PreparedQuery, ProtocolError> {
     check_material(plan, &material, Role::Client)?;
-    let mut masks = setup.masked_weights.iter();
+    let mut masks = setup.masked_weights.as_ref().map(|m| m.iter());
     let mut layers: Vec<ClientLayer> = Vec::with_capacity(plan.layers.len());
     for (index, (layer, m)) in plan.layers.iter().zip(material.layers).enumerate() {
         layers.push(match (&layer.kind, m) {
             (LayerKind::Linear(linear), LayerMaterial::Linear(share)) => {
-                let e = masks
-                    .next()
-                    .ok_or(ProtocolError::Misuse("setup is missing"))?;
+                let e = match &mut masks {
+                    Some(m) => Some(m.next().ok_or(ProtocolError::Misuse("setup is missing"))?),
+                    None => None,
+                };
+                let e = e.map(Vec::as_slice);
                 ClientLayer::Linear(linear::client_prepare(e, linear, plan.fixed.f, share)?)
             }
             (LayerKind::Linear(_), _) => return Err(KINDS_DIFFER),
@@ -166,6 +223,8 @@ pub fn client_offline<T: Transport>(
     Ok(PreparedQuery { layers })
 }
 
+const PREP_MISSING: ProtocolError =
+    ProtocolError::Misuse("two-party material without a two-party setup");
 const GC_MISSING: ProtocolError = ProtocolError::Misuse("garbled material without a GC setup");
 const KINDS_DIFFER: ProtocolError = ProtocolError::Misuse("material kinds differ from the plan");
 

@@ -363,8 +363,9 @@ fn material_of_another_shape_is_an_error_not_a_panic() {
     let masks = SessionMasks::expand(&fx.plan, Seed::random());
     // At setup the server only sends, so one thread can run both sides.
     let mut server_setup =
-        engine::server_setup(&mut server, &fx.plan, &fx.weights, &masks).expect("setup");
-    let mut client_setup = engine::client_setup(&mut client, &fx.plan).expect("setup");
+        engine::server_setup(&mut server, &fx.plan, &fx.weights, Some(&masks)).expect("setup");
+    let mut client_setup =
+        engine::client_setup(&mut client, &fx.plan, engine::Preprocessing::Dealer).expect("setup");
     assert!(matches!(
         engine::client_offline(&mut client, &fx.plan, &mut client_setup, client_material),
         Err(ProtocolError::Material(_))
@@ -420,8 +421,9 @@ fn the_other_partys_material_is_misuse() {
     let (a, b) = MemTransport::pair();
     let (mut server, mut client) = (Channel::new(a), Channel::new(b));
     let mut server_setup =
-        engine::server_setup(&mut server, &fx.plan, &fx.weights, &masks).expect("setup");
-    let mut client_setup = engine::client_setup(&mut client, &fx.plan).expect("setup");
+        engine::server_setup(&mut server, &fx.plan, &fx.weights, Some(&masks)).expect("setup");
+    let mut client_setup =
+        engine::client_setup(&mut client, &fx.plan, engine::Preprocessing::Dealer).expect("setup");
     assert!(matches!(
         engine::server_offline(&mut server, &fx.plan, &mut server_setup, client_material),
         Err(ProtocolError::Misuse(_))

@@ -477,14 +477,16 @@ fn over_the_wire_each_fetch_is_the_next_querys_material() {
     let images = &mnist().images[..2];
     let outputs = thread::scope(|s| {
         let server_side = s.spawn(|| {
-            let mut setup = engine::server_setup(&mut sch, &plan, &model.weights, &masks).unwrap();
+            let mut setup =
+                engine::server_setup(&mut sch, &plan, &model.weights, Some(&masks)).unwrap();
             for m in servers {
                 let material = expand(&plan, Role::Server, m).unwrap();
                 let query = engine::server_offline(&mut sch, &plan, &mut setup, material).unwrap();
                 engine::server_online(&mut sch, &plan, &model.weights, &setup, query).unwrap();
             }
         });
-        let mut setup = engine::client_setup(&mut cch, &plan).unwrap();
+        let mut setup =
+            engine::client_setup(&mut cch, &plan, engine::Preprocessing::Dealer).unwrap();
         let outputs: Vec<_> = clients
             .into_iter()
             .zip(images)

@@ -2,7 +2,7 @@ use super::cost::{self, Cost};
 use super::*;
 use crate::channel::Tally;
 use crate::layers::relu;
-use crate::local::run_local;
+use crate::local::{run_local, run_local_two_party, LocalRun};
 use crate::plan::{Backend, LinearWeights, PlanLayer};
 use crate::prg::{Prg, Seed};
 use crate::ring::{truncate, FixedPoint};
@@ -164,7 +164,8 @@ fn a_secure_cnn_is_bit_exact_with_the_plain_definition() {
     let (mut plan, weights) = cnn(fixed, &mut rng);
     for backend in [Backend::Gmw, Backend::Gc] {
         plan.backend = backend;
-        check_runs(&plan, &weights, &mut rng, seed);
+        check_runs(&plan, &weights, &mut rng, seed, run_local);
+        check_runs(&plan, &weights, &mut rng, seed, run_local_two_party);
     }
 }
 
@@ -176,17 +177,20 @@ fn a_secure_mlp_is_bit_exact_with_the_plain_definition() {
     let (mut plan, weights) = mlp(&[20, 16, 12, 4], fixed, &mut rng);
     for backend in [Backend::Gmw, Backend::Gc] {
         plan.backend = backend;
-        check_runs(&plan, &weights, &mut rng, seed);
+        check_runs(&plan, &weights, &mut rng, seed, run_local);
+        check_runs(&plan, &weights, &mut rng, seed, run_local_two_party);
     }
 }
 
-fn check_runs(plan: &Plan, weights: &Weights, rng: &mut Prg, seed: Seed) {
+type Runner = fn(&Plan, &Weights, &[Ring]) -> Result<LocalRun, ProtocolError>;
+
+fn check_runs(plan: &Plan, weights: &Weights, rng: &mut Prg, seed: Seed, run: Runner) {
     let fixed = plan.fixed;
-    for _ in 0..5 {
+    for _ in 0..3 {
         let input: Vec<Ring> = (0..plan.input_len())
             .map(|_| fixed.encode(rng.next_u32() as f64 / u32::MAX as f64))
             .collect();
-        let run = run_local(plan, weights, &input).unwrap();
+        let run = run(plan, weights, &input).unwrap();
         let want = plain(plan, weights, &input);
         assert_eq!(run.output, want, "{:?}, seed {seed:?}", plan.backend);
     }
@@ -263,4 +267,108 @@ fn each_cnn_layer_costs_exactly_its_formula() {
     assert_eq!(relu::rounds(fixed, 4), relu::rounds(fixed, 1) + 2);
     plan.backend = Backend::Gmw;
     assert_eq!(cost::online(&plan)[4].bytes, 8 * (36 + 36));
+}
+
+#[test]
+fn dealer_free_layers_cost_exactly_their_formula() {
+    let fixed = FixedPoint { f: 10, k: 34 };
+    let mut rng = Prg::new(Seed::random());
+    let (cnn_plan, cnn_weights) = cnn(fixed, &mut rng);
+    let (mlp_plan, mlp_weights) = mlp(&[30, 24, 16, 10], fixed, &mut rng);
+    for (mut plan, weights) in [(cnn_plan, cnn_weights), (mlp_plan, mlp_weights)] {
+        for backend in [Backend::Gmw, Backend::Gc] {
+            plan.backend = backend;
+            let input = vec![fixed.encode(0.25); plan.input_len()];
+            let run = run_local_two_party(&plan, &weights, &input).unwrap();
+            let formula = crate::prep::offline_bytes(&plan).unwrap();
+            for (layer, want) in formula.iter().enumerate() {
+                if backend == Backend::Gc && !plan.layers[layer].kind.is_linear() {
+                    continue; // the garbled layer's own offline traffic shares the scope
+                }
+                let scope = Scope::layer(Phase::Offline, layer);
+                let (bytes, _) = joint(run.server.tally(scope), run.client.tally(scope));
+                assert_eq!(bytes, *want, "{backend:?}, layer {layer}");
+            }
+            // No E = W − U: the setup holds the base OTs only (and GC's own set-up).
+            for (l, _) in plan.linear_layers() {
+                let scope = Scope::layer(Phase::Setup, l);
+                assert_eq!(joint(run.server.tally(scope), run.client.tally(scope)).0, 0);
+            }
+            if backend == Backend::Gmw {
+                let scope = Scope::phase(Phase::Setup);
+                let (bytes, _) = joint(run.server.tally(scope), run.client.tally(scope));
+                assert_eq!(bytes, 2 * (32 + 4096), "base OTs both ways");
+            }
+            // The online phase is the dealer path's.
+            for (layer, want) in cost::online(&plan).iter().enumerate() {
+                let scope = Scope::layer(Phase::Online, layer);
+                let (bytes, rounds) = joint(run.server.tally(scope), run.client.tally(scope));
+                assert_eq!(Cost { bytes, rounds }, *want, "{backend:?}, layer {layer}");
+            }
+        }
+    }
+}
+
+/// Two queries of one dealer-free session: every piece of material is fresh, and the
+/// linear shares sum to W ⋆ V.
+#[test]
+fn dealer_free_queries_never_share_material() {
+    use crate::channel::MemTransport;
+    use crate::prep::TwoPartyPrep;
+    let fixed = FixedPoint { f: 10, k: 34 };
+    let mut rng = Prg::new(Seed::random());
+    let (plan, weights) = cnn(fixed, &mut rng);
+    let (a, b) = MemTransport::pair();
+    let (server, client) = std::thread::scope(|scope| {
+        let server = scope.spawn(|| {
+            let mut ch = Channel::new(a);
+            let mut prep = TwoPartyPrep::server(&mut ch, &plan, &weights).unwrap();
+            [(); 2].map(|_| prep.query(&mut ch, &plan).unwrap())
+        });
+        let mut ch = Channel::new(b);
+        let mut prep = TwoPartyPrep::client(&mut ch, &plan).unwrap();
+        let client = [(); 2].map(|_| prep.query(&mut ch, &plan).unwrap());
+        (server.join().unwrap(), client)
+    });
+    let linear = |m: &QueryMaterial, i: usize| match &m.layers[i] {
+        LayerMaterial::Linear(l) => l.clone(),
+        _ => panic!("layer {i} is linear"),
+    };
+    let relu = |m: &QueryMaterial, i: usize| match &m.layers[i] {
+        LayerMaterial::Relu(r) => r.clone(),
+        _ => panic!("layer {i} is a GMW ReLU"),
+    };
+    let mut w = weights.linear.iter();
+    for (i, layer) in plan.layers.iter().enumerate() {
+        match &layer.kind {
+            LayerKind::Linear(l) => {
+                let w = &w.next().unwrap().w;
+                let (s, c) = (
+                    [0, 1].map(|q| linear(&server[q], i)),
+                    [0, 1].map(|q| linear(&client[q], i)),
+                );
+                for q in 0..2 {
+                    assert!(s[q].mask.is_empty());
+                    assert_eq!(
+                        crate::share::add(&s[q].uv, &c[q].uv),
+                        l.apply(w, &c[q].mask)
+                    );
+                }
+                assert_ne!(c[0].mask, c[1].mask, "layer {i}");
+                assert_ne!(s[0].uv, s[1].uv, "layer {i}");
+            }
+            _ => {
+                let (s, c) = (
+                    [0, 1].map(|q| relu(&server[q], i)),
+                    [0, 1].map(|q| relu(&client[q], i)),
+                );
+                for r in [&s, &c] {
+                    assert_ne!(r[0].triples[0].u, r[1].triples[0].u, "layer {i}");
+                    assert_ne!(r[0].product.big_r, r[1].product.big_r, "layer {i}");
+                    assert_ne!(r[0].carry.arith, r[1].carry.arith, "layer {i}");
+                    assert_ne!(r[0].wrap.arith, r[1].wrap.arith, "layer {i}");
+                }
+            }
+        }
+    }
 }

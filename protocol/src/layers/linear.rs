@@ -8,6 +8,10 @@
 //! it) and takes `E ⋆ V + [U⋆V]_c` as its output share, which it computed offline; the
 //! server takes `W ⋆ (x_s + F) + [U⋆V]_s + b`. The shares sum to `W ⋆ x + b`.
 //!
+//! Without a dealer there is no U and no E: the parties make shares of `W ⋆ V` by
+//! oblivious transfer ([`crate::prep`]), the client's output share is `[W⋆V]_c` and the
+//! server's steps are unchanged, with `[W⋆V]_s` in place of `[U⋆V]_s`.
+//!
 //! A residual input r (an earlier ReLU's output, scale 2^f) adds `2^f · r`. So that the
 //! client's output share stays known offline (the garbled-circuit ReLU after it needs that
 //! for its OTs), the client re-shares: it draws a uniform T offline, adds `2^f · T` to its
@@ -45,9 +49,11 @@ pub fn online_bytes(layer: &Linear) -> usize {
     8 * (layer.input_len() + residual)
 }
 
-/// The client's offline step: its output share `E ⋆ V + [U⋆V]_c (+ 2^f · T)`.
+/// The client's offline step: its output share `E ⋆ V + [U⋆V]_c (+ 2^f · T)` with a
+/// dealer; without one (`masked_weights` = `None`, its material holding `[W⋆V]_c`),
+/// `[W⋆V]_c (+ 2^f · T)`.
 pub fn client_prepare(
-    masked_weights: &[Ring],
+    masked_weights: Option<&[Ring]>,
     layer: &Linear,
     f: u32,
     material: LinearShare,
@@ -57,8 +63,10 @@ pub fn client_prepare(
             "linear material of the wrong shape".into(),
         ));
     }
-    let ev = layer.apply(masked_weights, &material.mask);
-    let mut output = share::add(&ev, &material.uv);
+    let mut output = match masked_weights {
+        Some(e) => share::add(&layer.apply(e, &material.mask), &material.uv),
+        None => material.uv,
+    };
     let residual_mask = layer.residual.map(|_| {
         let t = Prg::from_os().ring_vec(output.len());
         for (o, t) in output.iter_mut().zip(&t) {

@@ -242,41 +242,32 @@ fn gilboa_shares_sum_to_m_times_v_for_a_dense_matrix() {
 
 #[test]
 fn gilboa_shares_sum_to_m_times_v_for_convolutions() {
+    use crate::plan::{Image, Linear, LinearOp, Window};
     let (mut s, mut c) = sessions();
-    for stride in [1, 2] {
-        let conv = Conv2d {
-            in_channels: 3,
-            out_channels: 4,
-            height: 7,
-            width: 6,
-            kernel: (3, 2),
-            stride,
+    for (stride, pads) in [(1, [0; 4]), (2, [1, 0, 1, 1])] {
+        let layer = Linear {
+            pool: None,
+            op: LinearOp::Conv {
+                input: Image { c: 3, h: 7, w: 6 },
+                out_channels: 4,
+                window: Window {
+                    size: [3, 2],
+                    stride: [stride, stride],
+                    pads,
+                },
+            },
+            residual: None,
         };
-        let (oh, ow) = conv.out_size();
-        let kernel = Prg::from_os().ring_vec(4 * 3 * 3 * 2);
-        let (rows, cols) = (4 * oh * ow, 3 * 7 * 6);
-        let mut dense = vec![0; rows * cols];
-        for (r, row) in dense.chunks_mut(cols).enumerate() {
-            for (j, m) in row.iter_mut().enumerate() {
-                *m = conv.kernel_index(r, j).map_or(0, |k| kernel[k]);
-            }
-        }
-        assert_eq!(conv.kernel_index(rows, 0), None);
-        assert_eq!(conv.kernel_index(0, cols), None);
-        let pattern = conv.pattern().unwrap();
-        assert_eq!(pattern.nnz(), dense.iter().filter(|m| **m != 0).count());
-        assert_eq!(pattern.nnz(), 4 * oh * ow * 3 * 3 * 2);
-        let weights = pattern.gather(|r, j| dense[r * cols + j]);
-        let v = mask(cols);
-        let (xs, xc) = gilboa(&mut s, &mut c, &pattern, &weights, &v);
-        assert_eq!(
-            add(&xs, &xc),
-            matvec(&dense, rows, cols, &v),
-            "stride {stride}"
-        );
+        let kernel = Prg::from_os().ring_vec(layer.op.weight_len());
+        let matrix = LinearMatrix::of(&layer).unwrap();
+        let pattern = matrix.pattern();
+        let v = mask(layer.input_len());
+        let weights = matrix.weights(&kernel).unwrap();
+        let (xs, xc) = gilboa(&mut s, &mut c, pattern, &weights, &v);
+        assert_eq!(add(&xs, &xc), layer.apply(&kernel, &v), "stride {stride}");
         assert_eq!(
             (sent(&mut s.1), sent(&mut c.1)),
-            linear_bytes(&pattern),
+            linear_bytes(pattern),
             "stride {stride}"
         );
     }

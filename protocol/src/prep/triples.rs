@@ -25,8 +25,23 @@ pub fn and_triples<T: Transport>(
     gates: usize,
     width: usize,
 ) -> Result<Vec<BitTriple>, ProtocolError> {
-    let n = gates
+    gates
         .checked_mul(width)
+        .ok_or(ProtocolError::Misuse("triple count overflows"))?;
+    and_triples_of(session, ch, &vec![width; gates])
+}
+
+/// One [`BitTriple`] per entry of `widths`, of that many lanes: a whole layer's gates,
+/// whatever their widths, in one batch of random OTs. Both parties call it at once with
+/// the same widths.
+pub fn and_triples_of<T: Transport>(
+    session: &mut PrepSession,
+    ch: &mut Channel<T>,
+    widths: &[usize],
+) -> Result<Vec<BitTriple>, ProtocolError> {
+    let n = widths
+        .iter()
+        .try_fold(0usize, |n, &w| n.checked_add(w))
         .ok_or(ProtocolError::Misuse("triple count overflows"))?;
     session.guarded(|s| {
         let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
@@ -40,12 +55,17 @@ pub fn and_triples<T: Transport>(
                 c.push((ai & bi) ^ m0.lsb() ^ key.lsb());
             }
         }
-        let lane = |v: &[bool], g: usize| bits(&v[g * width..(g + 1) * width]);
-        Ok((0..gates)
-            .map(|g| BitTriple {
-                u: lane(&a, g),
-                v: lane(&b, g),
-                w: lane(&c, g),
+        let mut start = 0;
+        Ok(widths
+            .iter()
+            .map(|&w| {
+                let lanes = start..start + w;
+                start += w;
+                BitTriple {
+                    u: bits(&a[lanes.clone()]),
+                    v: bits(&b[lanes.clone()]),
+                    w: bits(&c[lanes]),
+                }
             })
             .collect())
     })

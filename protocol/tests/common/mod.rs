@@ -170,7 +170,7 @@ pub fn run_session<S: Transport, C: Transport>(
     thread::scope(|scope| {
         let s = scope.spawn(move || -> Result<(), ProtocolError> {
             let mut ch = Channel::new(server);
-            let mut setup = engine::server_setup(&mut ch, plan, weights, &masks)?;
+            let mut setup = engine::server_setup(&mut ch, plan, weights, Some(&masks))?;
             for msg in s_msgs {
                 let material = expand(plan, Role::Server, msg)?;
                 let query = engine::server_offline(&mut ch, plan, &mut setup, material)?;
@@ -180,7 +180,7 @@ pub fn run_session<S: Transport, C: Transport>(
         });
         let c = scope.spawn(move || -> Result<Vec<Vec<Ring>>, ProtocolError> {
             let mut ch = Channel::new(client);
-            let mut setup = engine::client_setup(&mut ch, plan)?;
+            let mut setup = engine::client_setup(&mut ch, plan, engine::Preprocessing::Dealer)?;
             let mut outputs = Vec::new();
             for (msg, input) in c_msgs.into_iter().zip(inputs) {
                 let material = expand(plan, Role::Client, msg)?;
