@@ -146,10 +146,10 @@ fn spawn_peers(
     let server_pins = pinned(&[dealer])?;
     let config = Arc::new(ServerConfig {
         models,
-        dealer: DealerLink {
+        dealer: Some(DealerLink {
             addr: dealer.addr,
             name: dealer.name(),
-        },
+        }),
         identity: server_identity,
         pins: server_pins,
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,

@@ -30,6 +30,17 @@ pub enum ClientError {
     /// The dealer refused to join or serve.
     #[error("the dealer refused: {0}")]
     DealerRefused(String),
+    /// The user named a dealer, but the server runs dealer-free.
+    #[error(
+        "the server at {server} runs without a dealer (two-party preprocessing), so the \
+         dealer {dealer} given with --dealer cannot be used; run again without --dealer"
+    )]
+    DealerUnused {
+        /// The dealer the user named.
+        dealer: String,
+        /// The server.
+        server: String,
+    },
     /// The dealer's key is not the one the server announced.
     #[error(
         "the dealer at {addr} presented key {seen}, but the server announced {announced}; \
@@ -51,6 +62,7 @@ impl ClientError {
         match self {
             ClientError::Input(_)
             | ClientError::Net(NetError::Resolve { .. })
+            | ClientError::DealerUnused { .. }
             | ClientError::Refused {
                 bad_request: true, ..
             } => 2,

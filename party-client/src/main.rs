@@ -26,10 +26,11 @@ enum Command {
 /// The non-linear backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
-    /// GMW with the dealer's AND triples: few bytes, a few rounds per ReLU layer.
+    /// GMW with AND triples (the dealer's, or made with the server by OT when it runs
+    /// dealer-free): few online bytes, a few rounds per ReLU layer.
     Gmw,
-    /// Garbled circuits (the server garbles): one online round per ReLU layer, no dealer
-    /// for the non-linear layers.
+    /// Garbled circuits (the server garbles): one online round per ReLU layer, no
+    /// preprocessing material for the non-linear layers.
     Gc,
 }
 
@@ -58,7 +59,8 @@ struct InferArgs {
     #[arg(long, value_enum, default_value = "gmw")]
     backend: Backend,
     /// The dealer you trust, as host:port. Default: the one the server announces (pinned
-    /// on first contact).
+    /// on first contact). A server started without a dealer runs dealer-free: the client
+    /// then makes the material with it by oblivious transfer, and refuses --dealer.
     #[arg(long, value_name = "ADDR")]
     dealer: Option<String>,
     /// Print one JSON object on stdout instead of text.
@@ -127,6 +129,7 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
     if let Some(notice) = session.dealer_notice() {
         eprintln!("veil-client: {notice}");
     }
+    let session_dealer = session.has_dealer();
     // Close the session on every path, so that no peer waits for its idle timeout.
     let answered = query(&mut session, &input.data);
     session.close();
@@ -137,7 +140,7 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
         let json = InferJson {
             model: &plan.model,
             backend: plan.backend.name(),
-            dealer: true,
+            dealer: session_dealer,
             label,
             logits,
             setup: report.setup,

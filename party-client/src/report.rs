@@ -23,7 +23,8 @@ pub struct LayerCost {
     pub name: String,
     /// Its kind (`linear`, `relu`).
     pub kind: String,
-    /// Its share of the per-query material (bytes the dealer sends for it).
+    /// Its share of the per-query material: bytes the dealer sends for it, or without a
+    /// dealer the two-party preprocessing; under GC also the parties' OTs and tables.
     pub offline: PhaseCost,
     /// Its online cost.
     pub online: PhaseCost,
@@ -34,7 +35,7 @@ pub struct LayerCost {
 pub struct QueryReport {
     /// The session's setup, reported with its first query (zero afterwards).
     pub setup: PhaseCost,
-    /// The query's material from the dealer.
+    /// The query's material: from the dealer, or made by the two parties.
     pub offline: PhaseCost,
     /// The query's online phase.
     pub online: PhaseCost,
@@ -70,8 +71,14 @@ fn one_end(t: Tally) -> (u64, u64) {
     (t.sent + t.received, t.rounds())
 }
 
-pub(crate) fn query_report(plan: &Plan, m: &Meters, times: Times) -> QueryReport {
-    let material = correction_len_by_layer(plan);
+/// The query's costs; `dealer` says whether a dealer sent the material (its bytes per
+/// layer count offline) or the parties made it with each other (their link's offline
+/// traffic, metered per layer, is all there is).
+pub(crate) fn query_report(plan: &Plan, dealer: bool, m: &Meters, times: Times) -> QueryReport {
+    let material = match dealer {
+        true => correction_len_by_layer(plan),
+        false => vec![0; plan.layers.len()],
+    };
     let mut layers = Vec::with_capacity(plan.layers.len());
     let mut online = PhaseCost {
         ms: times.online_ms,
@@ -120,7 +127,8 @@ pub(crate) fn query_report(plan: &Plan, m: &Meters, times: Times) -> QueryReport
         rounds: cr.max(sr).max(pr),
         ms: times.offline_ms,
     };
-    // Setup starts with the client's hello (control): E depends on it, so its depth
+    // Setup starts with the client's hello (control): E (or the base OTs) depends on it,
+    // so its depth
     // counts from the client's clock before the hello.
     let (mine, theirs) = (
         m.peer.phase_total(Phase::Setup),

@@ -1,11 +1,13 @@
-//! A client session: connect, learn the plan, join the dealer, set up, then query.
+//! A client session: connect, learn the plan, join the dealer (if the server has one),
+//! set up, then query. Without a dealer each query's material is made with the server by
+//! oblivious transfer, counted in the offline phase.
 
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use veil_net::{connect, resolve, Connection, Identity, KnownHosts, QuicTransport};
 use veil_protocol::channel::{Channel, Meter, Phase, Scope};
-use veil_protocol::engine::{self, ClientSetup};
+use veil_protocol::engine::{self, ClientSetup, Preprocessing};
 use veil_protocol::material::{expand, MaterialMsg};
 use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::ring::Ring;
@@ -31,14 +33,14 @@ pub struct Options {
     pub connect_timeout: Duration,
 }
 
-/// An open session with a server and a dealer.
+/// An open session with a server and, unless the server runs dealer-free, a dealer.
 pub struct Session {
     plan: Plan,
     setup: Option<ClientSetup>,
     peer: Channel<QuicTransport>,
-    dealer: Channel<QuicTransport>,
+    dealer: Option<Channel<QuicTransport>>,
     // The connections live as long as their channels; closed on close or drop.
-    conns: (Connection, Connection),
+    conns: (Connection, Option<Connection>),
     handle: Handle,
     setup_ms: Option<f64>,
     setup_base: u64,
@@ -69,12 +71,21 @@ impl Session {
             backend: opts.backend,
         };
         peer.send(&hello.encode())?;
-        let (plan, session, info) = match ToClient::decode(&peer.recv()?)? {
+        let (plan, dealing) = match ToClient::decode(&peer.recv()?)? {
             ToClient::Welcome {
                 plan,
                 session,
                 dealer,
-            } => (plan, session, dealer),
+            } => (plan, Some((session, dealer))),
+            ToClient::WelcomeTwoParty { plan } => match &opts.dealer {
+                Some(dealer) => {
+                    return Err(ClientError::DealerUnused {
+                        dealer: dealer.clone(),
+                        server: opts.server.clone(),
+                    })
+                }
+                None => (plan, None),
+            },
             ToClient::Refused {
                 bad_request,
                 reason,
@@ -86,9 +97,15 @@ impl Session {
             }
             ToClient::Stats { .. } => return Err(out_of_turn("server")),
         };
-        let (dconn, dealer, dealer_notice) =
-            join_dealer(opts, identity, pins, handle, &plan, session, &info)?;
-        let setup = engine::client_setup(&mut peer, &plan, engine::Preprocessing::Dealer)?;
+        let (dconn, dealer, dealer_notice, preprocessing) = match dealing {
+            Some((session, info)) => {
+                let (conn, ch, notice) =
+                    join_dealer(opts, identity, pins, handle, &plan, session, &info)?;
+                (Some(conn), Some(ch), notice, Preprocessing::Dealer)
+            }
+            None => (None, None, None, Preprocessing::TwoParty),
+        };
+        let setup = engine::client_setup(&mut peer, &plan, preprocessing)?;
         peer.enter(Scope::CONTROL);
         Ok(Session {
             plan,
@@ -106,6 +123,11 @@ impl Session {
     /// The model's public plan, as the server described it.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// True when a dealer prepares the material; false when the session is dealer-free.
+    pub fn has_dealer(&self) -> bool {
+        self.dealer.is_some()
     }
 
     /// Set when the client trusted, on first contact, a dealer that the server announced:
@@ -126,7 +148,10 @@ impl Session {
         ))?;
         self.peer.send(&ToServer::Query.encode())?;
         let offline = Instant::now();
-        let material = fetch(&mut self.dealer, &self.plan)?;
+        let material = match &mut self.dealer {
+            Some(dealer) => fetch(dealer, &self.plan)?,
+            None => engine::client_material(&mut self.peer, &self.plan, &mut setup)?,
+        };
         let prepared = engine::client_offline(&mut self.peer, &self.plan, &mut setup, material)?;
         let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
         let online = Instant::now();
@@ -141,7 +166,11 @@ impl Session {
         let meters = Meters {
             peer: self.peer.take_meter(),
             server_peer: peer.into_iter().collect::<Meter>(),
-            dealer: self.dealer.take_meter(),
+            dealer: self
+                .dealer
+                .as_mut()
+                .map(Channel::take_meter)
+                .unwrap_or_default(),
             server_dealer: dealer.into_iter().collect::<Meter>(),
         };
         let times = Times {
@@ -155,10 +184,11 @@ impl Session {
                 .map(|d| d.as_secs_f64() * 1e3)
                 .collect(),
         };
-        Ok((output, query_report(&self.plan, &meters, times)))
+        let report = query_report(&self.plan, self.has_dealer(), &meters, times);
+        Ok((output, report))
     }
 
-    /// Ends the session politely: tells the server, then closes both connections and
+    /// Ends the session politely: tells the server, then closes the connections and
     /// waits (at most a second each) for the closes to reach the peers, so that neither
     /// holds the session until its idle timeout.
     pub fn close(mut self) {
@@ -168,7 +198,9 @@ impl Session {
         let (server, dealer) = self.conns.clone();
         self.handle.block_on(async move {
             server.close().await;
-            dealer.close().await;
+            if let Some(dealer) = dealer {
+                dealer.close().await;
+            }
         });
     }
 }
@@ -178,7 +210,9 @@ impl Drop for Session {
     /// still closes its connections, without waiting.
     fn drop(&mut self) {
         self.conns.0.close_now();
-        self.conns.1.close_now();
+        if let Some(dealer) = &self.conns.1 {
+            dealer.close_now();
+        }
     }
 }
 

@@ -6,6 +6,11 @@
 //! dealer and runs the online protocol. It learns nothing about the client's input; the
 //! client learns the output only. After each query it sends the client its meter
 //! readings, so the client can report every link's bytes and rounds.
+//!
+//! Without a dealer the server welcomes the client as dealer-free: setup runs the base
+//! OTs of two-party preprocessing (no E is sent: without U it would reveal W), and per
+//! query the two parties make the material with each other by OT before the offline and
+//! online phases.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

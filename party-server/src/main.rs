@@ -22,7 +22,9 @@ struct Args {
     #[arg(long = "model", value_name = "FILE|NAME=FILE", required = true)]
     models: Vec<String>,
     /// The dealer that prepares one-time correlated randomness (host:port). Clients are
-    /// told about it and must trust it not to collude with this server.
+    /// told about it and must trust it not to collude with this server. Without it the
+    /// server runs dealer-free: it makes that randomness with each client by oblivious
+    /// transfer (no third party; more bytes and time per query).
     #[arg(long, value_name = "ADDR")]
     dealer: Option<String>,
 }
@@ -36,16 +38,14 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Some(dealer) = args.dealer.clone() else {
-        eprintln!(
-            "veil-server: --dealer ADDR is required for now: two-party preprocessing without \
-             a dealer is not implemented yet. Start veil-dealer and pass its address."
-        );
-        return ExitCode::from(2);
-    };
-    let dealer = match resolve(&dealer) {
-        Ok(addr) => DealerLink { addr, name: dealer },
-        Err(e) => {
+    let dealer = match args
+        .dealer
+        .clone()
+        .map(|name| resolve(&name).map(|addr| (addr, name)))
+    {
+        None => None,
+        Some(Ok((addr, name))) => Some(DealerLink { addr, name }),
+        Some(Err(e)) => {
             eprintln!("veil-server: {e}");
             return ExitCode::from(2);
         }
@@ -75,7 +75,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(listen: SocketAddr, models: Vec<HostedModel>, dealer: DealerLink) -> Result<(), String> {
+fn run(
+    listen: SocketAddr,
+    models: Vec<HostedModel>,
+    dealer: Option<DealerLink>,
+) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let dir = state_dir();
@@ -93,10 +97,13 @@ fn run(listen: SocketAddr, models: Vec<HostedModel>, dealer: DealerLink) -> Resu
                 m.plan.fixed.k
             );
         }
+        let dealing = match &dealer {
+            Some(d) => format!("dealer {}", d.name),
+            None => "dealer-free (two-party preprocessing)".into(),
+        };
         eprintln!(
-            "veil-server listening on {addr} (key {}), dealer {}",
-            identity.fingerprint(),
-            dealer.name
+            "veil-server listening on {addr} (key {}), {dealing}",
+            identity.fingerprint()
         );
         let config = Arc::new(ServerConfig {
             models,

@@ -11,7 +11,7 @@ use veil_net::{
 use veil_protocol::channel::{Channel, ChannelError, Phase, Scope};
 use veil_protocol::codec::DecodeError;
 use veil_protocol::engine::{self, ServerSetup};
-use veil_protocol::material::{expand, MaterialMsg, SessionMasks};
+use veil_protocol::material::{expand, MaterialMsg, QueryMaterial, SessionMasks};
 use veil_protocol::plan::{Plan, Weights};
 use veil_protocol::prg::Seed;
 use veil_protocol::share::Role;
@@ -42,8 +42,9 @@ pub struct DealerLink {
 pub struct ServerConfig {
     /// The hosted models.
     pub models: Vec<HostedModel>,
-    /// The dealer.
-    pub dealer: DealerLink,
+    /// The dealer, or `None` to run dealer-free (two-party preprocessing with each
+    /// client).
+    pub dealer: Option<DealerLink>,
     /// The server's identity (its key, which clients pin).
     pub identity: Identity,
     /// The server's pins (for the dealer's key).
@@ -109,28 +110,8 @@ pub fn serve_client(
         backend,
         ..hosted.plan.clone()
     };
-    let mut dealer = match open_dealer_session(config, &handle, &plan) {
-        Ok(d) => d,
-        Err(e) => {
-            refuse(
-                &mut ch,
-                false,
-                format!("the server cannot reach its dealer: {e}"),
-            )?;
-            return Err(e);
-        }
-    };
-    let welcome = ToClient::Welcome {
-        plan: plan.clone(),
-        session: dealer.id,
-        dealer: DealerInfo {
-            addr: config.dealer.name.clone(),
-            fingerprint: dealer.conn.peer_fingerprint().to_string(),
-        },
-    };
-    ch.send(&welcome.encode())?;
-    let masks = SessionMasks::expand(&plan, dealer.seed);
-    let mut setup = engine::server_setup(&mut ch, &plan, &hosted.weights, Some(&masks))?;
+    let (mut dealer, masks) = welcome(&mut ch, config, &handle, &plan)?;
+    let mut setup = engine::server_setup(&mut ch, &plan, &hosted.weights, masks.as_ref())?;
     drop(masks);
     let mut queries = 0;
     loop {
@@ -143,7 +124,8 @@ pub fn serve_client(
         };
         match ToServer::decode(&msg)? {
             ToServer::Query => {
-                answer(&mut ch, &mut dealer.ch, &plan, &hosted.weights, &mut setup)?;
+                let dealer = dealer.as_mut().map(|d| &mut d.ch);
+                answer(&mut ch, dealer, &plan, &hosted.weights, &mut setup)?;
                 queries += 1;
             }
             ToServer::Done => return Ok(queries),
@@ -155,15 +137,69 @@ pub fn serve_client(
     }
 }
 
-/// One query: fetch this query's material, run the offline and online phases, report
-/// the meters.
+/// Opens the dealer session, if the server has a dealer, and welcomes the client: with
+/// the dealer's session (and this session's masks U), or as dealer-free. A client the
+/// server cannot serve because its dealer is unreachable is refused.
+fn welcome(
+    ch: &mut Channel<QuicTransport>,
+    config: &ServerConfig,
+    handle: &Handle,
+    plan: &Plan,
+) -> Result<(Option<DealerSession>, Option<SessionMasks>), ServeError> {
+    let Some(link) = &config.dealer else {
+        ch.send(&ToClient::WelcomeTwoParty { plan: plan.clone() }.encode())?;
+        return Ok((None, None));
+    };
+    let d = match open_dealer_session(config, link, handle, plan) {
+        Ok(d) => d,
+        Err(e) => {
+            refuse(
+                ch,
+                false,
+                format!("the server cannot reach its dealer: {e}"),
+            )?;
+            return Err(e);
+        }
+    };
+    let welcome = ToClient::Welcome {
+        plan: plan.clone(),
+        session: d.id,
+        dealer: DealerInfo {
+            addr: link.name.clone(),
+            fingerprint: d.conn.peer_fingerprint().to_string(),
+        },
+    };
+    ch.send(&welcome.encode())?;
+    let masks = SessionMasks::expand(plan, d.seed);
+    Ok((Some(d), Some(masks)))
+}
+
+/// One query: fetch this query's material from the dealer (or make it with the client
+/// when there is none), run the offline and online phases, report the meters.
 fn answer(
     ch: &mut Channel<QuicTransport>,
-    dealer: &mut Channel<QuicTransport>,
+    mut dealer: Option<&mut Channel<QuicTransport>>,
     plan: &Plan,
     weights: &Weights,
     setup: &mut ServerSetup,
 ) -> Result<(), ServeError> {
+    let material = match dealer.as_deref_mut() {
+        Some(dealer) => fetch(dealer, plan)?,
+        None => engine::server_material(ch, plan, setup)?,
+    };
+    let query = engine::server_offline(ch, plan, setup, material)?;
+    engine::server_online(ch, plan, weights, setup, query)?;
+    ch.enter(Scope::CONTROL);
+    let stats = ToClient::Stats {
+        peer: tallies(&ch.take_meter()),
+        dealer: dealer.map_or_else(Vec::new, |d| tallies(&d.take_meter())),
+    };
+    ch.send(&stats.encode())?;
+    Ok(())
+}
+
+/// Fetches and expands this query's material from the dealer.
+fn fetch(dealer: &mut Channel<QuicTransport>, plan: &Plan) -> Result<QueryMaterial, ServeError> {
     dealer.enter(Scope::phase(Phase::Offline));
     dealer.send(&ToDealer::Fetch.encode())?;
     let material = match FromDealer::decode(&dealer.recv()?)? {
@@ -172,16 +208,7 @@ fn answer(
         _ => return Err(ProtocolError::Misuse("the dealer answered out of turn").into()),
     };
     dealer.enter(Scope::CONTROL);
-    let material = expand(plan, Role::Server, material)?;
-    let query = engine::server_offline(ch, plan, setup, material)?;
-    engine::server_online(ch, plan, weights, setup, query)?;
-    ch.enter(Scope::CONTROL);
-    let stats = ToClient::Stats {
-        peer: tallies(&ch.take_meter()),
-        dealer: tallies(&dealer.take_meter()),
-    };
-    ch.send(&stats.encode())?;
-    Ok(())
+    Ok(expand(plan, Role::Server, material)?)
 }
 
 fn pick_model<'a>(
@@ -222,10 +249,10 @@ struct DealerSession {
 /// Connects to the dealer, opens a session for `plan`, receives the session's mask seed.
 fn open_dealer_session(
     config: &ServerConfig,
+    link: &DealerLink,
     handle: &Handle,
     plan: &Plan,
 ) -> Result<DealerSession, ServeError> {
-    let link = &config.dealer;
     let conn = handle.block_on(connect(
         link.addr,
         &link.name,

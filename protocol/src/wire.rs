@@ -7,13 +7,18 @@
 //! ```text
 //! client → server  Hello{model?}
 //! server → dealer  Open{plan}              dealer → server  Opened{session} then U's seed (setup)
-//! server → client  Welcome{plan, session, dealer} | Refused{reason}
+//! server → client  Welcome{plan, session, dealer} | WelcomeTwoParty{plan} | Refused{reason}
 //! client → dealer  Join{session, plan hash} dealer → client  Joined | Refused{reason}
 //! server → client  E = W − U (setup, engine)
 //! per query:  client → server Query;  each party → dealer Fetch, dealer → party material
 //!             online (engine);  server → client Stats{its meters for this query}
 //! client → server  Done
 //! ```
+//!
+//! A server without a dealer answers the hello with `WelcomeTwoParty{plan}` and opens no
+//! dealer session; setup is then the base OTs of two-party preprocessing, and per query
+//! the parties make the material with each other ([`crate::prep`]) instead of fetching
+//! it. Older encodings keep their tags.
 
 use crate::channel::{Meter, Phase, Scope, Tally};
 use crate::codec::{DecodeError, Reader, Writer};
@@ -65,6 +70,12 @@ pub enum ToClient {
         session: SessionId,
         /// The server's dealer.
         dealer: DealerInfo,
+    },
+    /// The session is open and runs without a dealer: the two parties make the
+    /// correlated randomness themselves.
+    WelcomeTwoParty {
+        /// The model's public plan.
+        plan: Plan,
     },
     /// The server will not serve this request.
     Refused {
@@ -217,6 +228,10 @@ impl ToClient {
                 write_tallies(&mut w, peer);
                 write_tallies(&mut w, dealer);
             }
+            ToClient::WelcomeTwoParty { plan } => {
+                w.u8(3);
+                plan.encode(&mut w);
+            }
         }
         w.into_bytes()
     }
@@ -240,6 +255,9 @@ impl ToClient {
             2 => ToClient::Stats {
                 peer: read_tallies(&mut r)?,
                 dealer: read_tallies(&mut r)?,
+            },
+            3 => ToClient::WelcomeTwoParty {
+                plan: Plan::decode(&mut r)?,
             },
             t => return Err(bad("server message", t)),
         };

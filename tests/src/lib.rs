@@ -198,6 +198,7 @@ fn runtime(dispatch: Dispatch) -> Runtime {
 pub struct Builder {
     models: Vec<HostedModel>,
     dealer: Option<SocketAddr>,
+    dealer_free: bool,
     connect_timeout: Duration,
 }
 
@@ -214,6 +215,13 @@ impl Builder {
         self
     }
 
+    /// Runs the server without a dealer, as `veil-server` without `--dealer`: the parties
+    /// make the material with each other by OT.
+    pub fn no_dealer(mut self) -> Builder {
+        self.dealer_free = true;
+        self
+    }
+
     /// How long the server waits for its dealer to answer (default: the binaries').
     pub fn connect_timeout(mut self, timeout: Duration) -> Builder {
         self.connect_timeout = timeout;
@@ -225,20 +233,20 @@ impl Builder {
         let logs = Logs::default();
         let rt = runtime(logs.dispatch());
         let entered = rt.enter();
-        let (dealer, dealer_addr) = match self.dealer {
-            Some(addr) => (None, addr),
-            None => {
+        let (dealer, dealer_addr) = match (self.dealer, self.dealer_free) {
+            (_, true) => (None, None),
+            (Some(addr), false) => (None, Some(addr)),
+            (None, false) => {
                 let side = DealerSide::start(&rt);
                 let addr = side.addr;
-                (Some(side), addr)
+                (Some(side), Some(addr))
             }
         };
-        let dealer_name = dealer_addr.to_string();
         // The operator's pins: the in-process dealer's key, pinned beforehand.
         let pins = KnownHosts::in_memory();
-        if let Some(d) = &dealer {
+        if let (Some(d), Some(addr)) = (&dealer, dealer_addr) {
             let _ = pins
-                .pin(&dealer_name, d.fingerprint)
+                .pin(&addr.to_string(), d.fingerprint)
                 .expect("pinning the dealer");
         }
         let identity = Identity::ephemeral("server").expect("a server identity");
@@ -247,10 +255,10 @@ impl Builder {
         let server_addr = listener.local_addr().expect("the server's address");
         let config = ServerConfig {
             models: self.models,
-            dealer: DealerLink {
-                addr: dealer_addr,
-                name: dealer_name,
-            },
+            dealer: dealer_addr.map(|addr| DealerLink {
+                addr,
+                name: addr.to_string(),
+            }),
             identity,
             pins,
             connect_timeout: self.connect_timeout,
@@ -299,7 +307,7 @@ pub struct Harness {
     rt: Option<Runtime>,
     logs: Logs,
     dealer: Option<DealerSide>,
-    dealer_addr: SocketAddr,
+    dealer_addr: Option<SocketAddr>,
     server_addr: SocketAddr,
     server_fingerprint: Fingerprint,
     server_task: Option<JoinHandle<Result<(), NetError>>>,
@@ -311,6 +319,7 @@ impl Harness {
         Builder {
             models: Vec::new(),
             dealer: None,
+            dealer_free: false,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
@@ -344,12 +353,12 @@ impl Harness {
 
     /// The dealer's address (the in-process one, or the external one given).
     pub fn dealer_addr(&self) -> SocketAddr {
-        self.dealer_addr
+        self.dealer_addr.expect("this harness runs no dealer")
     }
 
     /// The dealer's address as the server names it.
     pub fn dealer_name(&self) -> String {
-        self.dealer_addr.to_string()
+        self.dealer_addr().to_string()
     }
 
     /// The in-process dealer's key.
@@ -417,7 +426,7 @@ impl Harness {
 
     /// A raw channel to the in-process dealer, as a fresh party.
     pub fn raw_dealer(&self) -> Raw {
-        self.raw(self.dealer_addr, Some(self.dealer_fingerprint()))
+        self.raw(self.dealer_addr(), Some(self.dealer_fingerprint()))
     }
 
     /// A raw channel to `addr`, checking its key against `expect` if given.

@@ -51,6 +51,7 @@ fn every_message_round_trips_and_truncation_is_an_error() {
                 fingerprint: "ab".into(),
             },
         },
+        ToClient::WelcomeTwoParty { plan: plan() },
         ToClient::Refused {
             bad_request: true,
             reason: "no".into(),

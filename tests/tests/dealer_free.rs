@@ -1,0 +1,153 @@
+//! A server without a dealer, over real QUIC: the client and the server make each query's
+//! material by oblivious transfer. The shipped MLP and MiniONN's MNIST CNN are bit-exact
+//! with the plaintext reference under both backends; each layer's offline bytes equal
+//! the two-party formula and its online bytes the dealer path's; setup holds the base OTs
+//! and no E = W − U. A client that names a dealer is refused with a usage error, and a
+//! misbehaving client does not stop the server.
+
+use std::time::Duration;
+
+use veil_client::{ClientError, Options, QueryReport};
+use veil_protocol::engine::cost;
+use veil_protocol::plan::{Backend, Plan};
+use veil_protocol::prep::offline_bytes;
+use veil_protocol::wire::{ToClient, ToServer};
+use veil_tests::{mnist, model_path, secure_output, Harness};
+
+const MINIONN: &str = "mnist-cnn-minionn.onnx";
+
+/// A dealer-free server hosting `file`.
+fn start(file: &str) -> Harness {
+    Harness::builder()
+        .model(None, &model_path(file))
+        .no_dealer()
+        .start()
+}
+
+fn options(h: &Harness, backend: Backend) -> Options {
+    Options {
+        backend,
+        ..h.options()
+    }
+}
+
+/// Checks one query's report against the formulas: per layer, the two-party offline
+/// bytes (under GC the linear layers alone: a garbled layer's own OTs and tables share its
+/// scope) and the online cost; setup (first query only) holds no E.
+fn check_costs(plan: &Plan, q: usize, r: &QueryReport) {
+    let offline = offline_bytes(plan).expect("a valid plan");
+    let online = cost::online(plan);
+    for (i, layer) in r.layers.iter().enumerate() {
+        if plan.backend == Backend::Gmw || plan.layers[i].kind.is_linear() {
+            assert_eq!(
+                layer.offline.bytes, offline[i],
+                "offline bytes of {}",
+                layer.name
+            );
+        }
+        assert_eq!(
+            layer.online.bytes, online[i].bytes,
+            "online bytes of {}",
+            layer.name
+        );
+    }
+    assert!(r.offline.bytes >= offline.iter().sum::<u64>());
+    let weights: u64 = plan
+        .linear_layers()
+        .map(|(_, l)| 8 * l.op.weight_len() as u64)
+        .sum();
+    match q {
+        0 => assert!(
+            r.setup.bytes >= 2 * (32 + 4096) && r.setup.bytes < weights,
+            "setup: base OTs, no E ({} bytes)",
+            r.setup.bytes
+        ),
+        _ => assert_eq!(r.setup.bytes, 0, "setup is paid once"),
+    }
+}
+
+/// One session of `images` queries of `file` under `backend`: bit-exact, at the formulas.
+fn run(file: &str, backend: Backend, images: usize) {
+    let h = start(file);
+    let model = veil_model::load(&model_path(file)).expect("a shipped model");
+    let mut session = h
+        .open_with(&options(&h, backend))
+        .unwrap_or_else(|e| panic!("opening a dealer-free session: {e}\n{}", h.logs()));
+    assert!(!session.has_dealer());
+    let plan = session.plan().clone();
+    for (q, image) in mnist().images[..images].iter().enumerate() {
+        let (secure, report) = secure_output(&mut session, image);
+        let input = veil_model::encode_input(&model.plan, image).expect("a valid image");
+        let want = veil_model::reference(&model.plan, &model.weights, &input);
+        assert_eq!(secure, want, "{file} {backend:?}, image {q}");
+        check_costs(&plan, q, &report);
+    }
+    session.close();
+    h.shutdown();
+}
+
+#[test]
+fn the_mlp_is_bit_exact_without_a_dealer_under_gmw() {
+    run("mnist-mlp.onnx", Backend::Gmw, 3);
+}
+
+#[test]
+fn the_mlp_is_bit_exact_without_a_dealer_under_gc() {
+    run("mnist-mlp.onnx", Backend::Gc, 3);
+}
+
+#[test]
+fn minionn_is_bit_exact_without_a_dealer_under_gmw() {
+    run(MINIONN, Backend::Gmw, 1);
+}
+
+#[test]
+fn minionn_is_bit_exact_without_a_dealer_under_gc() {
+    run(MINIONN, Backend::Gc, 1);
+}
+
+#[test]
+fn a_client_that_names_a_dealer_is_told_the_server_runs_without_one() {
+    let h = start("mnist-mlp.onnx");
+    let opts = Options {
+        dealer: Some("127.0.0.1:9".into()),
+        ..h.options()
+    };
+    match h.open_with(&opts) {
+        Err(e @ ClientError::DealerUnused { .. }) => {
+            assert_eq!(e.exit_code(), 2, "a usage error");
+            assert!(e.to_string().contains("without --dealer"), "{e}");
+        }
+        Err(e) => panic!("expected DealerUnused, got {e}"),
+        Ok(_) => panic!("a dealer-free server accepted a client's dealer"),
+    }
+    h.abandon();
+}
+
+#[test]
+fn a_client_that_breaks_off_preprocessing_does_not_stop_the_server() {
+    let h = start("mnist-mlp.onnx");
+    let mut raw = h.raw_server();
+    let hello = ToServer::Hello {
+        model: None,
+        backend: Backend::Gmw,
+    };
+    raw.send(&hello.encode()).unwrap();
+    match ToClient::decode(&raw.recv().unwrap()).unwrap() {
+        ToClient::WelcomeTwoParty { plan } => assert!(!plan.layers.is_empty()),
+        other => panic!("expected a dealer-free welcome, got {other:?}"),
+    }
+    // Garbage where the base OTs belong.
+    raw.send(&[7; 5]).unwrap();
+    assert!(
+        h.wait_for_log("client session failed", Duration::from_secs(10)),
+        "the server reports the broken session\n{}",
+        h.logs()
+    );
+    raw.hang_up();
+    let mut session = h.open();
+    let (secure, _) = secure_output(&mut session, &mnist().images[0]);
+    assert_eq!(secure, veil_tests::reference_output(&mnist().images[0]));
+    session.close();
+    h.shutdown();
+}
