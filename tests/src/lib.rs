@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -58,10 +59,21 @@ pub fn model_path(file: &str) -> PathBuf {
 
 /// The shipped MLP (`models/mnist-mlp.onnx`), loaded once per test binary.
 pub fn mlp() -> &'static LoadedModel {
-    static MLP: OnceLock<LoadedModel> = OnceLock::new();
-    MLP.get_or_init(|| {
-        let path = model_path("mnist-mlp.onnx");
-        veil_model::load(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
+    shipped("mnist-mlp.onnx")
+}
+
+/// A shipped model `models/<file>`, loaded once per test binary.
+pub fn shipped(file: &str) -> &'static LoadedModel {
+    static LOADED: OnceLock<Mutex<HashMap<String, &'static LoadedModel>>> = OnceLock::new();
+    let mut loaded = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    loaded.entry(file.to_string()).or_insert_with(|| {
+        let path = model_path(file);
+        let model =
+            veil_model::load(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+        Box::leak(Box::new(model))
     })
 }
 
@@ -544,9 +556,13 @@ impl Raw {
 
 /// The shipped MLP's plaintext fixed-point output for `image` (the oracle).
 pub fn reference_output(image: &[f32]) -> Vec<Ring> {
-    let m = mlp();
-    let input = veil_model::encode_input(&m.plan, image).expect("a valid image");
-    veil_model::reference(&m.plan, &m.weights, &input)
+    reference_of(mlp(), image)
+}
+
+/// The plaintext fixed-point reference's output of `model` for `image`.
+pub fn reference_of(model: &LoadedModel, image: &[f32]) -> Vec<Ring> {
+    let input = veil_model::encode_input(&model.plan, image).expect("a valid image");
+    veil_model::reference(&model.plan, &model.weights, &input)
 }
 
 /// Runs one secure query of `image`; panics on failure.

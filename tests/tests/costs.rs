@@ -6,7 +6,8 @@ use veil_client::QueryReport;
 use veil_protocol::engine::cost;
 use veil_protocol::material::correction_len;
 use veil_protocol::wire::{FromDealer, ToDealer};
-use veil_tests::{mlp, mnist, secure_output, Harness};
+use veil_protocol::plan::Plan;
+use veil_tests::{mlp, mnist, model_path, secure_output, shipped, Harness};
 
 /// The bytes the dealer link adds around the material itself, per query: each party
 /// sends one `Fetch` and gets its material inside one `FromDealer::Material`, whose tag
@@ -21,8 +22,7 @@ fn dealer_framing() -> u64 {
 /// The seed of U the dealer gives the server once per session (setup).
 const SESSION_SEED: u64 = 16;
 
-fn check_query(q: usize, r: &QueryReport) {
-    let plan = &mlp().plan;
+fn check_query(plan: &Plan, q: usize, r: &QueryReport) {
     let online = cost::online(plan);
     assert_eq!(
         r.layers.len(),
@@ -72,13 +72,26 @@ fn every_query_costs_what_the_formulas_say() {
     let mut session = h.open();
     for (q, image) in mnist().images[..4].iter().enumerate() {
         let (_, report) = secure_output(&mut session, image);
-        check_query(q, &report);
+        check_query(&mlp().plan, q, &report);
     }
     session.close();
     // A second session pays setup again.
     let mut session = h.open();
     let (_, report) = secure_output(&mut session, &mnist().images[4]);
-    check_query(0, &report);
+    check_query(&mlp().plan, 0, &report);
+    session.close();
+    h.shutdown();
+}
+
+#[test]
+fn every_cnn_query_costs_what_the_formulas_say() {
+    let file = "mnist-cnn-minionn.onnx";
+    let h = Harness::builder().model(None, &model_path(file)).start();
+    let mut session = h.open();
+    for (q, image) in mnist().images[..2].iter().enumerate() {
+        let (_, report) = secure_output(&mut session, image);
+        check_query(&shipped(file).plan, q, &report);
+    }
     session.close();
     h.shutdown();
 }
