@@ -44,7 +44,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let dealer = match resolve(&dealer) {
-        Ok(addr) => DealerLink { addr, name: dealer },
+        Ok(addr) => DealerLink {
+            addr,
+            name: dealer,
+            shape: None,
+        },
         Err(e) => {
             eprintln!("veil-server: {e}");
             return ExitCode::from(2);

@@ -250,6 +250,7 @@ impl Builder {
             dealer: DealerLink {
                 addr: dealer_addr,
                 name: dealer_name,
+                shape: None,
             },
             identity,
             pins,
@@ -390,6 +391,7 @@ impl Harness {
             backend: veil_protocol::plan::Backend::Gmw,
             dealer: None,
             connect_timeout: CONNECT,
+            shape: None,
         }
     }
 
