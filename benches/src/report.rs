@@ -171,6 +171,8 @@ pub fn run_text(r: &RunReport) -> String {
             e.compute
         );
         out += &estimate_table(e).render(2);
+        out += "  setup's measured time also holds the connections, the hello and the dealer \
+                join: control messages, not rounds of any phase\n";
     }
     out += "\nbytes per link and direction\n";
     out += &link_table(&r.links).render(2);
