@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 use veil_client::{QueryReport, Session};
-use veil_net::Identity;
+use veil_net::{Identity, LinkShape};
 use veil_protocol::plan::Backend;
 use veil_protocol::ring::Ring;
+use veil_server::HostedModel;
 
 use crate::cluster::Cluster;
 use crate::error::BenchError;
@@ -26,6 +27,25 @@ pub struct Run {
     pub elapsed: Duration,
     /// True if the stop flag ended the session before every input was queried.
     pub interrupted: bool,
+}
+
+/// Starts a dealer and a server hosting `model` with every link shaped as `shape` (or
+/// not), runs one session of `inputs` under `backend` (see [`run_session`]), and stops
+/// both.
+pub fn measure(
+    model: HostedModel,
+    shape: Option<LinkShape>,
+    backend: Backend,
+    inputs: &[Vec<Ring>],
+    stop: &AtomicBool,
+    progress: &ProgressBar,
+) -> Result<Run, BenchError> {
+    let cluster = Cluster::start(vec![model], shape)?;
+    let run = run_session(&cluster, None, backend, inputs, stop, progress);
+    if !cluster.shutdown() {
+        tracing::warn!("a dealer session was still open at shutdown");
+    }
+    run
 }
 
 /// Opens one session at the cluster's server (its only model, or `model`) with `backend`

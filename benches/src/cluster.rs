@@ -1,7 +1,10 @@
 //! The dealer and the server, started in this process on loopback over real QUIC.
 //!
 //! Both run on one Tokio runtime with ephemeral identities; every pin lives in memory, so
-//! nothing touches `~/.veil`. The server pins the dealer's key under its address
+//! nothing touches `~/.veil`. With a [`LinkShape`], every link (client↔server,
+//! server↔dealer, client↔dealer) is shaped at both ends as a slower network
+//! ([`veil_net::shaper`]).
+//! The server pins the dealer's key under its address
 //! `127.0.0.1:PORT` before it first connects, and [`Cluster::client_pins`] gives a client
 //! both keys, so each connection accepts exactly one key.
 
@@ -13,7 +16,9 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 use veil_client::Options;
 use veil_dealer::Sessions;
-use veil_net::{Fingerprint, Identity, KnownHosts, Listener, NetError, DEFAULT_CONNECT_TIMEOUT};
+use veil_net::{
+    Fingerprint, Identity, KnownHosts, LinkShape, Listener, NetError, DEFAULT_CONNECT_TIMEOUT,
+};
 use veil_server::{DealerLink, HostedModel, ServerConfig};
 
 use crate::error::BenchError;
@@ -47,18 +52,23 @@ pub struct Cluster {
     server: Peer,
     sessions: Arc<Sessions>,
     tasks: Vec<JoinHandle<Result<(), NetError>>>,
+    shape: Option<LinkShape>,
 }
 
 impl Cluster {
-    /// Starts a dealer and a server hosting `models`, each on its own loopback port.
-    pub fn start(models: Vec<HostedModel>) -> Result<Cluster, BenchError> {
+    /// Starts a dealer and a server hosting `models`, each on its own loopback port, with
+    /// every link shaped as `shape` (or not shaped).
+    pub fn start(
+        models: Vec<HostedModel>,
+        shape: Option<LinkShape>,
+    ) -> Result<Cluster, BenchError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("veil-bench-io")
             .build()
             .map_err(BenchError::Runtime)?;
         let sessions = Arc::new(Sessions::new());
-        let (dealer, server, tasks) = spawn_peers(&runtime, models, &sessions)?;
+        let (dealer, server, tasks) = spawn_peers(&runtime, models, &sessions, shape)?;
         tracing::debug!(dealer = %dealer.addr, server = %server.addr, "cluster started");
         Ok(Cluster {
             runtime,
@@ -66,6 +76,7 @@ impl Cluster {
             server,
             sessions,
             tasks,
+            shape,
         })
     }
 
@@ -93,6 +104,7 @@ impl Cluster {
             backend: veil_protocol::plan::Backend::Gmw,
             dealer: Some(self.dealer.name()),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            shape: self.shape,
         }
     }
 
@@ -138,17 +150,19 @@ fn spawn_peers(
     runtime: &Runtime,
     models: Vec<HostedModel>,
     sessions: &Arc<Sessions>,
+    shape: Option<LinkShape>,
 ) -> Result<(Peer, Peer, Tasks), BenchError> {
     // Listeners must be made inside the runtime.
     let _entered = runtime.enter();
-    let (dealer_listener, (dealer, _)) = listen("dealer")?;
-    let (server_listener, (server, server_identity)) = listen("server")?;
+    let (dealer_listener, (dealer, _)) = listen("dealer", shape)?;
+    let (server_listener, (server, server_identity)) = listen("server", shape)?;
     let server_pins = pinned(&[dealer])?;
     let config = Arc::new(ServerConfig {
         models,
         dealer: Some(DealerLink {
             addr: dealer.addr,
             name: dealer.name(),
+            shape,
         }),
         identity: server_identity,
         pins: server_pins,
@@ -161,10 +175,14 @@ fn spawn_peers(
     Ok((dealer, server, tasks))
 }
 
-/// A fresh identity for `role`, listening on a free loopback port.
-fn listen(role: &str) -> Result<(Listener, (Peer, Identity)), NetError> {
+/// A fresh identity for `role`, listening on a free loopback port, shaping what it
+/// accepts as `shape`.
+fn listen(role: &str, shape: Option<LinkShape>) -> Result<(Listener, (Peer, Identity)), NetError> {
     let identity = Identity::ephemeral(role)?;
-    let listener = Listener::bind(LOOPBACK, &identity)?;
+    let mut listener = Listener::bind(LOOPBACK, &identity)?;
+    if let Some(shape) = shape {
+        listener = listener.with_shape(shape);
+    }
     let peer = Peer {
         addr: listener.local_addr()?,
         fingerprint: identity.fingerprint(),

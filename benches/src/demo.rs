@@ -12,11 +12,11 @@ use veil_model::decode_output;
 use veil_protocol::plan::{Backend, Plan};
 use veil_server::HostedModel;
 
-use crate::client::{run_session, Run};
-use crate::cluster::Cluster;
+use crate::client::{measure, Run};
 use crate::data::TestSet;
 use crate::error::BenchError;
 use crate::goals::{mlp_goals, Goal};
+use crate::inputs::MNIST_LEN;
 use crate::oracle::{self, accuracy, argmax, Expected};
 use crate::summary::{summarize, LayerStat, Stat};
 
@@ -91,6 +91,14 @@ pub fn run(
     progress: &ProgressBar,
 ) -> Result<DemoReport, BenchError> {
     let model = veil_model::load(&opts.model)?;
+    if model.plan.input_len() != MNIST_LEN {
+        return Err(BenchError::Usage(format!(
+            "{} takes inputs of shape {:?}, not the {MNIST_LEN} values of an MNIST image; \
+             accuracy runs on the shipped MNIST test images only",
+            opts.model.display(),
+            model.plan.input_shape
+        )));
+    }
     let set = TestSet::load(&opts.models_dir)?.first(opts.n)?;
     let expected = oracle::expected(&model, &set.images)?;
     // The session's plan: the model's, under the chosen backend.
@@ -98,24 +106,14 @@ pub fn run(
         backend: opts.backend,
         ..model.plan.clone()
     };
-    let cluster = Cluster::start(vec![HostedModel {
+    let hosted = HostedModel {
         name: model.name.clone(),
         plan: model.plan,
         weights: model.weights,
-    }])?;
+    };
     progress.set_length(set.len() as u64);
-    let run = run_session(
-        &cluster,
-        None,
-        opts.backend,
-        &expected.inputs,
-        stop,
-        progress,
-    );
-    if !cluster.shutdown() {
-        tracing::warn!("a dealer session was still open at shutdown");
-    }
-    Ok(report(&plan, &set, &expected, &run?))
+    let run = measure(hosted, None, opts.backend, &expected.inputs, stop, progress)?;
+    Ok(report(&plan, &set, &expected, &run))
 }
 
 /// Judges a run against the plaintext answers and summarises its costs.

@@ -39,14 +39,29 @@ pub fn models_dir(flag: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Where the standard network `name` would be shipped in `models` (`None`: not a
+/// standard name).
+pub fn standard_model(name: &str, models: &Path) -> Option<PathBuf> {
+    STANDARD_MODELS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, file)| models.join(file))
+}
+
 /// The model file for `spec`: a standard name (in `models`), or a file path. Without a
 /// spec, [`DEFAULT_MODEL`]. A file that does not exist is a usage error.
 pub fn resolve_model(spec: Option<&str>, models: &Path) -> Result<PathBuf, BenchError> {
     let spec = spec.unwrap_or(DEFAULT_MODEL);
-    let path = match STANDARD_MODELS.iter().find(|(name, _)| *name == spec) {
-        Some((_, file)) => models.join(file),
-        None => PathBuf::from(spec),
-    };
+    if let Some(path) = standard_model(spec, models) {
+        if path.is_file() {
+            return Ok(path);
+        }
+        return Err(BenchError::Usage(format!(
+            "the network {spec} ({}) is not shipped in this build",
+            path.display()
+        )));
+    }
+    let path = PathBuf::from(spec);
     if !path.is_file() {
         let names: Vec<&str> = STANDARD_MODELS.iter().map(|(n, _)| *n).collect();
         return Err(BenchError::Usage(format!(
@@ -84,6 +99,13 @@ mod tests {
                 .contains("no model file at no/such/model.onnx"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_standard_network_not_shipped_says_so() {
+        let e = resolve_model(Some("chameleon-cnn"), Path::new("/nonexistent")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("not shipped in this build"), "{e}");
     }
 
     #[test]

@@ -138,7 +138,7 @@ fn counts(r: &QueryReport) -> Vec<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use veil_client::LayerCost;
+    use veil_client::{LayerCost, Links};
 
     fn cost(bytes: u64, rounds: u64, ms: f64) -> PhaseCost {
         PhaseCost { bytes, rounds, ms }
@@ -155,6 +155,7 @@ mod tests {
                 offline: cost(200, 0, 0.0),
                 online: cost(online_bytes, 1, ms),
             }],
+            links: Links::default(),
         }
     }
 

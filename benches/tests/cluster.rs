@@ -14,11 +14,14 @@ fn a_session_ends_and_the_dealer_forgets_it() {
     let model = veil_model::load(&path).expect("loads");
     let input = vec![0; model.plan.input_len()];
     let want = veil_model::reference(&model.plan, &model.weights, &input);
-    let cluster = Cluster::start(vec![HostedModel {
-        name: "m".into(),
-        plan: model.plan,
-        weights: model.weights,
-    }])
+    let cluster = Cluster::start(
+        vec![HostedModel {
+            name: "m".into(),
+            plan: model.plan,
+            weights: model.weights,
+        }],
+        None,
+    )
     .expect("starts");
     assert_ne!(cluster.dealer().addr, cluster.server().addr);
     assert!(cluster.dealer().addr.ip().is_loopback());

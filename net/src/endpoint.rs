@@ -11,6 +11,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::identity::CERT_NAME;
 use crate::pins::{Pin, PinStatus};
+use crate::shaper::LinkShape;
 use crate::tls::{client_config, server_config, PinVerifier};
 use crate::{Fingerprint, Identity, KnownHosts, NetError};
 
@@ -50,6 +51,7 @@ fn idle_timeout() -> IdleTimeout {
 #[derive(Debug)]
 pub struct Listener {
     endpoint: quinn::Endpoint,
+    shape: Option<LinkShape>,
 }
 
 impl Listener {
@@ -61,7 +63,17 @@ impl Listener {
         config.transport_config(transport_config());
         let endpoint = quinn::Endpoint::server(config, addr)
             .map_err(|source| NetError::Bind { addr, source })?;
-        Ok(Listener { endpoint })
+        Ok(Listener {
+            endpoint,
+            shape: None,
+        })
+    }
+
+    /// Shapes every connection accepted from now on (see [`crate::shaper`]): for
+    /// benchmarks, with peers that shape their end the same way.
+    pub fn with_shape(mut self, shape: LinkShape) -> Listener {
+        self.shape = Some(shape);
+        self
     }
 
     /// The address actually bound.
@@ -90,7 +102,10 @@ impl Listener {
     /// concurrently with [`Incoming::establish`].
     pub async fn incoming(&self) -> Result<Incoming, NetError> {
         match self.endpoint.accept().await {
-            Some(inner) => Ok(Incoming { inner }),
+            Some(inner) => Ok(Incoming {
+                inner,
+                shape: self.shape,
+            }),
             None => Err(NetError::ListenerClosed),
         }
     }
@@ -107,6 +122,7 @@ impl Listener {
 #[derive(Debug)]
 pub struct Incoming {
     inner: quinn::Incoming,
+    shape: Option<LinkShape>,
 }
 
 impl Incoming {
@@ -132,7 +148,7 @@ impl Incoming {
                 })
             }
         };
-        Connection::new(inner, None)
+        Ok(Connection::new(inner, None)?.with_shape(self.shape))
     }
 }
 
@@ -230,6 +246,7 @@ pub struct Connection {
     pin: Option<PinStatus>,
     /// A client's own endpoint, kept alive as long as the connection.
     endpoint: Option<quinn::Endpoint>,
+    shape: Option<LinkShape>,
 }
 
 impl Connection {
@@ -248,7 +265,19 @@ impl Connection {
             peer,
             pin: None,
             endpoint,
+            shape: None,
         })
+    }
+
+    /// Shapes the channels opened or accepted on this connection from now on (`None`:
+    /// unshaped), for benchmarks; the peer must shape its end too ([`crate::shaper`]).
+    pub fn with_shape(self, shape: Option<LinkShape>) -> Connection {
+        Connection { shape, ..self }
+    }
+
+    /// The shape of this connection's channels, if they are shaped.
+    pub fn shape(&self) -> Option<LinkShape> {
+        self.shape
     }
 
     /// The fingerprint of the key the peer proved it holds.

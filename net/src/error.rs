@@ -74,8 +74,9 @@ pub enum NetError {
     /// An established connection failed while opening or accepting a stream.
     #[error("the connection to the peer was lost: {0}")]
     ConnectionLost(#[from] quinn::ConnectionError),
-    /// The peer's first bytes on a new stream were not a veil stream hello.
-    #[error("the peer opened a stream that is not a veil channel")]
+    /// The peer's first bytes on a new stream were not a veil stream hello, or only one
+    /// end of the connection is shaped.
+    #[error("the peer opened a stream that is not a veil channel, or not shaped as ours")]
     BadHello,
     /// The peer closed a new stream before it was set up.
     #[error("the peer closed the channel while it was being set up")]

@@ -11,6 +11,8 @@
 //!   fingerprint so the application can bind roles to it.
 //! - [`QuicTransport`]: the protocol's blocking
 //!   [`Transport`](veil_protocol::channel::Transport) over one QUIC stream.
+//! - [`shaper`]: delays frames as a link of given bandwidth and round-trip time would, so
+//!   benchmarks on loopback can stand in for a LAN or a WAN.
 //!
 //! Who learns what: a passive observer learns packet sizes and timing only; each peer
 //! learns the other's public key fingerprint.
@@ -24,6 +26,7 @@ mod fingerprint;
 mod identity;
 mod pins;
 mod serve;
+pub mod shaper;
 mod state;
 mod tls;
 mod transport;
@@ -37,6 +40,7 @@ pub use fingerprint::Fingerprint;
 pub use identity::Identity;
 pub use pins::{KnownHosts, Pin, PinStatus, KNOWN_HOSTS};
 pub use serve::serve_blocking;
+pub use shaper::LinkShape;
 pub use state::{resolve, state_dir};
 pub use transport::{QuicTransport, DEFAULT_TIMEOUT, MAX_FRAME};
 

@@ -1,7 +1,9 @@
 //! [`QuicTransport`]: the protocol's blocking [`Transport`] over one QUIC stream.
 //!
 //! Wire format: a 1-byte hello from the opener (so the peer's `accept_bi` fires), then
-//! frames `u32 little-endian length || bytes` in both directions.
+//! frames `u32 little-endian length || bytes` in both directions. On a shaped connection
+//! ([`Connection::shape`]) the hello differs and every frame's bytes start with the
+//! shaper's due time ([`crate::shaper`]); both ends must be shaped, or neither.
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use tokio::runtime::Handle;
 use tokio::time::timeout;
 use veil_protocol::channel::{ChannelError, Transport};
 
+use crate::shaper::{self, Shaper};
 use crate::{Connection, NetError};
 
 /// The largest frame accepted or sent by default (1 GiB).
@@ -19,6 +22,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The first byte on every veil stream.
 const HELLO: u8 = 0x76;
+/// The first byte on every shaped veil stream.
+const SHAPED_HELLO: u8 = 0x77;
 /// Frames up to this size are sent with their header in one write.
 const COALESCE: usize = 64 << 10;
 /// Allocation granted ahead of the data actually received, for long frames.
@@ -45,6 +50,8 @@ pub struct QuicTransport {
     partial: Partial,
     scratch: Vec<u8>,
     broken: bool,
+    /// Set on a shaped connection: schedules this end's frames on the link.
+    shaper: Option<Shaper>,
 }
 
 /// A frame being received, kept across calls so a timed-out recv can resume.
@@ -78,10 +85,12 @@ impl QuicTransport {
         handle: Handle,
     ) -> Result<QuicTransport, NetError> {
         let (mut send, recv) = connection.quic().open_bi().await?;
-        send.write_all(&[HELLO]).await.map_err(|e| match e {
-            WriteError::ConnectionLost(e) => NetError::ConnectionLost(e),
-            _ => NetError::StreamClosed,
-        })?;
+        send.write_all(&[hello(connection)])
+            .await
+            .map_err(|e| match e {
+                WriteError::ConnectionLost(e) => NetError::ConnectionLost(e),
+                _ => NetError::StreamClosed,
+            })?;
         Ok(Self::new(connection, send, recv, handle))
     }
 
@@ -92,14 +101,14 @@ impl QuicTransport {
     ) -> Result<QuicTransport, NetError> {
         let accepted = async {
             let (send, mut recv) = connection.quic().accept_bi().await?;
-            let mut hello = [0u8; 1];
-            recv.read_exact(&mut hello).await.map_err(|e| match e {
+            let mut first = [0u8; 1];
+            recv.read_exact(&mut first).await.map_err(|e| match e {
                 quinn::ReadExactError::ReadError(ReadError::ConnectionLost(e)) => {
                     NetError::ConnectionLost(e)
                 }
                 _ => NetError::StreamClosed,
             })?;
-            if hello[0] != HELLO {
+            if first[0] != hello(connection) {
                 return Err(NetError::BadHello);
             }
             Ok((send, recv))
@@ -125,6 +134,7 @@ impl QuicTransport {
             partial: Partial::default(),
             scratch: Vec::new(),
             broken: false,
+            shaper: connection.shape().map(Shaper::new),
         }
     }
 
@@ -172,8 +182,11 @@ impl Transport for QuicTransport {
         if self.broken {
             return Err(ChannelError::Closed);
         }
-        let len = match u32::try_from(frame.len()) {
-            Ok(len) if frame.len() <= self.max_frame => len,
+        let prefix = self.shaper.as_mut().map(|s| s.stamp(frame.len()));
+        let prefix = prefix.as_ref().map_or(&[][..], |p| &p[..]);
+        let total = prefix.len() + frame.len();
+        let len = match u32::try_from(total) {
+            Ok(len) if total <= self.max_frame => len,
             _ => return Err(ChannelError::Malformed("frame longer than the maximum")),
         };
         let Self {
@@ -183,7 +196,7 @@ impl Transport for QuicTransport {
             timeout: limit,
             ..
         } = self;
-        let result = handle.block_on(write_frame(send, scratch, len, frame, *limit));
+        let result = handle.block_on(write_frame(send, scratch, len, prefix, frame, *limit));
         if result.is_err() {
             self.abandon();
         }
@@ -202,7 +215,10 @@ impl Transport for QuicTransport {
             max_frame,
             ..
         } = self;
-        let result = handle.block_on(read_frame(recv, partial, *max_frame, *limit));
+        let mut result = handle.block_on(read_frame(recv, partial, *max_frame, *limit));
+        if self.shaper.is_some() {
+            result = result.and_then(shaper::hold);
+        }
         let resumable = matches!(result, Err(ChannelError::Timeout));
         if result.is_err() && !resumable {
             self.abandon();
@@ -215,22 +231,33 @@ impl Transport for QuicTransport {
     }
 }
 
-/// Writes one frame. Small frames go in a single write with their header (one packet
-/// for a small message); large ones are written in place, without a copy.
+/// The hello that opens a stream on `connection`: it tells whether frames are shaped.
+fn hello(connection: &Connection) -> u8 {
+    match connection.shape() {
+        Some(_) => SHAPED_HELLO,
+        None => HELLO,
+    }
+}
+
+/// Writes one frame: its length `len`, then `prefix` and `frame`, which make up its
+/// bytes. Small frames go in a single write with their header (one packet for a small
+/// message); large ones are written in place, without a copy.
 async fn write_frame(
     send: &mut SendStream,
     scratch: &mut Vec<u8>,
     len: u32,
+    prefix: &[u8],
     frame: &[u8],
     limit: Duration,
 ) -> Result<(), ChannelError> {
+    scratch.clear();
+    scratch.extend_from_slice(&len.to_le_bytes());
+    scratch.extend_from_slice(prefix);
     if frame.len() <= COALESCE {
-        scratch.clear();
-        scratch.extend_from_slice(&len.to_le_bytes());
         scratch.extend_from_slice(frame);
         write_all(send, scratch, limit).await
     } else {
-        write_all(send, &len.to_le_bytes(), limit).await?;
+        write_all(send, scratch, limit).await?;
         write_all(send, frame, limit).await
     }
 }

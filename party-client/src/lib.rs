@@ -12,5 +12,5 @@ mod report;
 mod session;
 
 pub use error::ClientError;
-pub use report::{LayerCost, PhaseCost, QueryReport};
+pub use report::{LayerCost, LinkBytes, Links, PhaseCost, QueryReport};
 pub use session::{Options, Session};

@@ -124,6 +124,7 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
         backend: args.backend.into(),
         dealer: args.dealer.clone(),
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        shape: None,
     };
     let mut session = Session::open(&opts, &identity, &pins, runtime.handle())?;
     if let Some(notice) = session.dealer_notice() {

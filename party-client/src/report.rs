@@ -30,6 +30,49 @@ pub struct LayerCost {
     pub online: PhaseCost,
 }
 
+/// Payload bytes each way on each of the three links, in one phase. They add up to the
+/// phase's `bytes`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LinkBytes {
+    /// Client to server.
+    pub client_to_server: u64,
+    /// Server to client.
+    pub server_to_client: u64,
+    /// Client to dealer.
+    pub client_to_dealer: u64,
+    /// Dealer to client.
+    pub dealer_to_client: u64,
+    /// Server to dealer.
+    pub server_to_dealer: u64,
+    /// Dealer to server.
+    pub dealer_to_server: u64,
+}
+
+impl LinkBytes {
+    /// Each direction with its name (`client → server`, …), in a fixed order.
+    pub fn directions(&self) -> [(&'static str, u64); 6] {
+        [
+            ("client → server", self.client_to_server),
+            ("server → client", self.server_to_client),
+            ("client → dealer", self.client_to_dealer),
+            ("dealer → client", self.dealer_to_client),
+            ("server → dealer", self.server_to_dealer),
+            ("dealer → server", self.dealer_to_server),
+        ]
+    }
+}
+
+/// Each phase's bytes, link by link.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Links {
+    /// The session's setup (with the first query only).
+    pub setup: LinkBytes,
+    /// The query's offline phase.
+    pub offline: LinkBytes,
+    /// The query's online phase.
+    pub online: LinkBytes,
+}
+
 /// What one query cost.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct QueryReport {
@@ -41,6 +84,8 @@ pub struct QueryReport {
     pub online: PhaseCost,
     /// Per layer, in plan order.
     pub layers: Vec<LayerCost>,
+    /// Per phase, the bytes of each link and direction.
+    pub links: Links,
 }
 
 /// The meters behind one query: both ends of the server link, and each party's end of
@@ -151,5 +196,27 @@ pub(crate) fn query_report(plan: &Plan, dealer: bool, m: &Meters, times: Times) 
         offline,
         online,
         layers,
+        links: Links {
+            setup: link_bytes(m, Phase::Setup),
+            offline: link_bytes(m, Phase::Offline),
+            online: link_bytes(m, Phase::Online),
+        },
+    }
+}
+
+/// One phase's bytes per link and direction, from each party's end of its links.
+fn link_bytes(m: &Meters, phase: Phase) -> LinkBytes {
+    let (peer, dealer, server_dealer) = (
+        m.peer.phase_total(phase),
+        m.dealer.phase_total(phase),
+        m.server_dealer.phase_total(phase),
+    );
+    LinkBytes {
+        client_to_server: peer.sent,
+        server_to_client: peer.received,
+        client_to_dealer: dealer.sent,
+        dealer_to_client: dealer.received,
+        server_to_dealer: server_dealer.sent,
+        dealer_to_server: server_dealer.received,
     }
 }

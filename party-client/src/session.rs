@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
-use veil_net::{connect, resolve, Connection, Identity, KnownHosts, QuicTransport};
+use veil_net::{connect, resolve, Connection, Identity, KnownHosts, LinkShape, QuicTransport};
 use veil_protocol::channel::{Channel, Meter, Phase, Scope};
 use veil_protocol::engine::{self, ClientSetup, Preprocessing};
 use veil_protocol::material::{expand, MaterialMsg};
@@ -31,6 +31,9 @@ pub struct Options {
     pub dealer: Option<String>,
     /// How long to wait for a peer to answer a connection.
     pub connect_timeout: Duration,
+    /// Shapes both links (server and dealer) as a slower network, for benchmarks; the
+    /// peers must shape their ends too (`veil_net::shaper`). `None` in normal use.
+    pub shape: Option<LinkShape>,
 }
 
 /// An open session with a server and, unless the server runs dealer-free, a dealer.
@@ -57,13 +60,15 @@ impl Session {
         handle: &Handle,
     ) -> Result<Session, ClientError> {
         let start = Instant::now();
-        let conn = handle.block_on(connect(
-            resolve(&opts.server)?,
-            &opts.server,
-            identity,
-            pins,
-            opts.connect_timeout,
-        ))?;
+        let conn = handle
+            .block_on(connect(
+                resolve(&opts.server)?,
+                &opts.server,
+                identity,
+                pins,
+                opts.connect_timeout,
+            ))?
+            .with_shape(opts.shape);
         let mut peer = Channel::new(QuicTransport::open(&conn, handle.clone())?);
         let setup_base = peer.clock();
         let hello = ToServer::Hello {
@@ -227,13 +232,15 @@ fn join_dealer(
     info: &DealerInfo,
 ) -> Result<(Connection, Channel<QuicTransport>, Option<String>), ClientError> {
     let name = opts.dealer.clone().unwrap_or_else(|| info.addr.clone());
-    let conn = handle.block_on(connect(
-        resolve(&name)?,
-        &name,
-        identity,
-        pins,
-        opts.connect_timeout,
-    ))?;
+    let conn = handle
+        .block_on(connect(
+            resolve(&name)?,
+            &name,
+            identity,
+            pins,
+            opts.connect_timeout,
+        ))?
+        .with_shape(opts.shape);
     let seen = conn.peer_fingerprint().to_string();
     let mut notice = None;
     if opts.dealer.is_none() {

@@ -44,7 +44,11 @@ fn main() -> ExitCode {
         .map(|name| resolve(&name).map(|addr| (addr, name)))
     {
         None => None,
-        Some(Ok((addr, name))) => Some(DealerLink { addr, name }),
+        Some(Ok((addr, name))) => Some(DealerLink {
+            addr,
+            name,
+            shape: None,
+        }),
         Some(Err(e)) => {
             eprintln!("veil-server: {e}");
             return ExitCode::from(2);

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 use veil_net::{
-    connect, serve_blocking, Connection, Identity, KnownHosts, Listener, NetError, QuicTransport,
+    connect, serve_blocking, Connection, Identity, KnownHosts, LinkShape, Listener, NetError,
+    QuicTransport,
 };
 use veil_protocol::channel::{Channel, ChannelError, Phase, Scope};
 use veil_protocol::codec::DecodeError;
@@ -36,6 +37,9 @@ pub struct DealerLink {
     pub addr: SocketAddr,
     /// The name its key is pinned under (the address as the operator wrote it).
     pub name: String,
+    /// Shapes the link as a slower network, for benchmarks; the dealer must shape its
+    /// end too (`veil_net::shaper`). `None` in normal use.
+    pub shape: Option<LinkShape>,
 }
 
 /// Everything a server needs to serve clients.
@@ -259,7 +263,8 @@ fn open_dealer_session(
         &config.identity,
         &config.pins,
         config.connect_timeout,
-    ))?;
+    ))?
+    .with_shape(link.shape);
     let mut ch = Channel::new(QuicTransport::open(&conn, handle.clone())?);
     ch.send(&ToDealer::Open { plan: plan.clone() }.encode())?;
     let session = match FromDealer::decode(&ch.recv()?)? {

@@ -270,6 +270,7 @@ impl Builder {
             dealer: dealer_addr.map(|addr| DealerLink {
                 addr,
                 name: addr.to_string(),
+                shape: None,
             }),
             identity,
             pins,
@@ -411,6 +412,7 @@ impl Harness {
             backend: veil_protocol::plan::Backend::Gmw,
             dealer: None,
             connect_timeout: CONNECT,
+            shape: None,
         }
     }
 
