@@ -196,9 +196,10 @@ def main() -> None:
         "fixed_logits": [[int(v) for v in row] for row in fx_one],
         "fixed_logits_note": "int64 at scale 2^(2f); encode = round half away from zero "
                              "(f64::round) of x*2^f, W*2^f, b*2^(2f); after each Conv: "
-                             "ReLU then >> f (floor); AveragePool 2x2 = floor(sum of the "
-                             "4 integers / 4) (an assumption: veil may average differently, "
-                             "so compare these only if it does the same)",
+                             "ReLU then >> f (floor); AveragePool 2x2 as veil lowers it "
+                             "(model/src/lower.rs): the sum of the 4 integers, and the next "
+                             "Conv's weights divided by 4 in f64 before encoding "
+                             "(round(W/4 * 2^f))",
         "fixed_predictions": [int(r.argmax()) for r in fx_one],
     }
     fx_path = out / "fixtures" / "cifar10-minionn-torch.json"

@@ -315,8 +315,9 @@ def run(name: str, out: Path, data, epochs: int | None, lr: float | None,
             "; BatchNormalization folded into the conv before it in f64 before encoding: "
             "s = gamma / sqrt(var + f64(epsilon)), W' = W * s[c], b' = (0 - mean) * s + beta "
             "(the convs have no bias); the skip (scale 2^f) is multiplied by 2^f and "
-            "added to the conv+BN output before the ReLU. These last bits depend on the "
-            "fold's f64 operation order")
+            "added to the conv+BN output before the ReLU. The fold is the same f64 arithmetic "
+            "as veil's model/src/onnx/ops/norm.rs (bias*s + beta - mean*s with bias 0); "
+            "another operation order may change the last bits")
     (out / "fixtures").mkdir(exist_ok=True)
     fx_path = out / "fixtures" / f"{stem}-torch.json"
     vx.write_json(fx_path, fixture)

@@ -14,8 +14,9 @@ adds what the convolutional models need:
   float64: s = gamma / sqrt(var + eps), W' = W * s, b' = (b - mean) * s + beta. A skip
   connection adds the saved block input (scale 2^f) shifted up by f to the conv output.
   MaxPool takes the max of the ints (it commutes with ReLU and the floor shift).
-  AvgPool sums the window and floor-divides by its size (only used for CIFAR, where
-  the fixed-point run is informative, not a contract).
+  AvgPool is veil's lowering (model/src/lower.rs): the window's integers are summed and
+  the next Conv/Gemm's float weights are divided by the window's area before encoding
+  (W_int = round(W / area * 2^f)); no rounding happens in the pool itself.
   Integers are held in float64 torch tensors: every product and partial sum is an
   integer below 2^53, so BLAS convolutions are exact (checked: results are integral).
 * k: signed bits of the largest |pre-activation| fed to a ReLU or max-pool (any
@@ -163,11 +164,18 @@ def _spread(h: torch.Tensor, q: int) -> torch.Tensor:
 
 
 def encode_steps(steps: list[Step], f: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Integer (held as float64) weights at 2^f and biases at 2^(2f), BN folded."""
+    """Integer (held as float64) weights at 2^f and biases at 2^(2f), BN folded. A layer
+    right after an AvgPool gets its weights divided by the window's area first (veil's
+    lowering: the pool becomes a sum-pool feeding that layer, W / area)."""
     enc = {}
+    divisor = 1
     for st in steps:
-        if st.kind in ("conv", "linear"):
+        if st.kind == "avgpool":
+            divisor = st.size * st.size
+        elif st.kind in ("conv", "linear"):
             w, b = _conv_params(st)
+            w = w / divisor
+            divisor = 1
             enc[st.name] = (torch.from_numpy(round_half_away(w * 2.0**f).astype(np.float64)),
                             torch.from_numpy(round_half_away(b * 2.0 ** (2 * f)).astype(np.float64)))
     return enc
@@ -199,8 +207,8 @@ def fixed_forward(steps: list[Step], x: np.ndarray, f: int, chunk: int = 1000):
                     mx[key] = max(mx.get(key, 0), int(_spread(pre[1], st.size).max()))
                     h = _windows(h, st.size).amax(dim=(3, 5))
                 elif st.kind == "avgpool":
-                    h = torch.floor(F.avg_pool2d(h, st.size, divisor_override=1)
-                                    / (st.size * st.size))
+                    # a sum-pool; the next layer's weights carry the 1 / area
+                    h = F.avg_pool2d(h, st.size, divisor_override=1)
                 elif st.kind == "flatten":
                     h = torch.flatten(h, 1)
                 elif st.kind == "save":
