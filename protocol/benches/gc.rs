@@ -1,10 +1,12 @@
 //! Half-gates throughput on one core, in memory: one `and_batch` of 16 gates × 65536
 //! elements (2^20 independent ANDs; 32 MiB of input labels, 32 MiB of tables, 16 MiB of
-//! output labels), and the same with 4096 elements (2^16 ANDs, cache-resident).
+//! output labels), and the same with 4096 elements (2^16 ANDs, cache-resident); and the
+//! real `max_relu_shift` circuit of a 2x2 max-pool with its ReLU over 2,304 outputs at
+//! k = 34, f = 12 (MiniONN's MNIST CNN), whose batches are many and narrow.
 //! Throughput is counted in ANDs.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use veil_circuits::{Backend, Bits};
+use veil_circuits::{max_relu_shift, Backend, Bits, Counter};
 use veil_protocol::block::Block;
 use veil_protocol::gc::{Evaluator, Garbler};
 use veil_protocol::prg::{Prg, Seed};
@@ -75,11 +77,80 @@ fn evaluate(c: &mut Criterion, elements: usize) {
     group.finish();
 }
 
+/// The max-pool case: 4 candidates per window, 2,304 windows, k = 34, f = 12.
+const POOL: (usize, usize, usize, usize) = (4, 2304, 34, 12);
+
+/// ANDs of the max-pool case.
+fn pool_ands() -> usize {
+    let (m, n, k, f) = POOL;
+    let mut c = Counter::new();
+    let w = vec![vec![c.input(); k]; m];
+    max_relu_shift(&mut c, &w, &w, f).expect("count");
+    c.count().ands * n
+}
+
+/// Fresh 0-labels for every candidate's k bits.
+fn pool_inputs(garbler: &mut Garbler) -> Vec<Vec<Vec<Block>>> {
+    let (m, n, k, _) = POOL;
+    (0..m)
+        .map(|_| (0..k).map(|_| garbler.input(n)).collect())
+        .collect()
+}
+
+fn max_pool(c: &mut Criterion) {
+    let (m, n, k, f) = POOL;
+    let mut group = c.benchmark_group(format!("maxpool_{m}x{n}_k{k}"));
+    group.throughput(Throughput::Elements(pool_ands() as u64));
+    group.sample_size(20);
+    let mut rng = Prg::new(Seed([3; 16]));
+    let mut garbler = Garbler::new(&mut rng);
+    let (x, y) = (pool_inputs(&mut garbler), pool_inputs(&mut garbler));
+    group.bench_function("garble", |b| {
+        b.iter_with_large_drop(|| {
+            let out = max_relu_shift(&mut garbler, &x, &y, f).expect("garble");
+            let tables = garbler.take_tables();
+            criterion::black_box(&tables);
+            garbler.recycle(tables);
+            out
+        })
+    });
+    // Tables of a fresh session, evaluated on random inputs.
+    let mut garbler = Garbler::new(&mut rng);
+    let (x, y) = (pool_inputs(&mut garbler), pool_inputs(&mut garbler));
+    max_relu_shift(&mut garbler, &x, &y, f).expect("garble");
+    let tables = garbler.take_tables();
+    let mut encode = |zero: &Vec<Vec<Vec<Block>>>| -> Vec<Vec<Vec<Block>>> {
+        let mut each = |z: &Vec<Block>| {
+            let mut bits = Bits::zeros(n);
+            let words = bits.words.iter_mut();
+            words.for_each(|w| *w = rand_core::RngCore::next_u64(&mut rng));
+            bits.mask_tail();
+            garbler.encode(z, &bits).expect("encode")
+        };
+        let mut out = Vec::new();
+        for c in zero {
+            out.push(c.iter().map(&mut each).collect());
+        }
+        out
+    };
+    let (ax, ay) = (encode(&x), encode(&y));
+    let key = garbler.hash_key();
+    group.bench_function("evaluate", |b| {
+        b.iter_batched(
+            || Evaluator::new(key, tables.clone()),
+            |mut ev| (max_relu_shift(&mut ev, &ax, &ay, f).expect("evaluate"), ev),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
 fn bench_gc(c: &mut Criterion) {
     for elements in [1 << 16, 1 << 12] {
         garble(c, elements);
         evaluate(c, elements);
     }
+    max_pool(c);
 }
 
 criterion_group!(benches, bench_gc);

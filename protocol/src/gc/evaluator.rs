@@ -2,10 +2,10 @@
 
 use veil_circuits::{Backend, Bits};
 
-use super::batch::{batch_len, for_each_chunk, xor_wires, Gates, Scratch, Segment, CHUNK};
+use super::batch::{batch_len, xor_wires, Gates, Scratch, CHUNK};
 use super::garbler::output_width;
 use super::halfgates::{and_tweak, evaluate_and, output_tweak, AND_TABLE_BYTES};
-use super::hash::{HashKey, Tccr};
+use super::hash::{Group, HashKey, Kernel, Tccr, GROUP};
 use super::lane::Lane;
 use super::SHARE_BYTES;
 use crate::block::Block;
@@ -149,55 +149,59 @@ impl Evaluator {
         }
         self.outputs += n as u64;
     }
+}
 
-    /// Evaluates one chunk of `n` ANDs whose tables start at `self.pos` (the caller checked
-    /// they are all there): hashes `A, B` of all of them in two AES passes, then appends
-    /// each output label to its gate's wire.
-    fn evaluate_chunk(
-        &mut self,
-        gates: &Gates<'_>,
-        segments: &[Segment],
-        n: usize,
-        outs: &mut [Vec<Block>],
-    ) {
-        let Scratch { u, v, .. } = &mut self.scratch;
-        let (u, v) = (&mut u[..2 * n], &mut v[..2 * n]);
-        let mut t = 0;
-        for &(g, start, len) in segments {
-            let (a, b) = (
-                &gates[g].0[start..start + len],
-                &gates[g].1[start..start + len],
-            );
-            for ((a, b), p) in a.iter().zip(b).zip(u[2 * t..].chunks_exact_mut(2)) {
-                Lane::from(*a).to_aes(&mut p[0]);
-                Lane::from(*b).to_aes(&mut p[1]);
+/// ANDs evaluated per [`Group`]: two hashes each.
+const ANDS_PER_GROUP: usize = GROUP / 2;
+
+/// The evaluation loop of one AND batch, run inside [`Tccr::run`]: per group of
+/// [`ANDS_PER_GROUP`] ANDs it hashes `A, B` of each, reads their tables in order and
+/// appends each output label to its gate's wire.
+struct EvaluateBatch<'a> {
+    gates: &'a Gates<'a>,
+    /// `j` of the batch's first AND.
+    first: u64,
+    /// Exactly the batch's tables (the caller checked they are all there).
+    tables: &'a [u8],
+    outs: &'a mut [Vec<Block>],
+}
+
+impl Kernel for EvaluateBatch<'_> {
+    #[inline(always)]
+    fn run(self, hash: &mut impl Group) {
+        let mut j = self.first;
+        let mut pos = 0;
+        for ((a, b), out) in self.gates.iter().zip(self.outs.iter_mut()) {
+            for (a, b) in a.chunks(ANDS_PER_GROUP).zip(b.chunks(ANDS_PER_GROUP)) {
+                // A short last group hashes zeros in its empty slots and drops them.
+                let mut x = [Lane([0, 0]); GROUP];
+                let mut tweaks = [0u128; GROUP];
+                for (t, (a, b)) in a.iter().zip(b).enumerate() {
+                    x[2 * t..2 * t + 2].copy_from_slice(&[Lane::from(*a), Lane::from(*b)]);
+                    let j = j + t as u64;
+                    tweaks[2 * t..2 * t + 2].copy_from_slice(&[and_tweak(j, 0), and_tweak(j, 1)]);
+                }
+                let h = hash.tccr(&x, &tweaks);
+                let bytes = &self.tables[pos..pos + AND_TABLE_BYTES * a.len()];
+                pos += bytes.len();
+                for (t, ((a, b), ct)) in a
+                    .iter()
+                    .zip(b)
+                    .zip(bytes.chunks_exact(AND_TABLE_BYTES))
+                    .enumerate()
+                {
+                    let table = [Lane::read(&ct[..16]), Lane::read(&ct[16..])];
+                    let h = [h[2 * t], h[2 * t + 1]];
+                    out.push(Block::from(evaluate_and(
+                        Lane::from(*a),
+                        Lane::from(*b),
+                        &h,
+                        &table,
+                    )));
+                }
+                j += a.len() as u64;
             }
-            t += len;
         }
-        // Block 2t + k belongs to AND j = ands + t, half k: tweak 2j + k.
-        let first = self.ands;
-        self.hash
-            .hash_split(u, v, |i| and_tweak(first + (i >> 1) as u64, i));
-        let end = self.pos + AND_TABLE_BYTES * n;
-        let tables = &self.tables[self.pos..end];
-        let mut t = 0;
-        for &(g, start, len) in segments {
-            let (a, b) = (
-                &gates[g].0[start..start + len],
-                &gates[g].1[start..start + len],
-            );
-            let hashes = u[2 * t..].chunks_exact(2).zip(v[2 * t..].chunks_exact(2));
-            let cts = tables[AND_TABLE_BYTES * t..].chunks_exact(AND_TABLE_BYTES);
-            let each = a.iter().zip(b).zip(hashes).zip(cts);
-            outs[g].extend(each.map(|(((a, b), (hu, hv)), ct)| {
-                let h = core::array::from_fn(|k| Lane::from_aes(&hu[k]) ^ Lane::from_aes(&hv[k]));
-                let table = [Lane::read(&ct[..16]), Lane::read(&ct[16..])];
-                Block::from(evaluate_and(Lane::from(*a), Lane::from(*b), &h, &table))
-            }));
-            t += len;
-        }
-        self.pos = end;
-        self.ands += n as u64;
     }
 }
 
@@ -236,9 +240,15 @@ impl Backend for Evaluator {
             .iter()
             .map(|(a, _)| Vec::with_capacity(a.len()))
             .collect();
-        for_each_chunk(gates, |segments, n| {
-            self.evaluate_chunk(gates, segments, n, &mut outs)
+        let end = self.pos + needed;
+        self.hash.run(EvaluateBatch {
+            gates,
+            first: self.ands,
+            tables: &self.tables[self.pos..end],
+            outs: &mut outs,
         });
+        self.pos = end;
+        self.ands += total as u64;
         Ok(outs)
     }
 }

@@ -3,9 +3,9 @@
 use rand_core::{CryptoRng, RngCore};
 use veil_circuits::{Backend, Bits};
 
-use super::batch::{batch_len, for_each_chunk, xor_wires, Gates, Scratch, Segment, CHUNK};
+use super::batch::{batch_len, xor_wires, Gates, Scratch, CHUNK};
 use super::halfgates::{and_tweak, garble_and, output_tweak, AND_TABLE_BYTES};
-use super::hash::{HashKey, Tccr};
+use super::hash::{Group, HashKey, Kernel, Tccr, GROUP};
 use super::lane::Lane;
 use super::SHARE_BYTES;
 use crate::block::Block;
@@ -62,7 +62,7 @@ impl Garbler {
             ands: 0,
             outputs: 0,
             tables: Vec::new(),
-            scratch: Scratch::new(4),
+            scratch: Scratch::new(2),
         }
     }
 
@@ -203,58 +203,60 @@ impl Garbler {
         }
         self.outputs += n as u64;
     }
+}
 
-    /// Garbles one chunk of `n` ANDs: hashes `A₀, A₁, B₀, B₁` of all of them in two AES
-    /// passes, appends their tables and each output 0-label to its gate's wire.
-    fn garble_chunk(
-        &mut self,
-        gates: &Gates<'_>,
-        segments: &[Segment],
-        n: usize,
-        outs: &mut [Vec<Block>],
-    ) {
-        let delta = Lane::from(self.delta);
-        let Scratch { u, v, bytes } = &mut self.scratch;
-        let (u, v) = (&mut u[..4 * n], &mut v[..4 * n]);
-        let mut t = 0;
-        for &(g, start, len) in segments {
-            let (a, b) = (
-                &gates[g].0[start..start + len],
-                &gates[g].1[start..start + len],
-            );
-            for ((a0, b0), q) in a.iter().zip(b).zip(u[4 * t..].chunks_exact_mut(4)) {
-                let (a0, b0) = (Lane::from(*a0), Lane::from(*b0));
-                a0.to_aes(&mut q[0]);
-                (a0 ^ delta).to_aes(&mut q[1]);
-                b0.to_aes(&mut q[2]);
-                (b0 ^ delta).to_aes(&mut q[3]);
+/// ANDs garbled per [`Group`]: four hashes each.
+const ANDS_PER_GROUP: usize = GROUP / 4;
+
+/// The garbling loop of one AND batch, run inside [`Tccr::run`]: per group of
+/// [`ANDS_PER_GROUP`] ANDs it hashes `A₀, A₁, B₀, B₁` of each, appends the tables straight
+/// to the session's table buffer and each output 0-label to its gate's wire.
+struct GarbleBatch<'a> {
+    gates: &'a Gates<'a>,
+    delta: Lane,
+    /// `j` of the batch's first AND.
+    first: u64,
+    tables: &'a mut Vec<u8>,
+    outs: &'a mut [Vec<Block>],
+}
+
+impl Kernel for GarbleBatch<'_> {
+    #[inline(always)]
+    fn run(self, hash: &mut impl Group) {
+        let delta = self.delta;
+        let mut j = self.first;
+        for ((a, b), out) in self.gates.iter().zip(self.outs.iter_mut()) {
+            for (a, b) in a.chunks(ANDS_PER_GROUP).zip(b.chunks(ANDS_PER_GROUP)) {
+                // A short last group hashes zeros in its empty slots and drops them.
+                let mut x = [Lane([0, 0]); GROUP];
+                let mut tweaks = [0u128; GROUP];
+                for (t, (a0, b0)) in a.iter().zip(b).enumerate() {
+                    let (a0, b0) = (Lane::from(*a0), Lane::from(*b0));
+                    x[4 * t..4 * t + 4].copy_from_slice(&[a0, a0 ^ delta, b0, b0 ^ delta]);
+                    let j = j + t as u64;
+                    let (ta, tb) = (and_tweak(j, 0), and_tweak(j, 1));
+                    tweaks[4 * t..4 * t + 4].copy_from_slice(&[ta, ta, tb, tb]);
+                }
+                let h = hash.tccr(&x, &tweaks);
+                let mut bytes = [0u8; AND_TABLE_BYTES * ANDS_PER_GROUP];
+                for (t, (a0, b0)) in a.iter().zip(b).enumerate() {
+                    let h = [h[4 * t], h[4 * t + 1], h[4 * t + 2], h[4 * t + 3]];
+                    let (c0, [t_g, t_e]) = garble_and(Lane::from(*a0), Lane::from(*b0), delta, &h);
+                    let table = &mut bytes[AND_TABLE_BYTES * t..AND_TABLE_BYTES * (t + 1)];
+                    t_g.write(&mut table[..16]);
+                    t_e.write(&mut table[16..]);
+                    out.push(Block::from(c0));
+                }
+                // A full group's length is a constant: its copy is inlined, not a memmove.
+                if a.len() == ANDS_PER_GROUP {
+                    self.tables.extend_from_slice(&bytes);
+                } else {
+                    self.tables
+                        .extend_from_slice(&bytes[..AND_TABLE_BYTES * a.len()]);
+                }
+                j += a.len() as u64;
             }
-            t += len;
         }
-        // Block 4t + k belongs to AND j = ands + t, half k / 2: tweak 2j + k / 2.
-        let first = self.ands;
-        self.hash
-            .hash_split(u, v, |i| and_tweak(first + (i >> 2) as u64, i >> 1));
-        let mut t = 0;
-        for &(g, start, len) in segments {
-            let (a, b) = (
-                &gates[g].0[start..start + len],
-                &gates[g].1[start..start + len],
-            );
-            let hashes = u[4 * t..].chunks_exact(4).zip(v[4 * t..].chunks_exact(4));
-            let tables = bytes[AND_TABLE_BYTES * t..].chunks_exact_mut(AND_TABLE_BYTES);
-            let each = a.iter().zip(b).zip(hashes).zip(tables);
-            outs[g].extend(each.map(|(((a0, b0), (hu, hv)), table)| {
-                let h = core::array::from_fn(|k| Lane::from_aes(&hu[k]) ^ Lane::from_aes(&hv[k]));
-                let (c0, [t_g, t_e]) = garble_and(Lane::from(*a0), Lane::from(*b0), delta, &h);
-                t_g.write(&mut table[..16]);
-                t_e.write(&mut table[16..]);
-                Block::from(c0)
-            }));
-            t += len;
-        }
-        self.tables.extend_from_slice(&bytes[..AND_TABLE_BYTES * n]);
-        self.ands += n as u64;
     }
 }
 
@@ -302,9 +304,14 @@ impl Backend for Garbler {
             .iter()
             .map(|(a, _)| Vec::with_capacity(a.len()))
             .collect();
-        for_each_chunk(gates, |segments, n| {
-            self.garble_chunk(gates, segments, n, &mut outs)
+        self.hash.run(GarbleBatch {
+            gates,
+            delta: Lane::from(self.delta),
+            first: self.ands,
+            tables: &mut self.tables,
+            outs: &mut outs,
         });
+        self.ands += total as u64;
         Ok(outs)
     }
 }

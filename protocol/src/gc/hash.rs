@@ -26,18 +26,28 @@
 //! evaluator) and never reused. [`crate::gc::Garbler::new`] draws it from its CSPRNG.
 //!
 //! # Cost
-//! Two AES passes per batch: all `π(x)` of a slice in one `encrypt_blocks` call (AES-NI,
-//! eight blocks in flight), then all `π(π(x) ⊕ i)` in a second.
+//! The garbling kernels run a whole AND batch inside one [`Tccr::run`] call, which holds
+//! the AES backend (AES-NI, detected at run time) for the batch: per group of [`GROUP`]
+//! blocks, one pipelined pass of `π(x)`, the tweaks, a second pass of `π(π(x) ⊕ i)`, all
+//! in registers, with no scratch buffer and no per-call dispatch. [`Tccr::hash_batch`]
+//! does the same over slices.
 
-use aes::cipher::{BlockEncrypt, KeyInit};
+use aes::cipher::consts::U16;
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::typenum::Unsigned;
+use aes::cipher::{BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, KeyInit};
 use aes::Aes128Enc;
 use rand_core::{CryptoRng, RngCore};
 
 use super::lane::Lane;
 use crate::block::Block;
 
-/// Blocks hashed per AES pass: small enough that both scratch buffers stay in L1.
-const PASS: usize = 128;
+/// Blocks hashed together by [`Group::tccr`]: two of AES-NI's eight-block pipelines, so
+/// that one pipeline's second pass overlaps the other's first.
+pub(crate) const GROUP: usize = 16;
+
+/// AES-NI's pipeline width: blocks per `proc_par_blocks`.
+const PIPELINE: usize = 8;
 
 /// The AES key of a garbling session's hash. Public (the evaluator needs it), but fresh
 /// per session and chosen by the garbler.
@@ -86,8 +96,8 @@ impl Tccr {
         self.permute(u ^ tweak) ^ u
     }
 
-    /// `out[t] = TCCR(xs[t], tweaks[t])` for every `t`, with two batched AES passes per
-    /// 128 blocks.
+    /// `out[t] = TCCR(xs[t], tweaks[t])` for every `t`, a [`GROUP`] of blocks at a time
+    /// inside one [`Tccr::run`].
     ///
     /// # Panics
     /// If the three slices differ in length (a caller bug; never peer data).
@@ -96,22 +106,13 @@ impl Tccr {
             xs.len() == tweaks.len() && xs.len() == out.len(),
             "hash_batch: slice lengths differ"
         );
-        let mut u = [aes::Block::default(); PASS];
-        let mut v = [aes::Block::default(); PASS];
-        let chunks = xs
-            .chunks(PASS)
-            .zip(tweaks.chunks(PASS))
-            .zip(out.chunks_mut(PASS));
-        for ((xs, tweaks), out) in chunks {
-            let (u, v) = (&mut u[..xs.len()], &mut v[..xs.len()]);
-            for (ut, x) in u.iter_mut().zip(xs) {
-                *ut = to_aes(*x);
-            }
-            self.hash_split(u, v, |t| tweaks[t].0);
-            for ((o, ut), vt) in out.iter_mut().zip(u.iter()).zip(v.iter()) {
-                *o = from_aes(ut) ^ from_aes(vt);
-            }
-        }
+        self.run(Slices { xs, tweaks, out });
+    }
+
+    /// Runs `kernel` with the AES backend in hand: one dispatch for the whole kernel, and
+    /// every [`Group::tccr`] call inside it inlined down to the AES instructions.
+    pub(crate) fn run<K: Kernel>(&self, kernel: K) {
+        self.aes.encrypt_with_backend(Backend(kernel));
     }
 
     /// The two passes, fused for the garbling kernels. On entry `u[t] = x_t`; on return
@@ -131,6 +132,97 @@ impl Tccr {
         }
         // Pass 2: π(π(x) ⊕ i).
         self.aes.encrypt_blocks(v);
+    }
+}
+
+/// A loop that hashes through [`Tccr::run`].
+pub(crate) trait Kernel {
+    /// Runs the loop; `hash` computes TCCR a [`GROUP`] at a time.
+    fn run(self, hash: &mut impl Group);
+}
+
+/// TCCR on a group of blocks, with the AES backend in hand.
+pub(crate) trait Group {
+    /// `TCCR(x[t], tweaks[t])` for each `t`.
+    fn tccr(&mut self, x: &[Lane; GROUP], tweaks: &[u128; GROUP]) -> [Lane; GROUP];
+}
+
+/// [`Tccr::hash_batch`] as a kernel.
+struct Slices<'a> {
+    xs: &'a [Block],
+    tweaks: &'a [Block],
+    out: &'a mut [Block],
+}
+
+impl Kernel for Slices<'_> {
+    fn run(self, hash: &mut impl Group) {
+        let groups = self.xs.chunks(GROUP).zip(self.tweaks.chunks(GROUP));
+        for ((xs, tweaks), out) in groups.zip(self.out.chunks_mut(GROUP)) {
+            // A short last group hashes zeros in its empty slots and drops them.
+            let mut x = [Lane([0, 0]); GROUP];
+            let mut i = [0u128; GROUP];
+            for (t, (xt, it)) in xs.iter().zip(tweaks).enumerate() {
+                (x[t], i[t]) = (Lane::from(*xt), it.0);
+            }
+            let h = hash.tccr(&x, &i);
+            for (o, h) in out.iter_mut().zip(h) {
+                *o = Block::from(h);
+            }
+        }
+    }
+}
+
+/// Hands a [`Kernel`] the AES backend (the `cipher` crate's rank-2 closure).
+struct Backend<K>(K);
+
+impl<K> BlockSizeUser for Backend<K> {
+    type BlockSize = U16;
+}
+
+impl<K: Kernel> BlockClosure for Backend<K> {
+    #[inline(always)]
+    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
+        self.0.run(&mut Pi(backend));
+    }
+}
+
+/// `π` through a backend.
+struct Pi<'a, B>(&'a mut B);
+
+impl<B: BlockBackend<BlockSize = U16>> Pi<'_, B> {
+    /// Encrypts `blocks` in place, [`PIPELINE`] at a time where the backend pipelines
+    /// that many (AES-NI), else block by block (the software fallback).
+    #[inline(always)]
+    fn encrypt(&mut self, blocks: &mut [aes::Block; GROUP]) {
+        if B::ParBlocksSize::USIZE == PIPELINE {
+            for par in blocks.chunks_exact_mut(PIPELINE) {
+                self.0
+                    .proc_par_blocks_inplace(GenericArray::from_mut_slice(par));
+            }
+        } else {
+            for b in blocks.iter_mut() {
+                self.0.proc_block_inplace(b);
+            }
+        }
+    }
+}
+
+impl<B: BlockBackend<BlockSize = U16>> Group for Pi<'_, B> {
+    #[inline(always)]
+    fn tccr(&mut self, x: &[Lane; GROUP], tweaks: &[u128; GROUP]) -> [Lane; GROUP] {
+        let mut u = [aes::Block::default(); GROUP];
+        for (ut, x) in u.iter_mut().zip(x) {
+            x.to_aes(ut);
+        }
+        // Pass 1: π(x).
+        self.encrypt(&mut u);
+        let mut v = [aes::Block::default(); GROUP];
+        for ((vt, ut), i) in v.iter_mut().zip(&u).zip(tweaks) {
+            (Lane::from_aes(ut) ^ Lane::from(*i)).to_aes(vt);
+        }
+        // Pass 2: π(π(x) ⊕ i).
+        self.encrypt(&mut v);
+        core::array::from_fn(|t| Lane::from_aes(&u[t]) ^ Lane::from_aes(&v[t]))
     }
 }
 
@@ -174,7 +266,7 @@ mod tests {
     fn batch_equals_one_by_one_at_every_length() {
         let mut rng = Prg::new(Seed([9; 16]));
         let h = Tccr::new(&HashKey::random(&mut rng));
-        for len in [0, 1, 7, PASS - 1, PASS, PASS + 1, 3 * PASS + 5] {
+        for len in [0, 1, 7, GROUP - 1, GROUP, GROUP + 1, 3 * GROUP + 5, 1000] {
             let xs: Vec<Block> = (0..len)
                 .map(|_| Block(rng.next_u64() as u128 * 3))
                 .collect();
