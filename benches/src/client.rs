@@ -29,18 +29,19 @@ pub struct Run {
     pub interrupted: bool,
 }
 
-/// Starts a dealer and a server hosting `model` with every link shaped as `shape` (or
-/// not), runs one session of `inputs` under `backend` (see [`run_session`]), and stops
-/// both.
+/// Starts a server hosting `model` (and a dealer, if `dealer`) with every link shaped as
+/// `shape` (or not), runs one session of `inputs` under `backend` (see [`run_session`]),
+/// and stops them.
 pub fn measure(
     model: HostedModel,
     shape: Option<LinkShape>,
+    dealer: bool,
     backend: Backend,
     inputs: &[Vec<Ring>],
     stop: &AtomicBool,
     progress: &ProgressBar,
 ) -> Result<Run, BenchError> {
-    let cluster = Cluster::start(vec![model], shape)?;
+    let cluster = Cluster::start(vec![model], shape, dealer)?;
     let run = run_session(&cluster, None, backend, inputs, stop, progress);
     if !cluster.shutdown() {
         tracing::warn!("a dealer session was still open at shutdown");

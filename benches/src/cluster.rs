@@ -48,7 +48,8 @@ impl Peer {
 /// A running dealer and server. Drop it or call [`Cluster::shutdown`] to stop both.
 pub struct Cluster {
     runtime: Runtime,
-    dealer: Peer,
+    /// The dealer, or `None` when the server runs dealer-free.
+    dealer: Option<Peer>,
     server: Peer,
     sessions: Arc<Sessions>,
     tasks: Vec<JoinHandle<Result<(), NetError>>>,
@@ -56,11 +57,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts a dealer and a server hosting `models`, each on its own loopback port, with
-    /// every link shaped as `shape` (or not shaped).
+    /// Starts a server hosting `models` and, if `dealer`, a dealer, each on its own
+    /// loopback port, with every link shaped as `shape` (or not shaped). Without a dealer
+    /// the server and its clients make the material themselves by OT.
     pub fn start(
         models: Vec<HostedModel>,
         shape: Option<LinkShape>,
+        dealer: bool,
     ) -> Result<Cluster, BenchError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -68,8 +71,8 @@ impl Cluster {
             .build()
             .map_err(BenchError::Runtime)?;
         let sessions = Arc::new(Sessions::new());
-        let (dealer, server, tasks) = spawn_peers(&runtime, models, &sessions, shape)?;
-        tracing::debug!(dealer = %dealer.addr, server = %server.addr, "cluster started");
+        let (dealer, server, tasks) = spawn_peers(&runtime, models, &sessions, shape, dealer)?;
+        tracing::debug!(dealer = ?dealer.map(|d| d.addr), server = %server.addr, "cluster started");
         Ok(Cluster {
             runtime,
             dealer,
@@ -85,8 +88,8 @@ impl Cluster {
         self.runtime.handle().clone()
     }
 
-    /// The dealer.
-    pub fn dealer(&self) -> Peer {
+    /// The dealer, if one runs.
+    pub fn dealer(&self) -> Option<Peer> {
         self.dealer
     }
 
@@ -102,7 +105,7 @@ impl Cluster {
             server: self.server.name(),
             model,
             backend: veil_protocol::plan::Backend::Gmw,
-            dealer: Some(self.dealer.name()),
+            dealer: self.dealer.map(|d| d.name()),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             shape: self.shape,
         }
@@ -110,7 +113,8 @@ impl Cluster {
 
     /// In-memory pins holding the server's and the dealer's keys.
     pub fn client_pins(&self) -> Result<KnownHosts, NetError> {
-        pinned(&[self.server, self.dealer])
+        let peers: Vec<Peer> = std::iter::once(self.server).chain(self.dealer).collect();
+        pinned(&peers)
     }
 
     /// Sessions open at the dealer (each client session of the server holds one).
@@ -151,27 +155,32 @@ fn spawn_peers(
     models: Vec<HostedModel>,
     sessions: &Arc<Sessions>,
     shape: Option<LinkShape>,
-) -> Result<(Peer, Peer, Tasks), BenchError> {
+    with_dealer: bool,
+) -> Result<(Option<Peer>, Peer, Tasks), BenchError> {
     // Listeners must be made inside the runtime.
     let _entered = runtime.enter();
-    let (dealer_listener, (dealer, _)) = listen("dealer", shape)?;
+    let mut tasks = Vec::new();
+    let dealer = if with_dealer {
+        let (listener, (dealer, _)) = listen("dealer", shape)?;
+        tasks.push(runtime.spawn(veil_dealer::serve(listener, sessions.clone())));
+        Some(dealer)
+    } else {
+        None
+    };
     let (server_listener, (server, server_identity)) = listen("server", shape)?;
-    let server_pins = pinned(&[dealer])?;
+    let server_pins = pinned(&dealer.into_iter().collect::<Vec<_>>())?;
     let config = Arc::new(ServerConfig {
         models,
-        dealer: Some(DealerLink {
-            addr: dealer.addr,
-            name: dealer.name(),
+        dealer: dealer.map(|d| DealerLink {
+            addr: d.addr,
+            name: d.name(),
             shape,
         }),
         identity: server_identity,
         pins: server_pins,
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
     });
-    let tasks = vec![
-        runtime.spawn(veil_dealer::serve(dealer_listener, sessions.clone())),
-        runtime.spawn(veil_server::serve(server_listener, config)),
-    ];
+    tasks.push(runtime.spawn(veil_server::serve(server_listener, config)));
     Ok((dealer, server, tasks))
 }
 

@@ -143,6 +143,7 @@ fn run_one(
             shape: LAN,
         },
         estimate: false,
+        dealer: true,
     };
     progress.reset();
     run(&opts, stop, progress)

@@ -13,7 +13,7 @@ use std::ops::Add;
 use serde::Serialize;
 use veil_protocol::layers::{relu, relu_gc};
 use veil_protocol::ot::iknp::BASE_OTS;
-use veil_protocol::plan::{Backend, LayerKind, Plan};
+use veil_protocol::plan::{Backend, Plan};
 
 /// Gates, triples and OTs of one layer or phase.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -89,6 +89,7 @@ fn relu_counts(plan: &Plan, m: usize, n: usize) -> Counts {
 mod tests {
     use super::*;
     use crate::paths::{repo_models_dir, resolve_model};
+    use veil_protocol::plan::LayerKind;
 
     fn mlp(backend: Backend) -> Plan {
         let path = resolve_model(None, &repo_models_dir()).expect("shipped");
@@ -123,7 +124,10 @@ mod tests {
         let total = per_query(&plan);
         assert_eq!(total.ots, 256 * u64::from(plan.fixed.k));
         assert_eq!(total.triples, 0);
-        assert_eq!(total.and_gates, 256 * relu_gc::and_gates(plan.fixed, 1) as u64);
+        assert_eq!(
+            total.and_gates,
+            256 * relu_gc::and_gates(plan.fixed, 1) as u64
+        );
         assert_eq!(setup(&plan).ots, 128);
     }
 }

@@ -31,6 +31,8 @@ pub struct DemoOptions {
     pub n: usize,
     /// The backend of the non-linear layers.
     pub backend: Backend,
+    /// True: a dealer makes the material; false: the two parties do, by OT.
+    pub dealer: bool,
 }
 
 /// Fractions of the queried images each model labels right.
@@ -112,12 +114,20 @@ pub fn run(
         weights: model.weights,
     };
     progress.set_length(set.len() as u64);
-    let run = measure(hosted, None, opts.backend, &expected.inputs, stop, progress)?;
-    Ok(report(&plan, &set, &expected, &run))
+    let run = measure(
+        hosted,
+        None,
+        opts.dealer,
+        opts.backend,
+        &expected.inputs,
+        stop,
+        progress,
+    )?;
+    Ok(report(&plan, &set, &expected, &run, opts.dealer))
 }
 
 /// Judges a run against the plaintext answers and summarises its costs.
-fn report(plan: &Plan, set: &TestSet, expected: &Expected, run: &Run) -> DemoReport {
+fn report(plan: &Plan, set: &TestSet, expected: &Expected, run: &Run, dealer: bool) -> DemoReport {
     let done = run.outputs.len();
     let labels = &set.labels[..done];
     let secure: Vec<usize> = run
@@ -138,7 +148,7 @@ fn report(plan: &Plan, set: &TestSet, expected: &Expected, run: &Run) -> DemoRep
         model: plan.model.clone(),
         backend: plan.backend.name(),
         net: "loopback",
-        dealer: true,
+        dealer,
         queries: done,
         requested: set.len(),
         interrupted: run.interrupted,

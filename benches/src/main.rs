@@ -160,10 +160,6 @@ impl From<BackendArg> for Backend {
     }
 }
 
-/// What `--no-dealer` answers until two-party preprocessing exists.
-const NO_DEALER: &str = "--no-dealer: dealer-free (two-party) preprocessing is not available \
-                         yet; run with the dealer by leaving the flag out";
-
 fn main() -> ExitCode {
     init_logging();
     let result = match Cli::parse().command {
@@ -191,14 +187,20 @@ fn init_logging() {
         .init();
 }
 
-/// The demo's options for `args` and `backend`, `n` images.
-fn demo_options(args: &ModelArgs, backend: BackendArg, n: u32) -> Result<DemoOptions, BenchError> {
+/// The demo's options for `args` and `backend`, `n` images, with a dealer or not.
+fn demo_options(
+    args: &ModelArgs,
+    backend: BackendArg,
+    n: u32,
+    dealer: bool,
+) -> Result<DemoOptions, BenchError> {
     let dir = models_dir(args.models.as_deref());
     Ok(DemoOptions {
         model: resolve_model(args.model.as_deref(), &dir)?,
         models_dir: dir,
         n: n as usize,
         backend: backend.into(),
+        dealer,
     })
 }
 
@@ -212,7 +214,7 @@ fn run_demo(opts: &DemoOptions, json: bool) -> Result<(DemoReport, bool), BenchE
 }
 
 fn demo_command(args: &DemoArgs) -> Result<ExitCode, BenchError> {
-    let opts = demo_options(&args.model, args.backend, args.n)?;
+    let opts = demo_options(&args.model, args.backend, args.n, true)?;
     let (report, stopped) = run_demo(&opts, args.json)?;
     if args.json {
         print_json(&report)?;
@@ -223,10 +225,7 @@ fn demo_command(args: &DemoArgs) -> Result<ExitCode, BenchError> {
 }
 
 fn accuracy_command(args: &AccuracyArgs) -> Result<ExitCode, BenchError> {
-    if args.no_dealer {
-        return Err(BenchError::Usage(NO_DEALER.into()));
-    }
-    let opts = demo_options(&args.model, args.backend, args.n)?;
+    let opts = demo_options(&args.model, args.backend, args.n, !args.no_dealer)?;
     let (demo, stopped) = run_demo(&opts, args.json)?;
     let report = AccuracyReport::from(&demo);
     if args.json {
@@ -238,9 +237,6 @@ fn accuracy_command(args: &AccuracyArgs) -> Result<ExitCode, BenchError> {
 }
 
 fn run_command(args: &RunArgs) -> Result<ExitCode, BenchError> {
-    if args.no_dealer {
-        return Err(BenchError::Usage(NO_DEALER.into()));
-    }
     let dir = models_dir(args.model.models.as_deref());
     let opts = RunOptions {
         model: resolve_model(args.model.model.as_deref(), &dir)?,
@@ -249,6 +245,7 @@ fn run_command(args: &RunArgs) -> Result<ExitCode, BenchError> {
         queries: args.queries as usize,
         net: args.net.clone(),
         estimate: true,
+        dealer: !args.no_dealer,
     };
     let stop = watch_ctrl_c();
     let progress = progress_bar(args.json);

@@ -141,9 +141,10 @@ pub fn run_text(r: &RunReport) -> String {
         None => format!("{} (unshaped)", r.net),
     };
     let mut out = format!(
-        "veil-bench run: {} over {} with a dealer, QUIC on loopback, net {net}\n",
+        "veil-bench run: {} over {} {}, QUIC on loopback, net {net}\n",
         r.model,
         r.backend.to_uppercase(),
+        material(r.dealer),
     );
     if r.interrupted {
         out += &format!(
@@ -197,9 +198,10 @@ pub fn run_text(r: &RunReport) -> String {
 /// `accuracy`'s report as text.
 pub fn accuracy_text(r: &AccuracyReport) -> String {
     let mut out = format!(
-        "veil-bench accuracy: {} over {} with a dealer, {} of {} images\n",
+        "veil-bench accuracy: {} over {} {}, {} of {} images\n",
         r.model,
         r.backend.to_uppercase(),
+        material(r.dealer),
         thousands(r.n as u64),
         thousands(r.requested as u64)
     );
@@ -311,6 +313,15 @@ pub fn goals_line(goals: &[Goal], throughput_qps: f64) -> String {
         "goals per query (medians; 1 KB = 1,000 B): {} · {throughput}",
         goals.join(" · ")
     )
+}
+
+/// Where the material comes from, for a report's first line.
+fn material(dealer: bool) -> &'static str {
+    if dealer {
+        "with a dealer"
+    } else {
+        "without a dealer (two-party preprocessing by OT)"
+    }
 }
 
 /// The demo's report as text.

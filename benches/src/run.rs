@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub net: Network,
     /// On a shaped network, first run the same queries unshaped to estimate the time.
     pub estimate: bool,
+    /// True: a dealer makes the material; false: the two parties do, by OT.
+    pub dealer: bool,
 }
 
 /// One layer's costs per query (medians) and what it consumes.
@@ -130,7 +132,15 @@ pub fn run(
     let passes = if shape.is_some() { 2 } else { 1 };
     progress.set_length((passes * inputs.len()) as u64);
     let pass = |shape: Option<LinkShape>| {
-        measure(hosted(&model), shape, opts.backend, &inputs, stop, progress)
+        measure(
+            hosted(&model),
+            shape,
+            opts.dealer,
+            opts.backend,
+            &inputs,
+            stop,
+            progress,
+        )
     };
     let unshaped = shape.map(|_| pass(None)).transpose()?;
     let shaped = pass(opts.net.shape())?;
@@ -158,7 +168,7 @@ fn report(opts: &RunOptions, plan: &Plan, run: &Run, unshaped: Option<&Run>) -> 
         backend: plan.backend.name(),
         net: opts.net.name().to_string(),
         link: opts.net.link(),
-        dealer: true,
+        dealer: opts.dealer,
         inputs: Source::for_plan(plan).name(),
         queries: run.reports.len(),
         requested: opts.queries,

@@ -158,14 +158,29 @@ fn bad_networks_models_and_flags_are_usage_errors() {
     }
     let e = fails(&["run", "--model", "no-such-net", "--backend", "gmw"], 2);
     assert!(e.contains("no model file at no-such-net"), "{e}");
-    let e = fails(&["run", "--model", "chameleon-cnn", "--backend", "gc"], 2);
-    assert!(e.contains("not shipped in this build"), "{e}");
-    let mut args = base.to_vec();
-    args.push("--no-dealer");
-    let e = fails(&args, 2);
-    assert!(e.contains("not available yet"), "{e}");
-    let e = fails(&["accuracy", "--no-dealer", "--n", "1"], 2);
-    assert!(e.contains("not available yet"), "{e}");
+}
+
+#[test]
+fn no_dealer_runs_two_party_preprocessing() {
+    let v = json(&["accuracy", "--no-dealer", "--n", "2", "--json"]);
+    assert_eq!(v["dealer"].as_bool(), Some(false));
+    assert_eq!(v["differ"].as_u64(), Some(0));
+    let v = json(&[
+        "run",
+        "--model",
+        "secureml-mlp",
+        "--backend",
+        "gc",
+        "--no-dealer",
+        "--queries",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(v["dealer"].as_bool(), Some(false));
+    assert!(
+        v["offline"]["bytes"].as_u64().unwrap() > 0,
+        "the parties' own preprocessing is offline"
+    );
 }
 
 #[test]

@@ -21,10 +21,12 @@ fn a_session_ends_and_the_dealer_forgets_it() {
             weights: model.weights,
         }],
         None,
+        true,
     )
     .expect("starts");
-    assert_ne!(cluster.dealer().addr, cluster.server().addr);
-    assert!(cluster.dealer().addr.ip().is_loopback());
+    let dealer = cluster.dealer().expect("a dealer runs");
+    assert_ne!(dealer.addr, cluster.server().addr);
+    assert!(dealer.addr.ip().is_loopback());
     let stop = AtomicBool::new(false);
     let run = run_session(
         &cluster,

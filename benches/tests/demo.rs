@@ -16,6 +16,7 @@ fn options(n: usize) -> DemoOptions {
         models_dir: dir,
         n,
         backend: Backend::Gmw,
+        dealer: true,
     }
 }
 
@@ -31,6 +32,24 @@ fn five_images_are_bit_exact_under_garbled_circuits_too() {
     };
     let r = run(&opts, &AtomicBool::new(false), &ProgressBar::hidden()).expect("GC demo runs");
     assert_eq!((r.backend, r.queries, r.differ), ("gc", 5, 0));
+}
+
+#[test]
+fn without_a_dealer_the_two_parties_make_the_material_and_stay_exact() {
+    for backend in [Backend::Gmw, Backend::Gc] {
+        let opts = DemoOptions {
+            backend,
+            dealer: false,
+            ..options(3)
+        };
+        let r = run(&opts, &AtomicBool::new(false), &ProgressBar::hidden())
+            .expect("a dealer-free demo runs");
+        assert_eq!(
+            (r.queries, r.differ, r.dealer),
+            (3, 0, false),
+            "{backend:?}"
+        );
+    }
 }
 
 #[test]
