@@ -13,4 +13,4 @@ mod session;
 
 pub use error::ClientError;
 pub use report::{LayerCost, LinkBytes, Links, PhaseCost, QueryReport};
-pub use session::{Options, Session};
+pub use session::{Options, Progress, Session};

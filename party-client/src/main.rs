@@ -1,9 +1,11 @@
 //! `veil-client`: submits private inference queries to a veil server.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use veil_client::{ClientError, Options, PhaseCost, QueryReport, Session};
 use veil_net::{state_dir, Identity, KnownHosts, DEFAULT_CONNECT_TIMEOUT};
@@ -130,9 +132,11 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
     if let Some(notice) = session.dealer_notice() {
         eprintln!("veil-client: {notice}");
     }
+    let bar = progress_bar(&mut session);
     let session_dealer = session.has_dealer();
     // Close the session on every path, so that no peer waits for its idle timeout.
     let answered = query(&mut session, &input.data);
+    bar.finish_and_clear();
     session.close();
     let (plan, output, report) = answered?;
     let logits = veil_model::decode_output(&plan, &output);
@@ -168,6 +172,24 @@ fn query(
     let encoded = veil_model::encode_input(&plan, input)?;
     let (output, report) = session.query(&encoded)?;
     Ok((plan, output, report))
+}
+
+/// A bar on stderr for the dealer-free preprocessing, weighed by bytes; hidden when
+/// stderr is not a terminal (or a dealer serves the material).
+fn progress_bar(session: &mut Session) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || session.has_dealer() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("preprocessing {bar:30} {binary_bytes}/{binary_total_bytes}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let shown = bar.clone();
+    session.set_progress(Box::new(move |done, total| {
+        shown.set_length(total);
+        shown.set_position(done);
+    }));
+    bar
 }
 
 fn argmax(v: &[f64]) -> usize {

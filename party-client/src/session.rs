@@ -10,6 +10,7 @@ use veil_protocol::channel::{Channel, Meter, Phase, Scope};
 use veil_protocol::engine::{self, ClientSetup, Preprocessing};
 use veil_protocol::material::{expand, MaterialMsg};
 use veil_protocol::plan::{Backend, Plan};
+use veil_protocol::prep::offline_bytes;
 use veil_protocol::ring::Ring;
 use veil_protocol::share::Role;
 use veil_protocol::wire::{DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
@@ -48,7 +49,13 @@ pub struct Session {
     setup_ms: Option<f64>,
     setup_base: u64,
     dealer_notice: Option<String>,
+    /// Without a dealer: each layer's two-party preprocessing bytes, to weigh progress.
+    offline_weights: Vec<u64>,
+    progress: Option<Progress>,
 }
+
+/// Told (bytes done, bytes in all) as each layer's dealer-free preprocessing completes.
+pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
 
 impl Session {
     /// Connects, joins the dealer session and runs setup. Blocking: call it from a plain
@@ -112,6 +119,10 @@ impl Session {
         };
         let setup = engine::client_setup(&mut peer, &plan, preprocessing)?;
         peer.enter(Scope::CONTROL);
+        let offline_weights = match preprocessing {
+            Preprocessing::Dealer => Vec::new(),
+            Preprocessing::TwoParty => offline_bytes(&plan)?,
+        };
         Ok(Session {
             plan,
             setup: Some(setup),
@@ -122,12 +133,20 @@ impl Session {
             setup_ms: Some(start.elapsed().as_secs_f64() * 1e3),
             setup_base,
             dealer_notice,
+            offline_weights,
+            progress: None,
         })
     }
 
     /// The model's public plan, as the server described it.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// Reports the progress of each query's dealer-free preprocessing (the long part of
+    /// its offline phase) to `progress`; nothing is reported when a dealer serves.
+    pub fn set_progress(&mut self, progress: Progress) {
+        self.progress = Some(progress);
     }
 
     /// True when a dealer prepares the material; false when the session is dealer-free.
@@ -155,7 +174,18 @@ impl Session {
         let offline = Instant::now();
         let material = match &mut self.dealer {
             Some(dealer) => fetch(dealer, &self.plan)?,
-            None => engine::client_material(&mut self.peer, &self.plan, &mut setup)?,
+            None => {
+                let (weights, progress) = (&self.offline_weights, &mut self.progress);
+                let total: u64 = weights.iter().sum();
+                let mut done = 0;
+                let mut layer_done = |i: usize| {
+                    done += weights.get(i).copied().unwrap_or_default();
+                    if let Some(p) = progress.as_mut() {
+                        p(done, total);
+                    }
+                };
+                engine::client_material(&mut self.peer, &self.plan, &mut setup, &mut layer_done)?
+            }
         };
         let prepared = engine::client_offline(&mut self.peer, &self.plan, &mut setup, material)?;
         let offline_ms = offline.elapsed().as_secs_f64() * 1e3;

@@ -373,6 +373,41 @@ fn the_dealer_trust_notice_is_said_once() {
 }
 
 #[test]
+fn against_a_dealer_free_server_the_json_says_no_dealer_and_counts_its_preprocessing() {
+    let h = Harness::builder()
+        .model(None, &model_path("mnist-mlp.onnx"))
+        .no_dealer()
+        .start();
+    let home = tempfile::tempdir().unwrap();
+    let plan = &mlp().plan;
+    let run = infer(&h, home.path(), &sample(0), &["--json"]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(!run.stderr.contains(NOTICE), "no dealer to trust: {run:?}");
+    let json: Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {run:?}"));
+    assert_eq!(json["dealer"], false, "{json}");
+    assert_eq!(json["label"].as_u64(), Some(7), "{json}");
+    let (setup_bytes, _) = phase(&json, "setup");
+    let (offline_bytes, _) = phase(&json, "offline");
+    let (online_bytes, _) = phase(&json, "online");
+    // Setup: the base OTs both ways, and no E = W − U.
+    assert_eq!(setup_bytes, 2 * (32 + 4096), "{json}");
+    let prep: u64 = veil_protocol::prep::offline_bytes(plan)
+        .unwrap()
+        .iter()
+        .sum();
+    assert_eq!(offline_bytes, prep, "{json}");
+    let online = cost::online(plan);
+    assert_eq!(online_bytes, online.iter().map(|c| c.bytes).sum::<u64>());
+    // A client that names a dealer is told the server has none: a usage error.
+    let named = infer(&h, home.path(), &sample(0), &["--dealer", "127.0.0.1:9"]);
+    assert_eq!(named.code(), Some(2), "{named:?}");
+    assert!(named.stderr.contains("without --dealer"), "{named:?}");
+    assert!(named.stdout.is_empty(), "{named:?}");
+    h.abandon();
+}
+
+#[test]
 fn a_changed_server_key_exits_1_naming_the_known_hosts_file() {
     let h = Harness::start();
     let home = tempfile::tempdir().unwrap();

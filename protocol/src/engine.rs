@@ -143,17 +143,27 @@ pub fn server_material<T: Transport>(
     plan: &Plan,
     setup: &mut ServerSetup,
 ) -> Result<QueryMaterial, ProtocolError> {
-    setup.prep.as_mut().ok_or(PREP_MISSING)?.query(ch, plan)
+    setup
+        .prep
+        .as_mut()
+        .ok_or(PREP_MISSING)?
+        .query(ch, plan, &mut |_| {})
 }
 
 /// Without a dealer, the client's share of one query's material, made with the server
 /// (who calls [`server_material`] at once); then [`client_offline`] as with a dealer.
+/// `done(index)` is called as each layer's material is ready.
 pub fn client_material<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
     setup: &mut ClientSetup,
+    done: &mut dyn FnMut(usize),
 ) -> Result<QueryMaterial, ProtocolError> {
-    setup.prep.as_mut().ok_or(PREP_MISSING)?.query(ch, plan)
+    setup
+        .prep
+        .as_mut()
+        .ok_or(PREP_MISSING)?
+        .query(ch, plan, done)
 }
 
 /// The server's offline step for one query: under GC it garbles each non-linear layer

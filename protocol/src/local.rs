@@ -82,7 +82,7 @@ fn run(
         ch.enter(Scope::phase(Phase::Offline));
         let material: QueryMaterial = match c_src {
             Source::Dealt(msg) => expand(plan, Role::Client, msg)?,
-            Source::TwoParty => engine::client_material(&mut ch, plan, &mut setup)?,
+            Source::TwoParty => engine::client_material(&mut ch, plan, &mut setup, &mut |_| {})?,
         };
         let prepared = engine::client_offline(&mut ch, plan, &mut setup, material)?;
         let (output, _) = engine::client_online(&mut ch, plan, &mut setup, prepared, input)?;

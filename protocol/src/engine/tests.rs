@@ -323,11 +323,18 @@ fn dealer_free_queries_never_share_material() {
         let server = scope.spawn(|| {
             let mut ch = Channel::new(a);
             let mut prep = TwoPartyPrep::server(&mut ch, &plan, &weights).unwrap();
-            [(); 2].map(|_| prep.query(&mut ch, &plan).unwrap())
+            [(); 2].map(|_| prep.query(&mut ch, &plan, &mut |_| {}).unwrap())
         });
         let mut ch = Channel::new(b);
         let mut prep = TwoPartyPrep::client(&mut ch, &plan).unwrap();
-        let client = [(); 2].map(|_| prep.query(&mut ch, &plan).unwrap());
+        let mut seen = Vec::new();
+        let client = [(); 2].map(|_| prep.query(&mut ch, &plan, &mut |i| seen.push(i)).unwrap());
+        let layers: Vec<usize> = (0..plan.layers.len()).collect();
+        assert_eq!(
+            seen,
+            [layers.clone(), layers].concat(),
+            "progress once per layer"
+        );
         (server.join().unwrap(), client)
     });
     let linear = |m: &QueryMaterial, i: usize| match &m.layers[i] {

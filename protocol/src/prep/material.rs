@@ -101,11 +101,13 @@ impl TwoPartyPrep {
     }
 
     /// Makes this party's share of one query's material with the peer, who calls it at
-    /// once on the same plan.
+    /// once on the same plan. `done(index)` is called as each layer's material is ready
+    /// (for a progress display; [`offline_bytes`] weighs the layers).
     pub fn query<T: Transport>(
         &mut self,
         ch: &mut Channel<T>,
         plan: &Plan,
+        done: &mut dyn FnMut(usize),
     ) -> Result<QueryMaterial, ProtocolError> {
         let role = self.session.role();
         let mut linear = self.linear.iter();
@@ -122,6 +124,7 @@ impl TwoPartyPrep {
                 _ if plan.backend == Backend::Gc => LayerMaterial::Garbled,
                 kind => LayerMaterial::Relu(relu_share(&mut self.session, ch, plan, kind)?),
             });
+            done(index);
         }
         Ok(QueryMaterial { role, layers })
     }
