@@ -64,6 +64,18 @@ impl Evaluator {
         self.tables.extend_from_slice(more);
     }
 
+    /// Appends tables that arrived later, taking the buffer: when every table so far is
+    /// spent (the usual case, one layer after another) it becomes the table buffer as it
+    /// is, with no copy.
+    pub fn push_tables(&mut self, more: Vec<u8>) {
+        if self.remaining() == 0 {
+            self.tables = more;
+            self.pos = 0;
+        } else {
+            self.extend_tables(&more);
+        }
+    }
+
     /// ANDs evaluated so far in this session.
     pub fn and_count(&self) -> u64 {
         self.ands

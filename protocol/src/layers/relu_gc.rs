@@ -47,18 +47,22 @@ pub struct GcClient {
     ot: CotReceiver,
 }
 
+/// Wires of one layer's inputs: `[candidate][bit]`, each wire one label per output.
+type Candidates = Vec<Vec<Vec<Block>>>;
+
 /// What the server keeps of one garbled layer until the query's online phase.
 pub struct GarbledRelu {
-    /// 0-labels of the server's k input bits, one wire per bit, over all candidates.
-    own: Vec<Vec<Block>>,
+    /// 0-labels of the server's k input bits, per candidate.
+    own: Candidates,
     /// The server's output shares.
     shares: Vec<Ring>,
 }
 
 /// What the client holds of one garbled layer for the online phase.
 pub struct ReceivedRelu {
-    /// Labels of the client's k input bits, one wire per bit, over all candidates.
-    labels: Vec<Vec<Block>>,
+    /// Labels of the client's k input bits, per candidate.
+    labels: Candidates,
+    /// The received message, cut down to the tables: handed to the evaluator as it is.
     tables: Vec<u8>,
     output: Vec<u8>,
 }
@@ -83,18 +87,24 @@ pub fn online_bytes(fixed: FixedPoint, c: usize) -> usize {
     16 * fixed.k as usize * c
 }
 
-/// Splits bit-sliced wires over all candidates (candidate-major) into one set of k wires
-/// per candidate.
-fn per_candidate(wires: &[Vec<Block>], m: usize) -> Vec<Vec<Vec<Block>>> {
-    let n = wires.first().map_or(0, Vec::len) / m.max(1);
+/// Splits `k` bit-sliced wires laid end to end in `flat` (wire `i` at `i·c`, each
+/// candidate-major: candidate `j` at `j·n` within it, `c = m·n`) into `[candidate][bit]`.
+/// The one copy the circuit's owned wires need.
+fn per_candidate(flat: &[Block], k: usize, m: usize) -> Candidates {
+    let c = flat.len() / k.max(1);
+    let n = c / m.max(1);
     (0..m)
-        .map(|i| {
-            wires
-                .iter()
-                .map(|w| w[i * n..(i + 1) * n].to_vec())
+        .map(|j| {
+            (0..k)
+                .map(|i| flat[i * c + j * n..i * c + (j + 1) * n].to_vec())
                 .collect()
         })
         .collect()
+}
+
+/// The width of a layer's wires (outputs per candidate).
+fn wire_width(wires: &Candidates) -> usize {
+    wires.first().and_then(|c| c.first()).map_or(0, Vec::len)
 }
 
 /// The server's setup: fresh Δ and hash key, the key to the client, base OTs.
@@ -129,20 +139,18 @@ pub fn server_offline<T: Transport>(
 ) -> Result<GarbledRelu, ProtocolError> {
     let (k, c) = (fixed.k as usize, m * n);
     let zero = gc.ot.send_correlated(ch, k * c)?;
-    let client: Vec<Vec<Block>> = zero.chunks(c).map(<[Block]>::to_vec).collect();
-    let own: Vec<Vec<Block>> = (0..k).map(|_| gc.garbler.input(c)).collect();
-    let out = max_relu_shift(
-        &mut gc.garbler,
-        &per_candidate(&own, m),
-        &per_candidate(&client, m),
-        fixed.f as usize,
-    )?;
-    let tables = gc.garbler.take_tables();
+    let client = per_candidate(&zero, k, m);
+    let own: Candidates = (0..m)
+        .map(|_| (0..k).map(|_| gc.garbler.input(n)).collect())
+        .collect();
+    let out = max_relu_shift(&mut gc.garbler, &own, &client, fixed.f as usize)?;
+    // The message is the tables with the output ciphertexts appended, sent from the
+    // garbler's own buffer, which it then writes the next layer's tables into.
+    let mut msg = gc.garbler.take_tables();
     let (shares, output) = gc.garbler.share_output(&out, &mut gc.rng)?;
-    let mut w = Writer::with_capacity(tables.len() + output.len());
-    w.bytes(&tables).bytes(&output);
-    ch.send(&w.into_bytes())?;
-    gc.garbler.recycle(tables);
+    msg.extend_from_slice(&output);
+    ch.send(&msg)?;
+    gc.garbler.recycle(msg);
     Ok(GarbledRelu { own, shares })
 }
 
@@ -158,7 +166,6 @@ pub fn client_offline<T: Transport>(
     let k = fixed.k;
     let (m, n) = (windows.m, windows.outputs());
     let candidates = windows.gather(x);
-    let c = candidates.len();
     let choices: Vec<bool> = (0..k)
         .flat_map(|i| {
             candidates
@@ -167,18 +174,20 @@ pub fn client_offline<T: Transport>(
         })
         .collect();
     let labels = gc.ot.receive_correlated(ch, &choices)?;
-    let msg = ch.recv()?;
+    let mut msg = ch.recv()?;
     let mut r = Reader::new(&msg);
     let tables = r.take(AND_TABLE_BYTES * and_gates(fixed, m) * n, "garbled tables")?;
-    let output = r.take(
+    r.take(
         SHARE_BYTES * (k - 1 - fixed.f) as usize * n,
         "output ciphertexts",
     )?;
     r.finish()?;
+    // Keep the message as the tables; copy out only the (small) output ciphertexts.
+    let output = msg.split_off(tables.len());
     Ok(ReceivedRelu {
-        labels: labels.chunks(c.max(1)).map(<[Block]>::to_vec).collect(),
-        tables: tables.to_vec(),
-        output: output.to_vec(),
+        labels: per_candidate(&labels, k as usize, m),
+        tables: msg,
+        output,
     })
 }
 
@@ -200,15 +209,22 @@ pub fn server_online<T: Transport>(
         .iter()
         .map(|v| low_bits(*v, fixed.k))
         .collect();
-    if layer.own.first().map(Vec::len) != Some(low.len()) {
+    let n = wire_width(&layer.own);
+    if layer.own.len() * n != low.len() {
         return Err(ProtocolError::Material(
             "garbled layer of the wrong width".into(),
         ));
     }
+    // Bit-major, then candidate-major: the order of the bit-sliced wires over all candidates.
     let mut w = Writer::with_capacity(online_bytes(fixed, low.len()));
-    for (i, zero) in layer.own.iter().enumerate() {
-        for label in gc.garbler.encode(zero, &Bits::slice(&low, i as u32))? {
-            w.bytes(&label.to_bytes());
+    for i in 0..fixed.k as usize {
+        for (zero, low) in layer.own.iter().zip(low.chunks(n.max(1))) {
+            let zero = zero.get(i).ok_or(ProtocolError::Material(
+                "garbled layer of the wrong width".into(),
+            ))?;
+            for label in gc.garbler.encode(zero, &Bits::slice(low, i as u32))? {
+                w.bytes(&label.to_bytes());
+            }
         }
     }
     ch.send(&w.into_bytes())?;
@@ -224,22 +240,33 @@ pub fn client_online<T: Transport>(
     m: usize,
     layer: ReceivedRelu,
 ) -> Result<Vec<Ring>, ProtocolError> {
-    let c = layer.labels.first().map_or(0, Vec::len);
+    if layer.labels.len() != m {
+        return Err(ProtocolError::Misuse(
+            "a garbled layer spent with another window size",
+        ));
+    }
+    let n = wire_width(&layer.labels);
+    let (k, c) = (fixed.k as usize, layer.labels.len() * n);
     let msg = ch.recv()?;
     let mut r = Reader::new(&msg);
     let bytes = r.take(online_bytes(fixed, c), "the server's input labels")?;
     r.finish()?;
-    let labels: Vec<Block> = bytes
-        .chunks_exact(16)
-        .map(|b| Block::from_bytes(b.try_into().expect("16-byte chunks")))
+    // Bit-major, then candidate-major, as the server sent them: straight into
+    // `[candidate][bit]`.
+    let label = |i: usize, j: usize, e: usize| {
+        let at = 16 * (i * c + j * n + e);
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&bytes[at..at + 16]);
+        Block::from_bytes(b)
+    };
+    let server: Candidates = (0..layer.labels.len())
+        .map(|j| {
+            (0..k)
+                .map(|i| (0..n).map(|e| label(i, j, e)).collect())
+                .collect()
+        })
         .collect();
-    let server: Vec<Vec<Block>> = labels.chunks(c.max(1)).map(<[Block]>::to_vec).collect();
-    gc.evaluator.extend_tables(&layer.tables);
-    let out = max_relu_shift(
-        &mut gc.evaluator,
-        &per_candidate(&server, m),
-        &per_candidate(&layer.labels, m),
-        fixed.f as usize,
-    )?;
+    gc.evaluator.push_tables(layer.tables);
+    let out = max_relu_shift(&mut gc.evaluator, &server, &layer.labels, fixed.f as usize)?;
     gc.evaluator.receive_output_shares(&out, &layer.output)
 }
