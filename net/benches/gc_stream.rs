@@ -156,7 +156,7 @@ fn evaluate_layer(side: &mut EvalSide, check: bool) -> usize {
     for _ in 0..BATCHES {
         let tables = channel.recv().expect("tables");
         assert_eq!(tables.len(), GATES * ELEMENTS * AND_TABLE_BYTES);
-        evaluator.extend_tables(&tables);
+        evaluator.push_tables(tables);
         let out = evaluator.and_batch(&gates).expect("evaluate");
         if check {
             let msg = channel.recv().expect("check");
