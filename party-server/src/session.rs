@@ -257,14 +257,15 @@ fn open_dealer_session(
     handle: &Handle,
     plan: &Plan,
 ) -> Result<DealerSession, ServeError> {
-    let conn = handle.block_on(connect(
-        link.addr,
-        &link.name,
-        &config.identity,
-        &config.pins,
-        config.connect_timeout,
-    ))?
-    .with_shape(link.shape);
+    let conn = handle
+        .block_on(connect(
+            link.addr,
+            &link.name,
+            &config.identity,
+            &config.pins,
+            config.connect_timeout,
+        ))?
+        .with_shape(link.shape);
     let mut ch = Channel::new(QuicTransport::open(&conn, handle.clone())?);
     ch.send(&ToDealer::Open { plan: plan.clone() }.encode())?;
     let session = match FromDealer::decode(&ch.recv()?)? {
