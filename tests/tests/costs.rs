@@ -5,8 +5,8 @@
 use veil_client::QueryReport;
 use veil_protocol::engine::cost;
 use veil_protocol::material::correction_len;
-use veil_protocol::wire::{FromDealer, ToDealer};
 use veil_protocol::plan::Plan;
+use veil_protocol::wire::{FromDealer, ToDealer};
 use veil_tests::{mlp, mnist, model_path, secure_output, shipped, Harness};
 
 /// The bytes the dealer link adds around the material itself, per query: each party

@@ -16,16 +16,17 @@ const IMAGES: usize = 12;
 
 fn check(file: &str, backend: Backend) {
     let model = shipped(file);
-    let h = Harness::builder()
-        .model(None, &model_path(file))
-        .start();
+    let h = Harness::builder().model(None, &model_path(file)).start();
     let opts = veil_client::Options {
         backend,
         ..h.options()
     };
-    let mut session = h
-        .open_with(&opts)
-        .unwrap_or_else(|e| panic!("opening a {backend:?} session for {file}: {e}\n{}", h.logs()));
+    let mut session = h.open_with(&opts).unwrap_or_else(|e| {
+        panic!(
+            "opening a {backend:?} session for {file}: {e}\n{}",
+            h.logs()
+        )
+    });
     assert_eq!(session.plan().backend, backend);
     let data = mnist();
     // Images from the end of the shipped subset: the earlier ones are the fixtures'.
@@ -35,16 +36,25 @@ fn check(file: &str, backend: Backend) {
         let image = &data.images[i];
         let (secure, _) = secure_output(&mut session, image);
         let expected = reference_of(model, image);
-        assert_eq!(secure, expected, "{file}, {backend:?}, image {i}: secure output differs");
+        assert_eq!(
+            secure, expected,
+            "{file}, {backend:?}, image {i}: secure output differs"
+        );
         let label = usize::from(data.labels[i]);
         let decode = |v: &[u64]| argmax(&veil_model::decode_output(&model.plan, v));
         secure_right += usize::from(decode(&secure) == label);
         reference_right += usize::from(decode(&expected) == label);
     }
     session.close();
-    assert_eq!(secure_right, reference_right, "{file}: secure and reference accuracy");
+    assert_eq!(
+        secure_right, reference_right,
+        "{file}: secure and reference accuracy"
+    );
     // The models score about 99 %: a broken pipeline scores lower.
-    assert!(secure_right + 2 >= IMAGES, "{file}: {secure_right}/{IMAGES} right");
+    assert!(
+        secure_right + 2 >= IMAGES,
+        "{file}: {secure_right}/{IMAGES} right"
+    );
     h.shutdown();
 }
 
