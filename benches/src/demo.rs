@@ -15,7 +15,7 @@ use veil_server::HostedModel;
 use crate::client::{measure, Run};
 use crate::data::TestSet;
 use crate::error::BenchError;
-use crate::goals::{mlp_goals, Goal};
+use crate::goals::{goals, Goal};
 use crate::inputs::MNIST_LEN;
 use crate::oracle::{self, accuracy, argmax, Expected};
 use crate::summary::{summarize, LayerStat, Stat};
@@ -152,10 +152,7 @@ fn report(plan: &Plan, set: &TestSet, expected: &Expected, run: &Run, dealer: bo
         queries: done,
         requested: set.len(),
         interrupted: run.interrupted,
-        goals: match plan.backend {
-            Backend::Gmw => mlp_goals(&costs),
-            Backend::Gc => Vec::new(),
-        },
+        goals: goals(&plan.model, plan.backend, &costs),
         setup: costs.setup,
         offline: costs.offline,
         online: costs.online,
