@@ -57,7 +57,7 @@ fn recorded_session(plan: &Plan, weights: &Weights, inputs: &[Vec<Ring>]) -> Vec
         .into_iter()
         .map(|f| {
             assert!(f.len() >= 8, "a frame without its round stamp");
-            f[8..].to_vec()
+            f[..f.len() - 8].to_vec()
         })
         .collect()
 }

@@ -29,7 +29,10 @@ fn client_transcript(plan: &Plan, weights: &Weights, queries: usize) -> Vec<Vec<
         .expect("client panicked")
         .expect("client failed");
     let frames = std::mem::take(&mut *log.lock().expect("log lock"));
-    frames.into_iter().map(|f| f[8..].to_vec()).collect()
+    frames
+        .into_iter()
+        .map(|f| f[..f.len() - 8].to_vec())
+        .collect()
 }
 
 fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {

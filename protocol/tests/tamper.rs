@@ -85,15 +85,21 @@ impl<T: Transport> Transport for Tamper<T> {
         }
         self.fired.store(true, Ordering::SeqCst);
         assert!(frame.len() > 8, "every protocol frame has a payload");
+        // The payload, then the 8-byte round stamp.
         let mut f = frame.to_vec();
+        let stamp_at = f.len() - 8;
         match self.fault {
-            Fault::Flip(i) => f[8 + i % (frame.len() - 8)] ^= 0x81,
+            Fault::Flip(i) => f[i % stamp_at] ^= 0x81,
             Fault::Truncate => {
-                f.pop();
+                f.remove(stamp_at - 1);
             }
-            Fault::Extend => f.extend_from_slice(&[0xa5; EXTRA]),
+            Fault::Extend => {
+                f.splice(stamp_at..stamp_at, [0xa5; EXTRA]);
+            }
             Fault::Runt => f.truncate(5),
-            Fault::BadStamp => f[..8].copy_from_slice(&0xa5a5_a5a5_a5a5_a5a5u64.to_le_bytes()),
+            Fault::BadStamp => {
+                f[stamp_at..].copy_from_slice(&0xa5a5_a5a5_a5a5_a5a5u64.to_le_bytes())
+            }
             Fault::HangUp => {
                 self.inner = None;
                 return Err(ChannelError::Closed);

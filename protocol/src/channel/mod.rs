@@ -1,7 +1,7 @@
 //! The transport-agnostic channel that every protocol speaks to.
 //!
 //! A [`Transport`] moves whole frames (memory pipe in tests, QUIC in the binaries). A
-//! [`Channel`] wraps one and adds what CONTRACT.md defines: an 8-byte round clock on
+//! [`Channel`] wraps one and adds what CONTRACT.md defines: an 8-byte round clock after
 //! every frame (receiving sets the clock to max(local, stamp + 1)) and a [`Meter`] that
 //! counts payload bytes and rounds per [`Scope`] (phase and layer). The stamp is framing,
 //! not payload: it is not counted as protocol bytes.
@@ -118,11 +118,12 @@ impl<T: Transport> Channel<T> {
         self.meter.enter(scope, self.clock);
     }
 
-    /// Sends one message, stamped with the current clock.
+    /// Sends one message, stamped with the current clock. The stamp trails the payload,
+    /// so the receiver takes it off without moving the payload.
     pub fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
-        let mut frame = Vec::with_capacity(8 + payload.len());
-        frame.extend_from_slice(&self.clock.to_le_bytes());
+        let mut frame = Vec::with_capacity(payload.len() + 8);
         frame.extend_from_slice(payload);
+        frame.extend_from_slice(&self.clock.to_le_bytes());
         self.transport.send(&frame)?;
         self.meter.sent(payload.len() as u64, self.clock);
         Ok(())
@@ -137,15 +138,16 @@ impl<T: Transport> Channel<T> {
                 "frame shorter than its round stamp",
             ));
         }
+        let at = frame.len() - 8;
         let mut stamp = [0u8; 8];
-        stamp.copy_from_slice(&frame[..8]);
+        stamp.copy_from_slice(&frame[at..]);
         let stamp = u64::from_le_bytes(stamp);
         // A stamp far ahead of any real protocol is garbage, not a clock.
         if stamp > self.clock.saturating_add(1 << 32) {
             return Err(ChannelError::Malformed("round stamp out of range"));
         }
         self.clock = self.clock.max(stamp + 1);
-        frame.drain(..8);
+        frame.truncate(at);
         self.meter.received(frame.len() as u64, self.clock);
         Ok(frame)
     }

@@ -66,12 +66,12 @@ fn a_short_frame_or_wrong_length_is_an_error_not_a_panic() {
     let mut a = Channel::new(ta);
     tb.send(&[1, 2, 3]).unwrap();
     assert!(matches!(a.recv(), Err(ChannelError::Malformed(_))));
-    let mut frame = 0u64.to_le_bytes().to_vec();
-    frame.extend_from_slice(&[9; 5]);
+    let mut frame = vec![9; 5];
+    frame.extend_from_slice(&0u64.to_le_bytes());
     tb.send(&frame).unwrap();
     assert!(matches!(a.open_ring(&[1]), Err(OpenError::Decode(_))));
-    let mut frame = 0u64.to_le_bytes().to_vec();
-    frame.push(0xff);
+    let mut frame = vec![0xff];
+    frame.extend_from_slice(&0u64.to_le_bytes());
     tb.send(&frame).unwrap();
     let four = Bits::zeros(4);
     assert!(

@@ -45,14 +45,14 @@ impl Transport for Tap {
 
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
         let mut frame = self.inner.recv()?;
-        // The first 8 bytes are the round stamp; tamper with the payload only.
-        let mut payload = frame.split_off(8);
+        // The last 8 bytes are the round stamp; tamper with the payload only.
+        let stamp = frame.split_off(frame.len() - 8);
         let mut seen = self.seen.lock().expect("test log");
         if let Some(t) = &mut self.tamper {
-            t(seen.len(), &mut payload);
+            t(seen.len(), &mut frame);
         }
-        seen.push(payload.clone());
-        frame.extend_from_slice(&payload);
+        seen.push(frame.clone());
+        frame.extend_from_slice(&stamp);
         Ok(frame)
     }
 }

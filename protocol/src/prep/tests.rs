@@ -33,10 +33,10 @@ impl Transport for Tap {
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
         let mut frame = self.inner.recv()?;
         if let Some(edit) = &mut self.edit {
-            // The first 8 bytes are the round stamp; edit the payload only.
-            let mut payload = frame.split_off(8);
-            edit(self.seen, &mut payload);
-            frame.append(&mut payload);
+            // The last 8 bytes are the round stamp; edit the payload only.
+            let stamp = frame.split_off(frame.len() - 8);
+            edit(self.seen, &mut frame);
+            frame.extend_from_slice(&stamp);
         }
         self.seen += 1;
         Ok(frame)
