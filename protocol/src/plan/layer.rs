@@ -27,7 +27,7 @@ pub struct Image {
 impl Image {
     /// Number of values.
     pub fn len(&self) -> usize {
-        self.c * self.h * self.w
+        self.c.saturating_mul(self.h).saturating_mul(self.w)
     }
 
     /// True when the image holds no value.
@@ -84,7 +84,7 @@ impl Window {
 
     /// Number of positions in the window.
     pub fn area(&self) -> usize {
-        self.size[0] * self.size[1]
+        self.size[0].saturating_mul(self.size[1])
     }
 
     fn encode(&self, w: &mut Writer) {
@@ -165,20 +165,25 @@ impl LinearOp {
     /// Number of weights.
     pub fn weight_len(&self) -> usize {
         match *self {
-            LinearOp::Dense { rows, cols } => rows * cols,
+            LinearOp::Dense { rows, cols } => rows.saturating_mul(cols),
             LinearOp::Conv {
                 input,
                 out_channels,
                 window,
-            } => out_channels * input.c * window.area(),
+            } => out_channels
+                .saturating_mul(input.c)
+                .saturating_mul(window.area()),
         }
     }
 
     /// Multiply-accumulates of one application (what the layer costs to compute).
     pub fn macs(&self) -> usize {
         match *self {
-            LinearOp::Dense { rows, cols } => rows * cols,
-            LinearOp::Conv { input, window, .. } => self.output_len() * input.c * window.area(),
+            LinearOp::Dense { rows, cols } => rows.saturating_mul(cols),
+            LinearOp::Conv { input, window, .. } => self
+                .output_len()
+                .saturating_mul(input.c)
+                .saturating_mul(window.area()),
         }
     }
 
@@ -444,7 +449,7 @@ impl LayerKind {
             LayerKind::ReluTrunc { len } => *len,
             LayerKind::MaxPoolRelu { input, window } => window
                 .out_dims(input.h, input.w)
-                .map_or(0, |(h, w)| input.c * h * w),
+                .map_or(0, |(h, w)| input.c.saturating_mul(h).saturating_mul(w)),
         }
     }
 
@@ -499,7 +504,7 @@ impl LayerKind {
                 }
                 let n = self.output_len();
                 let m = window.area();
-                if n == 0 || input.len() > MAX_LEN || m > 64 || n * m > MAX_LEN {
+                if n == 0 || input.len() > MAX_LEN || m > 64 || n.saturating_mul(m) > MAX_LEN {
                     return Err(format!("max-pool layer {name} has an unsupported size"));
                 }
                 Ok(())

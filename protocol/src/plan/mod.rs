@@ -69,7 +69,9 @@ pub struct PlanError(pub String);
 impl Plan {
     /// Number of input elements.
     pub fn input_len(&self) -> usize {
-        self.input_shape.iter().product()
+        self.input_shape
+            .iter()
+            .fold(1, |n: usize, d| n.saturating_mul(*d))
     }
 
     /// Number of output elements.
@@ -328,6 +330,40 @@ mod tests {
         assert!(p.validate().unwrap_err().0.contains("fc2"));
         let mut p = mlp_plan();
         p.layers.remove(1);
+        assert!(p.validate().is_err());
+    }
+
+    #[test]
+    fn huge_dimensions_are_refused_without_overflow() {
+        let huge = Image {
+            c: MAX_LEN,
+            h: MAX_LEN,
+            w: MAX_LEN,
+        };
+        let window = Window::new([MAX_LEN, MAX_LEN], [1, 1]);
+        let mut p = mlp_plan();
+        p.input_shape = vec![MAX_LEN; 8];
+        p.layers[0].kind = LayerKind::Linear(Linear {
+            pool: Some(SumPool {
+                input: huge,
+                window,
+            }),
+            op: LinearOp::Conv {
+                input: huge,
+                out_channels: MAX_LEN,
+                window,
+            },
+            residual: None,
+        });
+        p.layers[1].kind = LayerKind::MaxPoolRelu {
+            input: huge,
+            window,
+        };
+        // Through the decoder too: what a peer's plan goes through.
+        let mut w = Writer::default();
+        p.encode(&mut w);
+        let bytes = w.into_bytes();
+        assert!(Plan::decode(&mut Reader::new(&bytes)).is_err());
         assert!(p.validate().is_err());
     }
 
