@@ -156,6 +156,7 @@ mod tests {
                 online: cost(online_bytes, 1, ms),
             }],
             links: Links::default(),
+            wire_bytes: None,
         }
     }
 

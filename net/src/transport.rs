@@ -227,7 +227,8 @@ impl Transport for QuicTransport {
     }
 
     fn wire_bytes(&self) -> Option<u64> {
-        Some(self.connection.stats().udp_tx.bytes)
+        let stats = self.connection.stats();
+        Some(stats.udp_tx.bytes + stats.udp_rx.bytes)
     }
 }
 

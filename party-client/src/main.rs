@@ -82,6 +82,10 @@ struct InferJson<'a> {
     offline: PhaseCost,
     online: PhaseCost,
     layers: &'a [veil_client::LayerCost],
+    /// QUIC's own count of the bytes on the wire (both ways, framing and TLS included),
+    /// apart from the protocol bytes above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wire_bytes: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -152,6 +156,7 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
             offline: report.offline,
             online: report.online,
             layers: &report.layers,
+            wire_bytes: report.wire_bytes,
         };
         println!(
             "{}",

@@ -86,6 +86,10 @@ pub struct QueryReport {
     pub layers: Vec<LayerCost>,
     /// Per phase, the bytes of each link and direction.
     pub links: Links,
+    /// UDP bytes on the client's links, both ways, QUIC and TLS included, since the
+    /// previous report (the first one also holds the handshakes and setup), where the
+    /// transport can tell.
+    pub wire_bytes: Option<u64>,
 }
 
 /// The meters behind one query: both ends of the server link, and each party's end of
@@ -106,6 +110,7 @@ pub(crate) struct Times {
     /// The client's clock on the server link before its hello: setup starts there.
     pub setup_base: u64,
     pub setup_ms: f64,
+    pub wire_bytes: Option<u64>,
     pub offline_ms: f64,
     pub online_ms: f64,
     pub layer_ms: Vec<f64>,
@@ -201,6 +206,7 @@ pub(crate) fn query_report(plan: &Plan, dealer: bool, m: &Meters, times: Times) 
             offline: link_bytes(m, Phase::Offline),
             online: link_bytes(m, Phase::Online),
         },
+        wire_bytes: times.wire_bytes,
     }
 }
 

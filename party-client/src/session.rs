@@ -48,6 +48,8 @@ pub struct Session {
     handle: Handle,
     setup_ms: Option<f64>,
     setup_base: u64,
+    /// The links' wire bytes at the last report.
+    wire_mark: u64,
     dealer_notice: Option<String>,
     /// Without a dealer: each layer's two-party preprocessing bytes, to weigh progress.
     offline_weights: Vec<u64>,
@@ -132,6 +134,7 @@ impl Session {
             handle: handle.clone(),
             setup_ms: Some(start.elapsed().as_secs_f64() * 1e3),
             setup_base,
+            wire_mark: 0,
             dealer_notice,
             offline_weights,
             progress: None,
@@ -211,6 +214,7 @@ impl Session {
         let times = Times {
             setup_base: self.setup_base,
             setup_ms: self.setup_ms.take().unwrap_or_default(),
+            wire_bytes: self.wire_since_last(),
             offline_ms,
             online_ms,
             layer_ms: layer_times
@@ -221,6 +225,18 @@ impl Session {
         };
         let report = query_report(&self.plan, self.has_dealer(), &meters, times);
         Ok((output, report))
+    }
+
+    /// Wire bytes on the links since the last call, if the transports can tell.
+    fn wire_since_last(&mut self) -> Option<u64> {
+        let dealer = match &self.dealer {
+            Some(d) => d.wire_bytes()?,
+            None => 0,
+        };
+        let total = self.peer.wire_bytes()? + dealer;
+        let since = total - self.wire_mark;
+        self.wire_mark = total;
+        Some(since)
     }
 
     /// Ends the session politely: tells the server, then closes the connections and

@@ -151,6 +151,12 @@ fn infer_json_has_the_contract_fields_and_the_samples_labels() {
         let online = cost::online(plan);
         assert_eq!(online_bytes, online.iter().map(|c| c.bytes).sum::<u64>());
         assert_eq!(online_rounds, online.iter().map(|c| c.rounds).sum::<u64>());
+        // QUIC's count holds every payload byte plus framing, TLS and the handshakes.
+        let wire = json["wire_bytes"].as_u64().expect("wire_bytes");
+        assert!(
+            wire > setup_bytes + offline_bytes + online_bytes,
+            "wire {wire} bytes: {json}"
+        );
     }
     h.shutdown();
 }

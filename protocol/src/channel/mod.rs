@@ -47,8 +47,8 @@ pub trait Transport: Send {
     fn flush(&mut self) -> Result<(), ChannelError> {
         Ok(())
     }
-    /// Bytes the transport itself has put on the wire (framing and encryption included),
-    /// where it can tell.
+    /// Bytes the transport itself has moved on the wire, sent and received (framing and
+    /// encryption included), where it can tell.
     fn wire_bytes(&self) -> Option<u64> {
         None
     }
