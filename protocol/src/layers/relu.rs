@@ -70,8 +70,8 @@ pub fn rounds(fixed: FixedPoint, m: usize) -> usize {
 /// Payload bytes one party sends for a layer of `n` outputs with `m` candidates each.
 pub fn bytes_sent(fixed: FixedPoint, m: usize, n: usize) -> usize {
     // One message per circuit batch; then 2 closing ANDs + c and e; then two injections.
-    let plan = schedule(fixed, m, n);
-    let circuit: usize = plan[..plan.len() - 1]
+    let batches = schedule(fixed, m, n);
+    let circuit: usize = batches[..batches.len() - 1]
         .iter()
         .map(|(g, w)| (2 * g * w).div_ceil(8))
         .sum();
