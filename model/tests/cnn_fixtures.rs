@@ -4,32 +4,12 @@
 
 mod common;
 
-use common::{fixed_error_bound, fixture};
-use serde::Deserialize;
-use veil_model::{
-    calibrate, decode_output, encode_input, load, reference, LoadedModel, ModelError,
-};
+use common::{check_reference_bound, fixture, torch_outputs};
+use veil_model::{calibrate, load, LoadedModel, ModelError};
 use veil_protocol::plan::{Image, LayerKind, Linear, LinearOp, SumPool, Window};
 use veil_protocol::ring::FixedPoint;
 
 const CNNS: [&str; 2] = ["cnn-skip", "cnn-pool"];
-
-#[derive(Deserialize)]
-struct Outputs {
-    input_shape: Vec<usize>,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    input: Vec<f32>,
-    output: Vec<f64>,
-}
-
-fn torch_outputs(stem: &str) -> Outputs {
-    let text = std::fs::read_to_string(fixture(&format!("{stem}-outputs.json"))).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
 
 fn load_fixture(name: &str) -> LoadedModel {
     load(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -191,7 +171,7 @@ fn both_exporters_give_the_same_plan_and_weights() {
 #[test]
 fn float_outputs_match_torch() {
     for stem in CNNS {
-        let outputs = torch_outputs(stem);
+        let outputs = torch_outputs(&format!("{stem}-outputs.json"));
         for (name, model) in exports(stem) {
             assert_eq!(model.float.input_shape, outputs.input_shape, "{name}");
             for case in &outputs.cases {
@@ -212,29 +192,9 @@ fn float_outputs_match_torch() {
 #[test]
 fn fixed_point_reference_stays_within_the_error_bound() {
     for stem in CNNS {
-        let outputs = torch_outputs(stem);
+        let outputs = torch_outputs(&format!("{stem}-outputs.json"));
         for (name, model) in exports(stem) {
-            let mut encoded = Vec::new();
-            for case in &outputs.cases {
-                let x = encode_input(&model.plan, &case.input).unwrap();
-                let out = reference(&model.plan, &model.weights, &x);
-                let fixed_out = decode_output(&model.plan, &out);
-                let input: Vec<f64> = case.input.iter().map(|&v| f64::from(v)).collect();
-                let float_out = model.float.eval(&input);
-                let bound = fixed_error_bound(&model.float, model.fixed, &input);
-                assert!(bound < 0.25, "{name}: bound {bound} is uselessly loose");
-                for ((fx, fl), torch) in fixed_out.iter().zip(&float_out).zip(&case.output) {
-                    assert!(
-                        (fx - fl).abs() <= bound + 1e-9,
-                        "{name}: {fx} vs {fl}, bound {bound}"
-                    );
-                    assert!(
-                        (fx - torch).abs() <= bound + 1e-4,
-                        "{name}: {fx} vs torch {torch}"
-                    );
-                }
-                encoded.push(x);
-            }
+            let encoded = check_reference_bound(&name, &model, &outputs, 0.25, 1e-4);
             let cal = calibrate(
                 &model.plan,
                 &model.weights,

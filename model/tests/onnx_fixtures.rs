@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::{fixed_error_bound, fixture, TempDir};
-use serde::Deserialize;
+use common::{check_reference_bound, fixture, torch_outputs, TempDir};
 use veil_model::{
-    calibrate, decode_output, encode_input, load, load_bytes, load_with, reference, Dense,
-    FloatModel, LoadOptions, LoadedModel, ModelError, Op,
+    calibrate, load, load_bytes, load_with, Dense, FloatModel, LoadOptions, LoadedModel,
+    ModelError, Op,
 };
 use veil_protocol::plan::LayerKind;
 use veil_protocol::ring::FixedPoint;
@@ -18,23 +17,6 @@ const MLPS: [&str; 4] = [
     "mlp-matmul.onnx",
     "mlp-f64.onnx",
 ];
-
-#[derive(Deserialize)]
-struct Outputs {
-    input_shape: Vec<usize>,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    input: Vec<f32>,
-    output: Vec<f64>,
-}
-
-fn torch_outputs() -> Outputs {
-    let text = std::fs::read_to_string(fixture("mlp-outputs.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
 
 /// The arithmetic of a model: dense layers and ReLUs, shape bookkeeping and names left out.
 #[derive(Debug, PartialEq)]
@@ -145,7 +127,7 @@ fn metadata_sets_fixed_point_and_range_and_defaults_apply() {
 
 #[test]
 fn float_outputs_match_torch() {
-    let outputs = torch_outputs();
+    let outputs = torch_outputs("mlp-outputs.json");
     for name in MLPS {
         let model = load_fixture(name);
         assert_eq!(model.float.input_shape, outputs.input_shape);
@@ -164,29 +146,10 @@ fn float_outputs_match_torch() {
 
 #[test]
 fn fixed_point_reference_stays_within_the_error_bound() {
-    let outputs = torch_outputs();
+    let outputs = torch_outputs("mlp-outputs.json");
     for name in MLPS {
         let model = load_fixture(name);
-        let mut encoded = Vec::new();
-        for case in &outputs.cases {
-            let x = encode_input(&model.plan, &case.input).unwrap();
-            let fixed_out = decode_output(&model.plan, &reference(&model.plan, &model.weights, &x));
-            let input: Vec<f64> = case.input.iter().map(|&v| f64::from(v)).collect();
-            let float_out = model.float.eval(&input);
-            let bound = fixed_error_bound(&model.float, model.fixed, &input);
-            assert!(bound < 0.05, "{name}: bound {bound} is uselessly loose");
-            for ((fx, fl), torch) in fixed_out.iter().zip(&float_out).zip(&case.output) {
-                assert!(
-                    (fx - fl).abs() <= bound + 1e-9,
-                    "{name}: {fx} vs {fl}, bound {bound}"
-                );
-                assert!(
-                    (fx - torch).abs() <= bound + 1e-5,
-                    "{name}: {fx} vs torch {torch}"
-                );
-            }
-            encoded.push(x);
-        }
+        let encoded = check_reference_bound(name, &model, &outputs, 0.05, 1e-5);
         let cal = calibrate(
             &model.plan,
             &model.weights,

@@ -101,3 +101,61 @@ pub fn fixed_error_bound(model: &FloatModel, fixed: FixedPoint, input: &[f64]) -
     }
     e
 }
+
+/// Inputs and torch's outputs saved beside a fixture model (`*-outputs.json`).
+#[derive(serde::Deserialize)]
+pub struct Outputs {
+    /// The model's input shape.
+    pub input_shape: Vec<usize>,
+    /// The saved cases.
+    pub cases: Vec<Case>,
+}
+
+/// One input and torch's output for it.
+#[derive(serde::Deserialize)]
+pub struct Case {
+    /// The input values, C order.
+    pub input: Vec<f32>,
+    /// torch's outputs.
+    pub output: Vec<f64>,
+}
+
+/// Reads the fixture file `file` of torch outputs.
+pub fn torch_outputs(file: &str) -> Outputs {
+    let text = std::fs::read_to_string(fixture(file)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Checks the fixed-point reference of `model` on every case against its float evaluation
+/// and torch's output, within the derived error bound (which must stay below `loose`, and
+/// torch may differ by `torch_slack` more); returns the encoded inputs for calibration.
+pub fn check_reference_bound(
+    name: &str,
+    model: &veil_model::LoadedModel,
+    outputs: &Outputs,
+    loose: f64,
+    torch_slack: f64,
+) -> Vec<Vec<veil_protocol::ring::Ring>> {
+    let mut encoded = Vec::new();
+    for case in &outputs.cases {
+        let x = veil_model::encode_input(&model.plan, &case.input).unwrap();
+        let out = veil_model::reference(&model.plan, &model.weights, &x);
+        let fixed_out = veil_model::decode_output(&model.plan, &out);
+        let input: Vec<f64> = case.input.iter().map(|&v| f64::from(v)).collect();
+        let float_out = model.float.eval(&input);
+        let bound = fixed_error_bound(&model.float, model.fixed, &input);
+        assert!(bound < loose, "{name}: bound {bound} is uselessly loose");
+        for ((fx, fl), torch) in fixed_out.iter().zip(&float_out).zip(&case.output) {
+            assert!(
+                (fx - fl).abs() <= bound + 1e-9,
+                "{name}: {fx} vs {fl}, bound {bound}"
+            );
+            assert!(
+                (fx - torch).abs() <= bound + torch_slack,
+                "{name}: {fx} vs torch {torch}"
+            );
+        }
+        encoded.push(x);
+    }
+    encoded
+}
