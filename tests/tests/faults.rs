@@ -86,6 +86,15 @@ fn welcomed(h: &Harness) -> (Raw, Plan, SessionId) {
     }
 }
 
+/// A raw client through setup that has asked for a query; with the first layer's input
+/// length (the values of F it must send next).
+fn querying(h: &Harness) -> (Raw, usize) {
+    let (mut raw, plan, _) = welcomed(h);
+    receive_setup(&mut raw, &plan);
+    raw.send(&ToServer::Query.encode()).unwrap();
+    (raw, plan.layers[0].kind.input_len())
+}
+
 /// Receives E = W − U for each linear layer (setup).
 fn receive_setup(raw: &mut Raw, plan: &Plan) {
     for (index, layer) in plan.linear_layers() {
@@ -171,11 +180,8 @@ fn a_server_whose_dealer_is_unreachable_refuses_the_client_in_bounded_time() {
 #[test]
 fn a_client_hanging_up_mid_online_is_logged_and_the_server_keeps_serving() {
     let h = Harness::start();
-    let (mut raw, plan, _) = welcomed(&h);
-    receive_setup(&mut raw, &plan);
-    raw.send(&ToServer::Query.encode()).unwrap();
+    let (mut raw, cols) = querying(&h);
     // Layer 0: a well-formed F (any value is a valid mask) ...
-    let cols = plan.layers[0].kind.input_len();
     raw.send(&noise(1, 8 * cols)).unwrap();
     // ... the server's first ReLU message shows it is inside layer 1: hang up there.
     let relu = raw.recv().expect("the server's first ReLU message");
@@ -237,10 +243,7 @@ fn a_frame_shorter_than_its_round_stamp_gets_an_error() {
 #[test]
 fn a_truncated_masked_input_gets_an_error_and_the_server_keeps_serving() {
     let h = Harness::start();
-    let (mut raw, plan, _) = welcomed(&h);
-    receive_setup(&mut raw, &plan);
-    raw.send(&ToServer::Query.encode()).unwrap();
-    let cols = plan.layers[0].kind.input_len();
+    let (mut raw, cols) = querying(&h);
     raw.send(&noise(4, 8 * cols - 5)).unwrap();
     let err = raw.recv().expect_err("the server hangs up");
     assert!(matches!(err, ChannelError::Closed), "{err:?}");
