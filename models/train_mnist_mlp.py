@@ -329,17 +329,19 @@ def export_dynamo(model: MnistMlp, path: Path, meta: dict[str, str]) -> None:
 
 
 def check_ort(path: Path, x: np.ndarray, expect: np.ndarray, meta: dict[str, str]) -> float:
+    """Runs every input of x alone through onnxruntime; compares with torch's logits."""
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     [inp] = sess.get_inputs()
     [out] = sess.get_outputs()
-    assert inp.name == "input" and list(inp.shape) == [1, 784], (inp.name, inp.shape)
+    shape = [1] + list(x.shape[1:])
+    assert inp.name == "input" and list(inp.shape) == shape, (inp.name, inp.shape)
     assert out.name == "logits" and list(out.shape) == [1, 10], (out.name, out.shape)
     got = np.concatenate([sess.run(None, {"input": x[i : i + 1]})[0] for i in range(len(x))])
     diff = float(np.abs(got - expect).max())
     same = bool((got.argmax(1) == expect.argmax(1)).all())
     stored = sess.get_modelmeta().custom_metadata_map
     assert all(stored.get(k) == v for k, v in meta.items()), stored
-    print(f"{path.name}: onnxruntime vs torch on {len(x)} images: max |diff| {diff:.3g}, "
+    print(f"{path.name}: onnxruntime vs torch on {len(x)} inputs: max |diff| {diff:.3g}, "
           f"same argmax: {same}")
     if diff > 1e-4 or not same:
         sys.exit(f"{path.name}: onnxruntime disagrees with torch")

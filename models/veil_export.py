@@ -45,6 +45,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_mnist_mlp import (  # noqa: E402  (shared with the MLP script on purpose)
+    check_ort,
     describe,
     dump_json,
     load_mnist,
@@ -316,26 +317,6 @@ def export_dynamo(model: nn.Module, shape: tuple[int, ...], path: Path,
     onnx.checker.check_model(str(path))
     print(f"{path.name}: {[n.op_type for n in m.graph.node]}, side file "
           f"{data.stat().st_size} bytes")
-
-
-def check_ort(path: Path, x: np.ndarray, expect: np.ndarray, meta: dict[str, str]) -> float:
-    """Runs every image of x alone through onnxruntime; compares with torch's logits."""
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    [inp] = sess.get_inputs()
-    [out] = sess.get_outputs()
-    shape = [1] + list(x.shape[1:])
-    assert inp.name == "input" and list(inp.shape) == shape, (inp.name, inp.shape)
-    assert out.name == "logits" and list(out.shape) == [1, 10], (out.name, out.shape)
-    got = np.concatenate([sess.run(None, {"input": x[i : i + 1]})[0] for i in range(len(x))])
-    diff = float(np.abs(got - expect).max())
-    same = bool((got.argmax(1) == expect.argmax(1)).all())
-    stored = sess.get_modelmeta().custom_metadata_map
-    assert all(stored.get(k) == v for k, v in meta.items()), stored
-    print(f"{path.name}: onnxruntime vs torch on {len(x)} inputs: max |diff| {diff:.3g}, "
-          f"same argmax: {same}")
-    if diff > 1e-4 or not same:
-        sys.exit(f"{path.name}: onnxruntime disagrees with torch")
-    return diff
 
 
 def write_json(path: Path, obj: dict) -> None:
