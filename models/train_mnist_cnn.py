@@ -150,32 +150,6 @@ def torch_logits(model: nn.Module, x: np.ndarray, chunk: int = 5000) -> np.ndarr
                                for s in range(0, len(x), chunk)])
 
 
-def train(model: nn.Module, epochs: int, lr: float, tr_x, tr_y, te_x, te_y) -> None:
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    loss_fn = nn.CrossEntropyLoss()
-    x = torch.from_numpy(tr_x)
-    y = torch.from_numpy(tr_y.astype(np.int64))
-    gen = torch.Generator().manual_seed(SEED)
-    for epoch in range(epochs):
-        t0 = time.time()
-        model.train()
-        perm = torch.randperm(len(x), generator=gen)
-        total = 0.0
-        for i in range(0, len(x), BATCH):
-            idx = perm[i : i + BATCH]
-            opt.zero_grad()
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        sched.step()
-        acc = vx.accuracy(torch_logits(model, te_x), te_y)
-        print(f"  epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f}, test acc {acc:.4f} "
-              f"({time.time() - t0:.1f}s)", flush=True)
-    model.eval()
-
-
 # ---------------------------------------------------------------------------- checks
 
 def check_onnx_weights(model: nn.Module, path: Path) -> list[str]:
@@ -212,7 +186,7 @@ def run(name: str, out: Path, data, epochs: int | None, lr: float | None,
         model.eval()
         print(f"  loaded the trained weights from {cached} (no training)")
     else:
-        train(model, epochs, lr, tr_x, tr_y, te_x, te_y)
+        vx.fit(model, epochs, lr, tr_x, tr_y, te_x, te_y, logits=torch_logits)
         if cached:
             cache.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), cached)

@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import struct
 import sys
 import time
@@ -137,13 +136,22 @@ class MnistMlp(nn.Module):
 def train(tr_x: np.ndarray, tr_y: np.ndarray, te_x: np.ndarray, te_y: np.ndarray) -> MnistMlp:
     torch.manual_seed(SEED)
     model = MnistMlp()
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS)
+    fit(model, EPOCHS, LR, tr_x, tr_y, te_x, te_y)
+    return model
+
+
+def fit(model: nn.Module, epochs: int, lr: float, tr_x, tr_y, te_x, te_y,
+        logits=None) -> None:
+    """Adam with a cosine schedule over seeded shuffles; `logits(model, x)` scores the
+    test set after each epoch (default: torch_logits). Leaves the model in eval mode."""
+    logits = logits or torch_logits
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     loss_fn = nn.CrossEntropyLoss()
     x = torch.from_numpy(tr_x)
     y = torch.from_numpy(tr_y.astype(np.int64))
     gen = torch.Generator().manual_seed(SEED)
-    for epoch in range(EPOCHS):
+    for epoch in range(epochs):
         t0 = time.time()
         model.train()
         perm = torch.randperm(len(x), generator=gen)
@@ -156,11 +164,10 @@ def train(tr_x: np.ndarray, tr_y: np.ndarray, te_x: np.ndarray, te_y: np.ndarray
             opt.step()
             total += loss.item() * len(idx)
         sched.step()
-        acc = accuracy(torch_logits(model, te_x), te_y)
-        print(f"epoch {epoch + 1}/{EPOCHS}: loss {total / len(x):.4f}, "
-              f"test acc {acc:.4f} ({time.time() - t0:.1f}s)")
+        acc = accuracy(logits(model, te_x), te_y)
+        print(f"epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f}, "
+              f"test acc {acc:.4f} ({time.time() - t0:.1f}s)", flush=True)
     model.eval()
-    return model
 
 
 @torch.no_grad()

@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnx.external_data_helper as ext
-import onnxruntime as ort
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_mnist_mlp import (  # noqa: E402  (shared with the MLP script on purpose)
     check_ort,
     describe,
+    fit,
     dump_json,
     load_mnist,
     read_idx,
@@ -58,7 +58,7 @@ from train_mnist_mlp import (  # noqa: E402  (shared with the MLP script on purp
 __all__ = [
     "describe", "dump_json", "load_mnist", "read_idx", "round_half_away", "set_metadata",
     "strip_torch_annotations", "Step", "float_forward", "fixed_forward", "choose_k",
-    "signed_bits", "export_legacy", "export_dynamo", "check_ort", "op_summary",
+    "signed_bits", "export_legacy", "export_dynamo", "check_ort", "op_summary", "fit",
     "to_image_input", "accuracy",
 ]
 
