@@ -194,7 +194,7 @@ impl Session {
         let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
         let online = Instant::now();
         let (output, layer_times) =
-            engine::client_online(&mut self.peer, &self.plan, &mut setup, prepared, input)?;
+            engine::client_online(&mut self.peer, &self.plan, prepared, input)?;
         let online_ms = online.elapsed().as_secs_f64() * 1e3;
         self.peer.enter(Scope::CONTROL);
         let ToClient::Stats { peer, dealer } = ToClient::decode(&self.peer.recv()?)? else {

@@ -192,7 +192,7 @@ fn answer(
         None => engine::server_material(ch, plan, setup)?,
     };
     let query = engine::server_offline(ch, plan, setup, material)?;
-    engine::server_online(ch, plan, weights, setup, query)?;
+    engine::server_online(ch, plan, weights, query)?;
     ch.enter(Scope::CONTROL);
     let stats = ToClient::Stats {
         peer: tallies(&ch.take_meter()),

@@ -11,6 +11,7 @@
 //! residual input are kept until then.
 
 pub mod cost;
+mod kept;
 
 use std::time::{Duration, Instant};
 
@@ -291,7 +292,6 @@ pub fn server_online<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
     weights: &Weights,
-    setup: &ServerSetup,
     query: ServerQuery,
 ) -> Result<LayerTimes, ProtocolError> {
     let mut weights = weights.linear.iter();
@@ -318,8 +318,7 @@ pub fn server_online<T: Transport>(
             }
             (kind, ServerLayer::Garbled(g)) => {
                 let input = input.ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
-                let gc = setup.gc.as_ref().ok_or(GC_MISSING)?;
-                relu_gc::server_online(ch, gc, plan.fixed, &windows(kind)?, g, input)?
+                relu_gc::server_online(ch, plan.fixed, &windows(kind)?, g, input)?
             }
             _ => return Err(KINDS_DIFFER),
         };
@@ -337,7 +336,6 @@ pub fn server_online<T: Transport>(
 pub fn client_online<T: Transport>(
     ch: &mut Channel<T>,
     plan: &Plan,
-    setup: &mut ClientSetup,
     prepared: PreparedQuery,
     input: &[Ring],
 ) -> Result<(Vec<Ring>, LayerTimes), ProtocolError> {
@@ -362,9 +360,8 @@ pub fn client_online<T: Transport>(
                 relu::relu_trunc(ch, Role::Client, plan.fixed, &w, &x, share)?
             }
             ClientLayer::Garbled(r) => {
-                let gc = setup.gc.as_mut().ok_or(GC_MISSING)?;
                 let m = windows(&layer.kind)?.m;
-                relu_gc::client_online(ch, gc, plan.fixed, m, r)?
+                relu_gc::client_online(ch, plan.fixed, m, r)?
             }
         };
         kept.keep(index, &x);

@@ -26,6 +26,7 @@ pub mod prep;
 pub mod prg;
 pub mod ring;
 pub mod share;
+mod stored;
 pub mod wire;
 
 pub use error::ProtocolError;

@@ -73,7 +73,7 @@ fn run(
                 Source::TwoParty => engine::server_material(&mut ch, plan, &mut setup)?,
             };
             let query = engine::server_offline(&mut ch, plan, &mut setup, material)?;
-            engine::server_online(&mut ch, plan, weights, &setup, query)?;
+            engine::server_online(&mut ch, plan, weights, query)?;
             ch.enter(Scope::CONTROL);
             Ok(ch.meter().clone())
         });
@@ -85,7 +85,7 @@ fn run(
             Source::TwoParty => engine::client_material(&mut ch, plan, &mut setup, &mut |_| {})?,
         };
         let prepared = engine::client_offline(&mut ch, plan, &mut setup, material)?;
-        let (output, _) = engine::client_online(&mut ch, plan, &mut setup, prepared, input)?;
+        let (output, _) = engine::client_online(&mut ch, plan, prepared, input)?;
         ch.enter(Scope::CONTROL);
         let server = server
             .join()

@@ -380,7 +380,7 @@ fn material_of_another_shape_is_an_error_not_a_panic() {
     let query = engine::server_offline(&mut server, &fx.plan, &mut server_setup, server_material)
         .expect("GMW material passes through offline");
     assert!(matches!(
-        engine::server_online(&mut server, &fx.plan, &fx.weights, &server_setup, query),
+        engine::server_online(&mut server, &fx.plan, &fx.weights, query),
         Err(ProtocolError::Material(_))
     ));
 }

@@ -485,7 +485,7 @@ fn over_the_wire_each_fetch_is_the_next_querys_material() {
             for m in servers {
                 let material = expand(&plan, Role::Server, m).unwrap();
                 let query = engine::server_offline(&mut sch, &plan, &mut setup, material).unwrap();
-                engine::server_online(&mut sch, &plan, &model.weights, &setup, query).unwrap();
+                engine::server_online(&mut sch, &plan, &model.weights, query).unwrap();
             }
         });
         let mut setup =
@@ -498,7 +498,7 @@ fn over_the_wire_each_fetch_is_the_next_querys_material() {
                 let prepared =
                     engine::client_offline(&mut cch, &plan, &mut setup, material).unwrap();
                 let input = veil_model::encode_input(&plan, image).unwrap();
-                engine::client_online(&mut cch, &plan, &mut setup, prepared, &input)
+                engine::client_online(&mut cch, &plan, prepared, &input)
                     .unwrap()
                     .0
             })

@@ -57,6 +57,17 @@ impl Evaluator {
         }
     }
 
+    /// An evaluator that takes up the session at AND `ands` and output pair `outputs`
+    /// (the garbler's counters when it garbled `tables`): for a layer evaluated apart from
+    /// the session's others, e.g. one stored until its query comes.
+    pub fn resume(key: HashKey, tables: Vec<u8>, ands: u64, outputs: u64) -> Evaluator {
+        Evaluator {
+            ands,
+            outputs,
+            ..Evaluator::new(key, tables)
+        }
+    }
+
     /// Appends tables that arrived later (the next layer's), dropping the bytes spent.
     pub fn extend_tables(&mut self, more: &[u8]) {
         self.tables.drain(..self.pos);

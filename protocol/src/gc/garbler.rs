@@ -46,6 +46,42 @@ impl std::fmt::Debug for Garbler {
     }
 }
 
+/// Encodes the garbler's own input bits as labels: holds Δ, so it is as secret as the
+/// garbler itself (no `Debug`, never sent).
+#[derive(Clone, Copy)]
+pub struct Encoder {
+    delta: Block,
+}
+
+impl Encoder {
+    /// The labels of `bits` on the wire with 0-labels `zero`: `zero[e] ⊕ bits[e]·Δ`, one
+    /// label per element — what the garbler sends for its own input. Encode each input wire
+    /// once: a second encoding with another bit hands out both labels, hence Δ.
+    pub fn encode(&self, zero: &[Block], bits: &Bits) -> Result<Vec<Block>, ProtocolError> {
+        if bits.len != zero.len() {
+            return Err(ProtocolError::Misuse(
+                "encode: bits and labels differ in width",
+            ));
+        }
+        Ok(zero
+            .iter()
+            .enumerate()
+            .map(|(e, l)| *l ^ self.delta.select(bits.get(e)))
+            .collect())
+    }
+
+    /// Δ as 16 bytes, to store with the garbled layers it encodes for.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        self.delta.to_bytes()
+    }
+
+    /// The encoder stored by [`Encoder::to_bytes`]; `None` unless Δ's low bit is set.
+    pub fn from_bytes(bytes: [u8; 16]) -> Option<Encoder> {
+        let delta = Block::from_bytes(bytes);
+        delta.lsb().then_some(Encoder { delta })
+    }
+}
+
 impl Garbler {
     /// A garbling session: Δ (with its low bit set), the session's hash key and the label
     /// PRG's seed all drawn from `rng`.
@@ -96,20 +132,15 @@ impl Garbler {
             .collect()
     }
 
-    /// The labels of `bits` on the wire with 0-labels `zero`: `zero[e] ⊕ bits[e]·Δ`, one
-    /// label per element — what the garbler sends for its own input. Encode each input wire
-    /// once: a second encoding with another bit hands out both labels, hence Δ.
+    /// The labels of `bits` on the wire with 0-labels `zero` ([`Encoder::encode`]).
     pub fn encode(&self, zero: &[Block], bits: &Bits) -> Result<Vec<Block>, ProtocolError> {
-        if bits.len != zero.len() {
-            return Err(ProtocolError::Misuse(
-                "encode: bits and labels differ in width",
-            ));
-        }
-        Ok(zero
-            .iter()
-            .enumerate()
-            .map(|(e, l)| *l ^ self.delta.select(bits.get(e)))
-            .collect())
+        self.encoder().encode(zero, bits)
+    }
+
+    /// What encoding the garbler's own inputs needs (Δ), apart from the session: kept
+    /// with a garbled layer that is stored until its query comes.
+    pub fn encoder(&self) -> Encoder {
+        Encoder { delta: self.delta }
     }
 
     /// The colour bits `lsb(zero[e])` that let the evaluator open the wire with 0-labels

@@ -50,7 +50,7 @@ pub mod hash;
 mod lane;
 
 pub use evaluator::Evaluator;
-pub use garbler::Garbler;
+pub use garbler::{Encoder, Garbler};
 pub use halfgates::AND_TABLE_BYTES;
 pub use hash::{HashKey, Tccr};
 

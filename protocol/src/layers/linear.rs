@@ -19,13 +19,14 @@
 //! Online cost: one message of `8 · (inputs + residual outputs)` bytes, one round.
 
 use crate::channel::{Channel, Transport};
-use crate::codec::{Reader, Writer};
+use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::material::LinearShare;
 use crate::plan::{Linear, LinearWeights};
 use crate::prg::Prg;
 use crate::ring::Ring;
 use crate::share;
+use crate::stored::Stored;
 
 /// The client's per-query state for one linear layer, computed offline.
 #[derive(Debug)]
@@ -40,6 +41,21 @@ impl PreparedLinear {
     /// The client's output share, known before the online phase.
     pub fn output(&self) -> &[Ring] {
         &self.output
+    }
+}
+
+impl Stored for PreparedLinear {
+    fn put(&self, w: &mut Writer) {
+        self.mask.put(w);
+        self.residual_mask.put(w);
+        self.output.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(PreparedLinear {
+            mask: Stored::get(r)?,
+            residual_mask: Stored::get(r)?,
+            output: Stored::get(r)?,
+        })
     }
 }
 

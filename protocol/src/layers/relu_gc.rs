@@ -23,13 +23,14 @@ use veil_circuits::{max_relu_shift, Bits, Counter};
 
 use crate::block::Block;
 use crate::channel::{Channel, Transport};
-use crate::codec::{Reader, Writer};
+use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
-use crate::gc::{Evaluator, Garbler, HashKey, AND_TABLE_BYTES};
+use crate::gc::{Encoder, Evaluator, Garbler, HashKey, AND_TABLE_BYTES};
 use crate::ot::{CotReceiver, CotSender};
 use crate::plan::Windows;
 use crate::prg::Prg;
 use crate::ring::{low_bits, FixedPoint, Ring};
+use crate::stored::{get_bytes, put_bytes, Stored};
 
 /// Bytes of output-share ciphertext per output bit per value.
 const SHARE_BYTES: usize = 16;
@@ -41,30 +42,79 @@ pub struct GcServer {
     rng: Prg,
 }
 
-/// The client's evaluation session.
+/// The client's evaluation session: the hash key, the OT extension, and the garbler's
+/// counters after the tables received so far (where the next layer's evaluation starts).
 pub struct GcClient {
-    evaluator: Evaluator,
+    key: HashKey,
     ot: CotReceiver,
+    ands: u64,
+    outputs: u64,
 }
 
 /// Wires of one layer's inputs: `[candidate][bit]`, each wire one label per output.
 type Candidates = Vec<Vec<Vec<Block>>>;
 
-/// What the server keeps of one garbled layer until the query's online phase.
+/// What the server keeps of one garbled layer until the query's online phase: all it
+/// needs then, so it can wait apart from the session (on disk, for a later connection).
 pub struct GarbledRelu {
+    /// Encodes the server's input bits (Δ).
+    encoder: Encoder,
     /// 0-labels of the server's k input bits, per candidate.
     own: Candidates,
     /// The server's output shares.
     shares: Vec<Ring>,
 }
 
-/// What the client holds of one garbled layer for the online phase.
+/// What the client holds of one garbled layer for the online phase: all it needs then,
+/// including where in the session's tweak sequence its tables start.
 pub struct ReceivedRelu {
+    key: HashKey,
+    /// The garbler's AND and output counters when it garbled this layer.
+    ands: u64,
+    outputs: u64,
     /// Labels of the client's k input bits, per candidate.
     labels: Candidates,
     /// The received message, cut down to the tables: handed to the evaluator as it is.
     tables: Vec<u8>,
     output: Vec<u8>,
+}
+
+impl Stored for GarbledRelu {
+    fn put(&self, w: &mut Writer) {
+        w.bytes(&self.encoder.to_bytes());
+        self.own.put(w);
+        self.shares.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let encoder = Encoder::from_bytes(r.array("Δ")?).ok_or(DecodeError::Invalid {
+            what: "Δ",
+            detail: "its low bit is not set".into(),
+        })?;
+        Ok(GarbledRelu {
+            encoder,
+            own: Stored::get(r)?,
+            shares: Stored::get(r)?,
+        })
+    }
+}
+
+impl Stored for ReceivedRelu {
+    fn put(&self, w: &mut Writer) {
+        w.bytes(&self.key.0).u64(self.ands).u64(self.outputs);
+        self.labels.put(w);
+        put_bytes(w, &self.tables);
+        put_bytes(w, &self.output);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ReceivedRelu {
+            key: HashKey(r.array("hash key")?),
+            ands: r.u64("AND counter")?,
+            outputs: r.u64("output counter")?,
+            labels: Stored::get(r)?,
+            tables: get_bytes(r, "garbled tables")?,
+            output: get_bytes(r, "output ciphertexts")?,
+        })
+    }
 }
 
 /// ANDs per output of the garbled circuit with `m` candidates.
@@ -124,8 +174,10 @@ pub fn client_setup<T: Transport>(ch: &mut Channel<T>) -> Result<GcClient, Proto
     r.finish()?;
     let ot = CotReceiver::setup(ch, &mut Prg::from_os())?;
     Ok(GcClient {
-        evaluator: Evaluator::new(key, Vec::new()),
+        key,
         ot,
+        ands: 0,
+        outputs: 0,
     })
 }
 
@@ -151,7 +203,11 @@ pub fn server_offline<T: Transport>(
     msg.extend_from_slice(&output);
     ch.send(&msg)?;
     gc.garbler.recycle(msg);
-    Ok(GarbledRelu { own, shares })
+    Ok(GarbledRelu {
+        encoder: gc.garbler.encoder(),
+        own,
+        shares,
+    })
 }
 
 /// The client's offline step for one layer: OT on its share's bits (its share `x` of the
@@ -184,7 +240,13 @@ pub fn client_offline<T: Transport>(
     r.finish()?;
     // Keep the message as the tables; copy out only the (small) output ciphertexts.
     let output = msg.split_off(tables.len());
+    let (ands, outputs) = (gc.ands, gc.outputs);
+    gc.ands += (and_gates(fixed, m) * n) as u64;
+    gc.outputs += ((k - 1 - fixed.f) as usize * n) as u64;
     Ok(ReceivedRelu {
+        key: gc.key,
+        ands,
+        outputs,
         labels: per_candidate(&labels, k as usize, m),
         tables: msg,
         output,
@@ -195,7 +257,6 @@ pub fn client_offline<T: Transport>(
 /// layer's input, gathered by `windows`); returns its output shares.
 pub fn server_online<T: Transport>(
     ch: &mut Channel<T>,
-    gc: &GcServer,
     fixed: FixedPoint,
     windows: &Windows,
     layer: GarbledRelu,
@@ -222,7 +283,7 @@ pub fn server_online<T: Transport>(
             let zero = zero.get(i).ok_or(ProtocolError::Material(
                 "garbled layer of the wrong width".into(),
             ))?;
-            for label in gc.garbler.encode(zero, &Bits::slice(low, i as u32))? {
+            for label in layer.encoder.encode(zero, &Bits::slice(low, i as u32))? {
                 w.bytes(&label.to_bytes());
             }
         }
@@ -235,7 +296,6 @@ pub fn server_online<T: Transport>(
 /// output shares.
 pub fn client_online<T: Transport>(
     ch: &mut Channel<T>,
-    gc: &mut GcClient,
     fixed: FixedPoint,
     m: usize,
     layer: ReceivedRelu,
@@ -266,7 +326,9 @@ pub fn client_online<T: Transport>(
                 .collect()
         })
         .collect();
-    gc.evaluator.push_tables(layer.tables);
-    let out = max_relu_shift(&mut gc.evaluator, &server, &layer.labels, fixed.f as usize)?;
-    gc.evaluator.receive_output_shares(&out, &layer.output)
+    let mut evaluator = Evaluator::resume(layer.key, layer.tables, layer.ands, layer.outputs);
+    let out = max_relu_shift(&mut evaluator, &server, &layer.labels, fixed.f as usize)?;
+    let shares = evaluator.receive_output_shares(&out, &layer.output)?;
+    evaluator.finish()?;
+    Ok(shares)
 }

@@ -174,7 +174,7 @@ pub fn run_session<S: Transport, C: Transport>(
             for msg in s_msgs {
                 let material = expand(plan, Role::Server, msg)?;
                 let query = engine::server_offline(&mut ch, plan, &mut setup, material)?;
-                engine::server_online(&mut ch, plan, weights, &setup, query)?;
+                engine::server_online(&mut ch, plan, weights, query)?;
             }
             Ok(())
         });
@@ -185,7 +185,7 @@ pub fn run_session<S: Transport, C: Transport>(
             for (msg, input) in c_msgs.into_iter().zip(inputs) {
                 let material = expand(plan, Role::Client, msg)?;
                 let prepared = engine::client_offline(&mut ch, plan, &mut setup, material)?;
-                outputs.push(engine::client_online(&mut ch, plan, &mut setup, prepared, input)?.0);
+                outputs.push(engine::client_online(&mut ch, plan, prepared, input)?.0);
             }
             Ok(outputs)
         });
