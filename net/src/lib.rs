@@ -11,6 +11,8 @@
 //!   fingerprint so the application can bind roles to it.
 //! - [`QuicTransport`]: the protocol's blocking
 //!   [`Transport`](veil_protocol::channel::Transport) over one QUIC stream.
+//! - [`Store`]: queries made ahead of time, waiting in the state folder; each piece is
+//!   removed for good before it is used.
 //! - [`shaper`]: delays frames as a link of given bandwidth and round-trip time would, so
 //!   benchmarks on loopback can stand in for a LAN or a WAN.
 //!
@@ -28,6 +30,7 @@ mod pins;
 mod serve;
 pub mod shaper;
 mod state;
+mod store;
 mod tls;
 mod transport;
 
@@ -42,6 +45,7 @@ pub use pins::{KnownHosts, Pin, PinStatus, KNOWN_HOSTS};
 pub use serve::serve_blocking;
 pub use shaper::LinkShape;
 pub use state::{resolve, state_dir};
+pub use store::{Batch, BatchId, Store};
 pub use transport::{QuicTransport, DEFAULT_TIMEOUT, MAX_FRAME};
 
 /// The ALPN protocol name every veil endpoint speaks; a new wire format gets a new name.

@@ -1,0 +1,257 @@
+//! Queries made ahead of time (`veil-client precompute`), waiting in the state folder
+//! until they are spent.
+//!
+//! Layout: `<root>/<owner>/<batch>/` holds a `header` and one `<index>.piece` per query.
+//! A piece is *taken* before it is used: its file is removed and the removal made
+//! durable (the folder synced) before its bytes are handed out. A process killed after
+//! taking never sees the piece again; one killed before has used nothing. So no crash,
+//! kill or retry spends a piece twice (reused one-time material leaks what it masks).
+//! Every file ends with the SHA-256 of its contents: a damaged piece is removed and
+//! reported, never used.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::state::{ensure_dir, io_err, write_new};
+use crate::NetError;
+
+/// A batch's random 128-bit id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct BatchId(pub [u8; 16]);
+
+impl BatchId {
+    /// A fresh id from the OS's randomness.
+    pub fn random() -> BatchId {
+        BatchId(veil_protocol::prg::Seed::random().0)
+    }
+
+    fn parse(s: &str) -> Option<BatchId> {
+        let bytes = hex::decode(s).ok()?;
+        Some(BatchId(bytes.try_into().ok()?))
+    }
+}
+
+impl std::fmt::Display for BatchId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+/// The folder of stored batches, grouped by owner (the peer they were made with).
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// One batch: the queries made in one session, with the header that says for what.
+#[derive(Debug)]
+pub struct Batch {
+    dir: PathBuf,
+    id: BatchId,
+    header: Vec<u8>,
+}
+
+const HEADER: &str = "header";
+const PIECE: &str = "piece";
+/// Mode of every file: the pieces are secret shares.
+const PRIVATE: u32 = 0o600;
+
+impl Store {
+    /// The store under `root` (created on the first write).
+    pub fn new(root: impl Into<PathBuf>) -> Store {
+        Store { root: root.into() }
+    }
+
+    /// Where the store lives.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn owner_dir(&self, owner: &str) -> PathBuf {
+        // Owners are peer names or fingerprints: keep them to safe file-name characters.
+        let safe: String = owner
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' => c,
+                _ => '_',
+            })
+            .collect();
+        // Never `.` or `..`, nor a hidden name.
+        match safe.starts_with('.') || safe.is_empty() {
+            true => self.root.join(format!("_{safe}")),
+            false => self.root.join(safe),
+        }
+    }
+
+    /// Starts a new batch for `owner`, described by `header`.
+    pub fn create(&self, owner: &str, id: BatchId, header: &[u8]) -> Result<Batch, NetError> {
+        let owner = self.owner_dir(owner);
+        ensure_dir(&owner)?;
+        let dir = owner.join(id.to_string());
+        fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
+        let path = dir.join(HEADER);
+        write_new(&path, &sealed(header), PRIVATE)?;
+        sync_dir(&dir)?;
+        Ok(Batch {
+            dir,
+            id,
+            header: header.to_vec(),
+        })
+    }
+
+    /// The batch `id` of `owner`, if it exists.
+    pub fn batch(&self, owner: &str, id: BatchId) -> Result<Option<Batch>, NetError> {
+        let dir = self.owner_dir(owner).join(id.to_string());
+        let path = dir.join(HEADER);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let header = unsealed(&path, bytes)?;
+        Ok(Some(Batch { dir, id, header }))
+    }
+
+    /// Every batch of `owner` that still holds a piece, in id order; batches whose every
+    /// piece is spent are removed on the way.
+    pub fn batches(&self, owner: &str) -> Result<Vec<Batch>, NetError> {
+        let dir = self.owner_dir(owner);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&dir, e)),
+        };
+        let mut ids: Vec<BatchId> = entries
+            .filter_map(|e| e.ok()?.file_name().to_str().and_then(BatchId::parse))
+            .collect();
+        ids.sort_by_key(|id| id.0);
+        let mut batches = Vec::new();
+        for id in ids {
+            if let Some(batch) = self.batch(owner, id)? {
+                if batch.pieces()?.is_empty() {
+                    batch.remove();
+                } else {
+                    batches.push(batch);
+                }
+            }
+        }
+        Ok(batches)
+    }
+}
+
+impl Batch {
+    /// The batch's id.
+    pub fn id(&self) -> BatchId {
+        self.id
+    }
+
+    /// What the batch was made for, as its creator wrote it.
+    pub fn header(&self) -> &[u8] {
+        &self.header
+    }
+
+    fn piece_path(&self, index: u32) -> PathBuf {
+        self.dir.join(format!("{index}.{PIECE}"))
+    }
+
+    /// Stores piece `index`, durably; `Ok(false)` if that index is already there.
+    pub fn put(&self, index: u32, bytes: &[u8]) -> Result<bool, NetError> {
+        let stored = write_new(&self.piece_path(index), &sealed(bytes), PRIVATE)?;
+        sync_dir(&self.dir)?;
+        Ok(stored)
+    }
+
+    /// Takes piece `index`: removes it for good, then returns its bytes (`None` if it is
+    /// not there: never made, or already taken).
+    pub fn take(&self, index: u32) -> Result<Option<Vec<u8>>, NetError> {
+        let path = self.piece_path(index);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            // Another process took it between the read and the removal: it is theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path, e)),
+        }
+        sync_dir(&self.dir)?;
+        unsealed(&path, bytes).map(Some)
+    }
+
+    /// Takes the piece with the lowest index, if any is left.
+    pub fn take_first(&self) -> Result<Option<(u32, Vec<u8>)>, NetError> {
+        for index in self.pieces()? {
+            if let Some(bytes) = self.take(index)? {
+                return Ok(Some((index, bytes)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The indices of the pieces not yet taken, in order.
+    pub fn pieces(&self) -> Result<Vec<u32>, NetError> {
+        let entries = fs::read_dir(&self.dir).map_err(|e| io_err(&self.dir, e))?;
+        let mut pieces: Vec<u32> = entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name();
+                name.to_str()?
+                    .strip_suffix(PIECE)?
+                    .strip_suffix('.')?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        pieces.sort_unstable();
+        Ok(pieces)
+    }
+
+    /// Removes the batch with whatever pieces it still holds (best effort).
+    pub fn remove(self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `bytes` followed by their SHA-256.
+fn sealed(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 32);
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(&Sha256::digest(bytes));
+    out
+}
+
+/// The contents of a [`sealed`] file, if its checksum holds.
+fn unsealed(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>, NetError> {
+    let damaged = || {
+        io_err(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the file is damaged (its checksum does not match); it was not used",
+            ),
+        )
+    };
+    let body = bytes.len().checked_sub(32).ok_or_else(damaged)?;
+    if Sha256::digest(&bytes[..body]).as_slice() != &bytes[body..] {
+        return Err(damaged());
+    }
+    bytes.truncate(body);
+    Ok(bytes)
+}
+
+/// Makes the folder's entries (a new or removed file) durable.
+fn sync_dir(dir: &Path) -> Result<(), NetError> {
+    #[cfg(unix)]
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
