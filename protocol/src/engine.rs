@@ -76,6 +76,13 @@ enum ClientLayer {
 #[derive(Clone, Debug, Default)]
 pub struct LayerTimes(pub Vec<Duration>);
 
+impl LayerTimes {
+    /// Each layer's time in milliseconds.
+    pub fn ms(&self) -> Vec<f64> {
+        self.0.iter().map(|d| d.as_secs_f64() * 1e3).collect()
+    }
+}
+
 /// The server's setup. With the dealer's session masks `masks`, it sends E = W − U for
 /// each linear layer; without (`None`), it runs the base OTs of two-party preprocessing
 /// and sends nothing of W. Under GC it then starts the garbling session (hash key, base

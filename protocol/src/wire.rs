@@ -15,6 +15,12 @@
 //! client → server  Done
 //! ```
 //!
+//! Queries made ahead of time (`veil-client precompute`): after setup the client sends
+//! `Stash{batch, first, count}`, the server answers `Ready` (or `Refused`), then per query
+//! the offline phase runs and the server sends `Stats` once its share is on disk. Later a
+//! connection opens with `Spend{batch, piece}` instead of a hello; the server answers
+//! `WelcomeKept{plan}` and the online phase runs with no setup, then `Stats`.
+//!
 //! A server without a dealer answers the hello with `WelcomeTwoParty{plan}` and opens no
 //! dealer session; setup is then the base OTs of two-party preprocessing, and per query
 //! the parties make the material with each other ([`crate::prep`]) instead of fetching
@@ -31,6 +37,25 @@ pub struct SessionId(pub [u8; 16]);
 impl std::fmt::Debug for SessionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SessionId({:02x}{:02x}..)", self.0[0], self.0[1])
+    }
+}
+
+/// A batch of queries made ahead of time: a random 128-bit id the client draws, unique
+/// among the batches the server keeps for that client.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct BatchId(pub [u8; 16]);
+
+impl BatchId {
+    /// A fresh id from the OS's randomness.
+    pub fn random() -> BatchId {
+        BatchId(crate::prg::Seed::random().0)
+    }
+}
+
+impl std::fmt::Display for BatchId {
+    /// Lower-case hex, as the batch's folder is named.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }
 
@@ -57,6 +82,24 @@ pub enum ToServer {
     Query,
     /// The client is finished with the session.
     Done,
+    /// After setup: make the material of `count` queries now and keep each party's
+    /// share on disk, as pieces `first..first + count` of `batch`, until spent.
+    Stash {
+        /// The batch the pieces join.
+        batch: BatchId,
+        /// The first piece's index.
+        first: u32,
+        /// How many queries.
+        count: u32,
+    },
+    /// Instead of a hello: run the online phase of a query made ahead of time, piece
+    /// `piece` of `batch` (the server removes its share before use).
+    Spend {
+        /// The batch.
+        batch: BatchId,
+        /// The piece.
+        piece: u32,
+    },
 }
 
 /// Server → client messages.
@@ -83,6 +126,14 @@ pub enum ToClient {
         bad_request: bool,
         /// What went wrong, for the user.
         reason: String,
+    },
+    /// The server will make the stashed queries; each is followed by [`ToClient::Stats`]
+    /// once the server's share is on disk.
+    Ready,
+    /// The server holds the kept query asked for; the online phase follows.
+    WelcomeKept {
+        /// The model's public plan, with the backend the query was made for.
+        plan: Plan,
     },
     /// The server's meters for the query just answered (then reset).
     Stats {
@@ -173,6 +224,16 @@ impl ToServer {
             ToServer::Done => {
                 w.u8(2);
             }
+            ToServer::Stash {
+                batch,
+                first,
+                count,
+            } => {
+                w.u8(3).bytes(&batch.0).u32(*first).u32(*count);
+            }
+            ToServer::Spend { batch, piece } => {
+                w.u8(4).bytes(&batch.0).u32(*piece);
+            }
         }
         w.into_bytes()
     }
@@ -195,6 +256,15 @@ impl ToServer {
             },
             1 => ToServer::Query,
             2 => ToServer::Done,
+            3 => ToServer::Stash {
+                batch: BatchId(r.array("batch id")?),
+                first: r.u32("first piece")?,
+                count: r.u32("piece count")?,
+            },
+            4 => ToServer::Spend {
+                batch: BatchId(r.array("batch id")?),
+                piece: r.u32("piece")?,
+            },
             t => return Err(bad("client message", t)),
         };
         finish(r, msg)
@@ -232,6 +302,13 @@ impl ToClient {
                 w.u8(3);
                 plan.encode(&mut w);
             }
+            ToClient::Ready => {
+                w.u8(4);
+            }
+            ToClient::WelcomeKept { plan } => {
+                w.u8(5);
+                plan.encode(&mut w);
+            }
         }
         w.into_bytes()
     }
@@ -257,6 +334,10 @@ impl ToClient {
                 dealer: read_tallies(&mut r)?,
             },
             3 => ToClient::WelcomeTwoParty {
+                plan: Plan::decode(&mut r)?,
+            },
+            4 => ToClient::Ready,
+            5 => ToClient::WelcomeKept {
                 plan: Plan::decode(&mut r)?,
             },
             t => return Err(bad("server message", t)),

@@ -36,6 +36,15 @@ fn every_message_round_trips_and_truncation_is_an_error() {
         },
         ToServer::Query,
         ToServer::Done,
+        ToServer::Stash {
+            batch: BatchId([7; 16]),
+            first: 3,
+            count: 10,
+        },
+        ToServer::Spend {
+            batch: BatchId([8; 16]),
+            piece: u32::MAX,
+        },
     ];
     for m in to_server {
         let b = m.encode();
@@ -52,6 +61,8 @@ fn every_message_round_trips_and_truncation_is_an_error() {
             },
         },
         ToClient::WelcomeTwoParty { plan: plan() },
+        ToClient::Ready,
+        ToClient::WelcomeKept { plan: plan() },
         ToClient::Refused {
             bad_request: true,
             reason: "no".into(),
@@ -88,6 +99,7 @@ fn every_message_round_trips_and_truncation_is_an_error() {
         assert_eq!(FromDealer::decode(&b).unwrap(), m);
         assert!(FromDealer::decode(&b[..b.len() - 1]).is_err());
     }
+    assert_eq!(BatchId([0xa5; 16]).to_string(), "a5".repeat(16));
     // Material's length is checked against the plan by `MaterialMsg::decode`.
     let m = FromDealer::Material(vec![1, 2, 3]);
     assert_eq!(FromDealer::decode(&m.encode()).unwrap(), m);
