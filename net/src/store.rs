@@ -14,29 +14,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use veil_protocol::wire::BatchId;
+
 use crate::state::{ensure_dir, io_err, write_new};
 use crate::NetError;
 
-/// A batch's random 128-bit id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct BatchId(pub [u8; 16]);
-
-impl BatchId {
-    /// A fresh id from the OS's randomness.
-    pub fn random() -> BatchId {
-        BatchId(veil_protocol::prg::Seed::random().0)
-    }
-
-    fn parse(s: &str) -> Option<BatchId> {
-        let bytes = hex::decode(s).ok()?;
-        Some(BatchId(bytes.try_into().ok()?))
-    }
-}
-
-impl std::fmt::Display for BatchId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
+/// Reads a batch folder's name ([`BatchId`]'s hex).
+fn parse_id(s: &str) -> Option<BatchId> {
+    Some(BatchId(hex::decode(s).ok()?.try_into().ok()?))
 }
 
 /// The folder of stored batches, grouped by owner (the peer they were made with).
@@ -90,7 +75,10 @@ impl Store {
         let owner = self.owner_dir(owner);
         ensure_dir(&owner)?;
         let dir = owner.join(id.to_string());
-        fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(|e| io_err(&dir, e))?;
         let path = dir.join(HEADER);
         write_new(&path, &sealed(header), PRIVATE)?;
         sync_dir(&dir)?;
@@ -124,7 +112,7 @@ impl Store {
             Err(e) => return Err(io_err(&dir, e)),
         };
         let mut ids: Vec<BatchId> = entries
-            .filter_map(|e| e.ok()?.file_name().to_str().and_then(BatchId::parse))
+            .filter_map(|e| e.ok()?.file_name().to_str().and_then(parse_id))
             .collect();
         ids.sort_by_key(|id| id.0);
         let mut batches = Vec::new();
