@@ -11,9 +11,15 @@
 //! OTs of two-party preprocessing (no E is sent: without U it would reveal W), and per
 //! query the two parties make the material with each other by OT before the offline and
 //! online phases.
+//!
+//! A client may also have queries made ahead of time (`veil-client precompute`): after
+//! setup the offline phase runs for each and the server keeps its shares on disk
+//! ([`Precomputed`]); a later connection spends one with its online phase alone.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod kept;
 mod session;
 
+pub use kept::Precomputed;
 pub use session::{serve, serve_client, DealerLink, HostedModel, ServeError, ServerConfig};

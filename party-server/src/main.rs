@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use veil_net::{resolve, state_dir, Identity, KnownHosts, Listener, DEFAULT_CONNECT_TIMEOUT};
-use veil_server::{serve, DealerLink, HostedModel, ServerConfig};
+use veil_net::{
+    resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT,
+};
+use veil_server::{serve, DealerLink, HostedModel, Precomputed, ServerConfig};
 
 /// Hosts neural-network models for private inference: clients learn predictions, the
 /// server learns nothing about their inputs, and the weights never leave this machine.
@@ -27,6 +29,11 @@ struct Args {
     /// transfer (no third party; more bytes and time per query).
     #[arg(long, value_name = "ADDR")]
     dealer: Option<String>,
+    /// How many precomputed queries (`veil-client precompute`) one client may have waiting
+    /// here at once; they are kept in the state folder ($VEIL_HOME, else ~/.veil) under
+    /// `precomputed/`. 0 keeps none.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    max_precomputed: usize,
 }
 
 fn main() -> ExitCode {
@@ -70,7 +77,7 @@ fn main() -> ExitCode {
         eprintln!("veil-server: two models are named {name:?}; name them with NAME=FILE");
         return ExitCode::from(2);
     }
-    match run(args.listen, models, dealer) {
+    match run(args.listen, models, dealer, args.max_precomputed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("veil-server: {e}");
@@ -83,6 +90,7 @@ fn run(
     listen: SocketAddr,
     models: Vec<HostedModel>,
     dealer: Option<DealerLink>,
+    max_precomputed: usize,
 ) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async {
@@ -115,6 +123,10 @@ fn run(
             identity,
             pins,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            precomputed: (max_precomputed > 0).then(|| Precomputed {
+                store: Store::new(dir.join("precomputed")),
+                max_per_client: max_precomputed,
+            }),
         });
         tokio::select! {
             r = serve(listener, config) => r.map_err(|e| e.to_string()),

@@ -11,7 +11,7 @@ use veil_net::{
 };
 use veil_protocol::channel::{Channel, ChannelError, Phase, Scope};
 use veil_protocol::codec::DecodeError;
-use veil_protocol::engine::{self, ServerSetup};
+use veil_protocol::engine::{self, ServerQuery, ServerSetup};
 use veil_protocol::material::{expand, MaterialMsg, QueryMaterial, SessionMasks};
 use veil_protocol::plan::{Plan, Weights};
 use veil_protocol::prg::Seed;
@@ -20,6 +20,8 @@ use veil_protocol::wire::{
     tallies, DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer,
 };
 use veil_protocol::ProtocolError;
+
+use crate::kept::{self, Precomputed};
 
 /// A model the server hosts.
 pub struct HostedModel {
@@ -55,6 +57,8 @@ pub struct ServerConfig {
     pub pins: KnownHosts,
     /// How long to wait for the dealer to answer a connection.
     pub connect_timeout: Duration,
+    /// Where clients' precomputed queries wait (`None`: the server refuses to keep any).
+    pub precomputed: Option<Precomputed>,
 }
 
 /// Why one client session failed. The server logs it and goes on serving others.
@@ -70,6 +74,9 @@ pub enum ServeError {
     /// The dealer refused.
     #[error("the dealer refused: {0}")]
     DealerRefused(String),
+    /// A precomputed query could not be kept.
+    #[error("cannot keep a precomputed query: {0}")]
+    Stash(String),
 }
 
 impl From<ChannelError> for ServeError {
@@ -98,9 +105,17 @@ pub fn serve_client(
     config: &ServerConfig,
 ) -> Result<usize, ServeError> {
     let mut ch = Channel::new(QuicTransport::accept(conn, handle.clone())?);
-    let ToServer::Hello { model, backend } = ToServer::decode(&ch.recv()?)? else {
-        refuse(&mut ch, false, "the session must start with a hello".into())?;
-        return Ok(0);
+    // Kept queries belong to the client's key: no other client can spend or see them.
+    let client = conn.peer_fingerprint().to_string();
+    let (model, backend) = match ToServer::decode(&ch.recv()?)? {
+        ToServer::Hello { model, backend } => (model, backend),
+        ToServer::Spend { batch, piece } => {
+            return kept::spend(&mut ch, config, &client, batch, piece)
+        }
+        _ => {
+            refuse(&mut ch, false, "the session must start with a hello".into())?;
+            return Ok(0);
+        }
     };
     let hosted = match pick_model(&config.models, model.as_deref()) {
         Ok(m) => m,
@@ -132,8 +147,20 @@ pub fn serve_client(
                 answer(&mut ch, dealer, &plan, &hosted.weights, &mut setup)?;
                 queries += 1;
             }
+            ToServer::Stash {
+                batch,
+                first,
+                count,
+            } => {
+                let dealer = dealer.as_mut().map(|d| &mut d.ch);
+                let pieces = (batch, first, count);
+                let (plan, setup) = (&plan, &mut setup);
+                queries += kept::stash(
+                    &mut ch, dealer, config, &client, hosted, plan, setup, pieces,
+                )?;
+            }
             ToServer::Done => return Ok(queries),
-            ToServer::Hello { .. } => {
+            ToServer::Hello { .. } | ToServer::Spend { .. } => {
                 refuse(&mut ch, false, "this session has already started".into())?;
                 return Ok(queries);
             }
@@ -178,8 +205,7 @@ fn welcome(
     Ok((Some(d), Some(masks)))
 }
 
-/// One query: fetch this query's material from the dealer (or make it with the client
-/// when there is none), run the offline and online phases, report the meters.
+/// One query: its offline and online phases, then the meters.
 fn answer(
     ch: &mut Channel<QuicTransport>,
     mut dealer: Option<&mut Channel<QuicTransport>>,
@@ -187,12 +213,32 @@ fn answer(
     weights: &Weights,
     setup: &mut ServerSetup,
 ) -> Result<(), ServeError> {
-    let material = match dealer.as_deref_mut() {
+    let query = offline(ch, dealer.as_deref_mut(), plan, setup)?;
+    engine::server_online(ch, plan, weights, query)?;
+    send_stats(ch, dealer)
+}
+
+/// One query's offline phase: its material fetched from the dealer (or made with the
+/// client when there is none), then the server's offline step.
+pub(crate) fn offline(
+    ch: &mut Channel<QuicTransport>,
+    dealer: Option<&mut Channel<QuicTransport>>,
+    plan: &Plan,
+    setup: &mut ServerSetup,
+) -> Result<ServerQuery, ServeError> {
+    let material = match dealer {
         Some(dealer) => fetch(dealer, plan)?,
         None => engine::server_material(ch, plan, setup)?,
     };
-    let query = engine::server_offline(ch, plan, setup, material)?;
-    engine::server_online(ch, plan, weights, query)?;
+    Ok(engine::server_offline(ch, plan, setup, material)?)
+}
+
+/// Sends the client this query's meters (the link to it and to the dealer), then resets
+/// them.
+pub(crate) fn send_stats(
+    ch: &mut Channel<QuicTransport>,
+    dealer: Option<&mut Channel<QuicTransport>>,
+) -> Result<(), ServeError> {
     ch.enter(Scope::CONTROL);
     let stats = ToClient::Stats {
         peer: tallies(&ch.take_meter()),
@@ -287,7 +333,7 @@ fn open_dealer_session(
     })
 }
 
-fn refuse(
+pub(crate) fn refuse(
     ch: &mut Channel<QuicTransport>,
     bad_request: bool,
     reason: String,
