@@ -179,6 +179,7 @@ fn spawn_peers(
         identity: server_identity,
         pins: server_pins,
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        precomputed: None,
     });
     tasks.push(runtime.spawn(veil_server::serve(server_listener, config)));
     Ok((dealer, server, tasks))

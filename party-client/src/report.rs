@@ -1,12 +1,12 @@
 //! Per-query costs from both ends' meters: bytes, rounds and time, per phase and layer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use veil_protocol::channel::{link_cost, Meter, Phase, Scope, Tally};
 use veil_protocol::material::correction_len_by_layer;
 use veil_protocol::plan::Plan;
 
 /// The cost of one phase (or one layer in one phase).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseCost {
     /// Payload bytes, every direction of every link.
     pub bytes: u64,
@@ -17,7 +17,7 @@ pub struct PhaseCost {
 }
 
 /// One layer's costs.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerCost {
     /// The layer's name.
     pub name: String,
@@ -32,7 +32,7 @@ pub struct LayerCost {
 
 /// Payload bytes each way on each of the three links, in one phase. They add up to the
 /// phase's `bytes`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkBytes {
     /// Client to server.
     pub client_to_server: u64,
@@ -63,7 +63,7 @@ impl LinkBytes {
 }
 
 /// Each phase's bytes, link by link.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Links {
     /// The session's setup (with the first query only).
     pub setup: LinkBytes,
@@ -74,7 +74,7 @@ pub struct Links {
 }
 
 /// What one query cost.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QueryReport {
     /// The session's setup, reported with its first query (zero afterwards).
     pub setup: PhaseCost,
@@ -90,6 +90,19 @@ pub struct QueryReport {
     /// previous report (the first one also holds the handshakes and setup), where the
     /// transport can tell.
     pub wire_bytes: Option<u64>,
+}
+
+impl QueryReport {
+    /// This report with the offline costs (totals, per layer, per link) of `made`: for a
+    /// query made ahead of time, whose offline phase ran in an earlier session.
+    pub fn with_offline_of(mut self, made: &QueryReport) -> QueryReport {
+        self.offline = made.offline;
+        self.links.offline = made.links.offline;
+        for (layer, m) in self.layers.iter_mut().zip(&made.layers) {
+            layer.offline = m.offline;
+        }
+        self
+    }
 }
 
 /// The meters behind one query: both ends of the server link, and each party's end of

@@ -5,9 +5,11 @@
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
-use veil_net::{connect, resolve, Connection, Identity, KnownHosts, LinkShape, QuicTransport};
+use veil_net::{
+    connect, resolve, Batch, Connection, Identity, KnownHosts, LinkShape, QuicTransport,
+};
 use veil_protocol::channel::{Channel, Meter, Phase, Scope};
-use veil_protocol::engine::{self, ClientSetup, Preprocessing};
+use veil_protocol::engine::{self, ClientSetup, LayerTimes, PreparedQuery, Preprocessing};
 use veil_protocol::material::{expand, MaterialMsg};
 use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::prep::offline_bytes;
@@ -69,15 +71,7 @@ impl Session {
         handle: &Handle,
     ) -> Result<Session, ClientError> {
         let start = Instant::now();
-        let conn = handle
-            .block_on(connect(
-                resolve(&opts.server)?,
-                &opts.server,
-                identity,
-                pins,
-                opts.connect_timeout,
-            ))?
-            .with_shape(opts.shape);
+        let conn = dial(opts, &opts.server, identity, pins, handle)?;
         let mut peer = Channel::new(QuicTransport::open(&conn, handle.clone())?);
         let setup_base = peer.clock();
         let hello = ToServer::Hello {
@@ -109,7 +103,7 @@ impl Session {
                     reason,
                 })
             }
-            ToClient::Stats { .. } => return Err(out_of_turn("server")),
+            _ => return Err(out_of_turn("server")),
         };
         let (dconn, dealer, dealer_notice, preprocessing) = match dealing {
             Some((session, info)) => {
@@ -152,6 +146,11 @@ impl Session {
         self.progress = Some(progress);
     }
 
+    /// The server's key fingerprint, as pinned.
+    pub fn server_fingerprint(&self) -> String {
+        self.conns.0.peer_fingerprint().to_string()
+    }
+
     /// True when a dealer prepares the material; false when the session is dealer-free.
     pub fn has_dealer(&self) -> bool {
         self.dealer.is_some()
@@ -175,6 +174,67 @@ impl Session {
         ))?;
         self.peer.send(&ToServer::Query.encode())?;
         let offline = Instant::now();
+        let prepared = self.offline(&mut setup)?;
+        let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
+        let online = Instant::now();
+        let (output, layer_times) =
+            engine::client_online(&mut self.peer, &self.plan, prepared, input)?;
+        let online_ms = online.elapsed().as_secs_f64() * 1e3;
+        let report = self.report(offline_ms, online_ms, &layer_times)?;
+        self.setup = Some(setup);
+        Ok((output, report))
+    }
+
+    /// Makes the material of `count` queries now and keeps it on disk as pieces
+    /// `first..first + count` of `batch`, each after the server has kept its share, for
+    /// [`crate::kept`] to spend later; `kept(index, report)` is told of each. The server
+    /// may refuse (it keeps a limited number per client).
+    pub fn stash(
+        &mut self,
+        batch: &Batch,
+        first: u32,
+        count: u32,
+        kept: &mut dyn FnMut(u32, &QueryReport),
+    ) -> Result<(), ClientError> {
+        let mut setup = self.setup.take().ok_or(ProtocolError::Misuse(
+            "an earlier query failed; open a new session",
+        ))?;
+        let stash = ToServer::Stash {
+            batch: batch.id(),
+            first,
+            count,
+        };
+        self.peer.send(&stash.encode())?;
+        match ToClient::decode(&self.peer.recv()?)? {
+            ToClient::Ready => {}
+            ToClient::Refused {
+                bad_request,
+                reason,
+            } => {
+                return Err(ClientError::Refused {
+                    bad_request,
+                    reason,
+                })
+            }
+            _ => return Err(out_of_turn("server")),
+        }
+        for piece in first..first.saturating_add(count) {
+            let offline = Instant::now();
+            let prepared = self.offline(&mut setup)?;
+            let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
+            // The server's Stats come once its share is on disk: only then is ours kept,
+            // so every piece the client holds has its other half at the server.
+            let report = self.report(offline_ms, 0.0, &LayerTimes::default())?;
+            crate::kept::put(batch, piece, &report, &prepared)?;
+            kept(piece, &report);
+        }
+        self.setup = Some(setup);
+        Ok(())
+    }
+
+    /// One query's offline phase: its material from the dealer, or made with the server
+    /// (progress reported), then the client's offline step.
+    fn offline(&mut self, setup: &mut ClientSetup) -> Result<PreparedQuery, ClientError> {
         let material = match &mut self.dealer {
             Some(dealer) => fetch(dealer, &self.plan)?,
             None => {
@@ -187,44 +247,34 @@ impl Session {
                         p(done, total);
                     }
                 };
-                engine::client_material(&mut self.peer, &self.plan, &mut setup, &mut layer_done)?
+                engine::client_material(&mut self.peer, &self.plan, setup, &mut layer_done)?
             }
         };
-        let prepared = engine::client_offline(&mut self.peer, &self.plan, &mut setup, material)?;
-        let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
-        let online = Instant::now();
-        let (output, layer_times) =
-            engine::client_online(&mut self.peer, &self.plan, prepared, input)?;
-        let online_ms = online.elapsed().as_secs_f64() * 1e3;
-        self.peer.enter(Scope::CONTROL);
-        let ToClient::Stats { peer, dealer } = ToClient::decode(&self.peer.recv()?)? else {
-            return Err(out_of_turn("server"));
-        };
-        self.setup = Some(setup);
-        let meters = Meters {
-            peer: self.peer.take_meter(),
-            server_peer: peer.into_iter().collect::<Meter>(),
-            dealer: self
-                .dealer
-                .as_mut()
-                .map(Channel::take_meter)
-                .unwrap_or_default(),
-            server_dealer: dealer.into_iter().collect::<Meter>(),
-        };
+        Ok(engine::client_offline(
+            &mut self.peer,
+            &self.plan,
+            setup,
+            material,
+        )?)
+    }
+
+    /// Receives the server's meters for the query just run and reports its costs.
+    fn report(
+        &mut self,
+        offline_ms: f64,
+        online_ms: f64,
+        layer_times: &LayerTimes,
+    ) -> Result<QueryReport, ClientError> {
+        let meters = receive_meters(&mut self.peer, self.dealer.as_mut())?;
         let times = Times {
             setup_base: self.setup_base,
             setup_ms: self.setup_ms.take().unwrap_or_default(),
             wire_bytes: self.wire_since_last(),
             offline_ms,
             online_ms,
-            layer_ms: layer_times
-                .0
-                .iter()
-                .map(|d| d.as_secs_f64() * 1e3)
-                .collect(),
+            layer_ms: layer_times.ms(),
         };
-        let report = query_report(&self.plan, self.has_dealer(), &meters, times);
-        Ok((output, report))
+        Ok(query_report(&self.plan, self.has_dealer(), &meters, times))
     }
 
     /// Wire bytes on the links since the last call, if the transports can tell.
@@ -278,15 +328,7 @@ fn join_dealer(
     info: &DealerInfo,
 ) -> Result<(Connection, Channel<QuicTransport>, Option<String>), ClientError> {
     let name = opts.dealer.clone().unwrap_or_else(|| info.addr.clone());
-    let conn = handle
-        .block_on(connect(
-            resolve(&name)?,
-            &name,
-            identity,
-            pins,
-            opts.connect_timeout,
-        ))?
-        .with_shape(opts.shape);
+    let conn = dial(opts, &name, identity, pins, handle)?;
     let seen = conn.peer_fingerprint().to_string();
     let mut notice = None;
     if opts.dealer.is_none() {
@@ -317,6 +359,46 @@ fn join_dealer(
     }
 }
 
+/// Receives the server's meters for the query just run (its `Stats`) and takes the
+/// client's own, resetting them.
+pub(crate) fn receive_meters(
+    peer: &mut Channel<QuicTransport>,
+    dealer: Option<&mut Channel<QuicTransport>>,
+) -> Result<Meters, ClientError> {
+    peer.enter(Scope::CONTROL);
+    let ToClient::Stats {
+        peer: server_peer,
+        dealer: server_dealer,
+    } = ToClient::decode(&peer.recv()?)?
+    else {
+        return Err(out_of_turn("server"));
+    };
+    Ok(Meters {
+        peer: peer.take_meter(),
+        server_peer: server_peer.into_iter().collect::<Meter>(),
+        dealer: dealer.map(Channel::take_meter).unwrap_or_default(),
+        server_dealer: server_dealer.into_iter().collect::<Meter>(),
+    })
+}
+
+/// Connects to the peer `name` (`host:port`), its key checked against the pins.
+pub(crate) fn dial(
+    opts: &Options,
+    name: &str,
+    identity: &Identity,
+    pins: &KnownHosts,
+    handle: &Handle,
+) -> Result<Connection, ClientError> {
+    let conn = handle.block_on(connect(
+        resolve(name)?,
+        name,
+        identity,
+        pins,
+        opts.connect_timeout,
+    ))?;
+    Ok(conn.with_shape(opts.shape))
+}
+
 /// Fetches and expands this query's material.
 fn fetch(
     dealer: &mut Channel<QuicTransport>,
@@ -334,7 +416,7 @@ fn fetch(
 }
 
 /// The peer sent a well-formed message that does not belong at this point.
-fn out_of_turn(who: &'static str) -> ClientError {
+pub(crate) fn out_of_turn(who: &'static str) -> ClientError {
     ClientError::Protocol(ProtocolError::Peer(
         veil_protocol::codec::DecodeError::Invalid {
             what: "message order",

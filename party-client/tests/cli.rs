@@ -2,116 +2,18 @@
 //! harness), each run with its own state folder (`VEIL_HOME`): CONTRACT.md's command,
 //! JSON, exit codes and messages.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{infer, phase, sample, veil_client, Run};
 use serde_json::Value;
 use veil_protocol::engine::cost;
 use veil_tests::{black_hole, mlp, model_path, reference_output, wait_until, Harness};
 
-/// A run that takes longer than this is stuck: kill it and fail.
-const DEADLINE: Duration = Duration::from_secs(60);
 /// The trust notice's words (CONTRACT.md: said once on stderr).
 const NOTICE: &str = "trusting the dealer at";
-
-/// What one run of the binary did.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status.code(),
-            self.elapsed,
-            self.stdout,
-            self.stderr
-        )
-    }
-}
-
-/// Runs `veil-client ARGS` with `VEIL_HOME=home`, killing it after [`DEADLINE`].
-fn veil_client(home: &Path, args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_veil-client"))
-        .args(args)
-        .env("VEIL_HOME", home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting veil-client");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for veil-client") {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("veil-client {args:?} ran past {DEADLINE:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        elapsed: start.elapsed(),
-    }
-}
-
-fn sample(i: usize) -> PathBuf {
-    model_path(&format!("samples/mnist-{i}.npy"))
-}
-
-/// `infer --server ADDR --input FILE` plus `extra`.
-fn infer(h: &Harness, home: &Path, input: &Path, extra: &[&str]) -> Run {
-    let server = h.server_name();
-    let input = input.to_str().expect("a UTF-8 path");
-    let mut args = vec!["infer", "--server", &server, "--input", input];
-    args.extend_from_slice(extra);
-    veil_client(home, &args)
-}
-
-/// Checks a `{"bytes", "rounds", "ms"}` object and returns (bytes, rounds).
-fn phase(json: &Value, name: &str) -> (u64, u64) {
-    let p = &json[name];
-    let ms = p["ms"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{name}.ms in {json}"));
-    assert!(ms >= 0.0, "{name}.ms = {ms}");
-    (
-        p["bytes"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{name}.bytes in {json}")),
-        p["rounds"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{name}.rounds in {json}")),
-    )
-}
 
 #[test]
 fn infer_json_has_the_contract_fields_and_the_samples_labels() {
@@ -480,6 +382,18 @@ fn help_works() {
     for flag in [
         "--server",
         "--input",
+        "--model",
+        "--backend",
+        "--dealer",
+        "--json",
+    ] {
+        assert!(run.stdout.contains(flag), "{flag} missing: {run:?}");
+    }
+    let run = veil_client(home.path(), &["precompute", "--help"]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    for flag in [
+        "--server",
+        "--queries",
         "--model",
         "--backend",
         "--dealer",

@@ -31,11 +31,11 @@ use veil_dealer::Sessions;
 use veil_model::LoadedModel;
 use veil_net::{
     connect, Connection, Fingerprint, Identity, KnownHosts, Listener, NetError, QuicTransport,
-    DEFAULT_CONNECT_TIMEOUT,
+    Store, DEFAULT_CONNECT_TIMEOUT,
 };
 use veil_protocol::channel::{Channel, ChannelError};
 use veil_protocol::ring::Ring;
-use veil_server::{DealerLink, HostedModel, ServerConfig};
+use veil_server::{DealerLink, HostedModel, Precomputed, ServerConfig};
 
 /// How long test clients wait for a handshake.
 pub const CONNECT: Duration = Duration::from_secs(5);
@@ -212,6 +212,8 @@ pub struct Builder {
     dealer: Option<SocketAddr>,
     dealer_free: bool,
     connect_timeout: Duration,
+    precomputed: Option<PathBuf>,
+    home: Option<(PathBuf, SocketAddr)>,
 }
 
 impl Builder {
@@ -231,6 +233,21 @@ impl Builder {
     /// make the material with each other by OT.
     pub fn no_dealer(mut self) -> Builder {
         self.dealer_free = true;
+        self
+    }
+
+    /// Lets the server keep clients' precomputed queries under `root` (at most
+    /// `veil-server`'s default per client); without it the server keeps none.
+    pub fn keep_precomputed(mut self, root: &Path) -> Builder {
+        self.precomputed = Some(root.to_path_buf());
+        self
+    }
+
+    /// Gives the server the key kept in the state folder `dir` (made on first use, as
+    /// `veil-server` keeps its own) and binds it to `addr`: a server started again with
+    /// the same folder and address is the same server to its clients.
+    pub fn server_home(mut self, dir: &Path, addr: SocketAddr) -> Builder {
+        self.home = Some((dir.to_path_buf(), addr));
         self
     }
 
@@ -261,9 +278,13 @@ impl Builder {
                 .pin(&addr.to_string(), d.fingerprint)
                 .expect("pinning the dealer");
         }
-        let identity = Identity::ephemeral("server").expect("a server identity");
+        let (identity, addr) = match &self.home {
+            Some((dir, addr)) => (Identity::load_or_create(dir, "server"), *addr),
+            None => (Identity::ephemeral("server"), LOOPBACK),
+        };
+        let identity = identity.expect("a server identity");
         let server_fingerprint = identity.fingerprint();
-        let listener = Listener::bind(LOOPBACK, &identity).expect("binding the server");
+        let listener = Listener::bind(addr, &identity).expect("binding the server");
         let server_addr = listener.local_addr().expect("the server's address");
         let config = ServerConfig {
             models: self.models,
@@ -275,6 +296,10 @@ impl Builder {
             identity,
             pins,
             connect_timeout: self.connect_timeout,
+            precomputed: self.precomputed.map(|root| Precomputed {
+                store: Store::new(root),
+                max_per_client: 100,
+            }),
         };
         let server_task = rt.spawn(veil_server::serve(listener, Arc::new(config)));
         drop(entered);
@@ -334,6 +359,8 @@ impl Harness {
             dealer: None,
             dealer_free: false,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            precomputed: None,
+            home: None,
         }
     }
 
