@@ -45,7 +45,7 @@ pub use pins::{KnownHosts, Pin, PinStatus, KNOWN_HOSTS};
 pub use serve::serve_blocking;
 pub use shaper::LinkShape;
 pub use state::{resolve, state_dir};
-pub use store::{Batch, BatchId, Store};
+pub use store::{Batch, Store};
 pub use transport::{QuicTransport, DEFAULT_TIMEOUT, MAX_FRAME};
 
 /// The ALPN protocol name every veil endpoint speaks; a new wire format gets a new name.
