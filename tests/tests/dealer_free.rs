@@ -1,8 +1,8 @@
 //! A server without a dealer, over real QUIC: the client and the server make each query's
-//! material by oblivious transfer. The shipped MLP and MiniONN's MNIST CNN are bit-exact
-//! with the plaintext reference under both backends; each layer's offline bytes equal
-//! the two-party formula and its online bytes the dealer path's; setup holds the base OTs
-//! and no E = W − U. A client that names a dealer is refused with a usage error, and a
+//! material by oblivious transfer. The shipped MLP and MNIST CNNs (MiniONN's,
+//! Chameleon's, the residual network) are bit-exact with the plaintext reference under
+//! both backends; each layer's offline bytes equal the two-party formula and its online
+//! bytes the dealer path's; setup holds the base OTs and no E = W − U. A client that names a dealer is refused with a usage error, and a
 //! misbehaving client does not stop the server.
 
 use std::time::Duration;
@@ -104,6 +104,18 @@ fn minionn_is_bit_exact_without_a_dealer_under_gmw() {
 #[test]
 fn minionn_is_bit_exact_without_a_dealer_under_gc() {
     run(MINIONN, Backend::Gc, 1);
+}
+
+#[test]
+fn chameleons_cnn_is_bit_exact_without_a_dealer_under_both_backends() {
+    run("mnist-cnn-chameleon.onnx", Backend::Gmw, 2);
+    run("mnist-cnn-chameleon.onnx", Backend::Gc, 2);
+}
+
+#[test]
+fn the_resnet_is_bit_exact_without_a_dealer_under_both_backends() {
+    run("mnist-resnet.onnx", Backend::Gmw, 2);
+    run("mnist-resnet.onnx", Backend::Gc, 2);
 }
 
 #[test]
