@@ -9,6 +9,10 @@
 //! Each layer's traffic is metered under its own [`Scope`], and the server reveals its
 //! output share at the end of the last layer. Outputs that a later layer adds as a
 //! residual input are kept until then.
+//!
+//! After the offline phase a query needs nothing of its session: [`ServerQuery`] and
+//! [`PreparedQuery`] encode to bytes, so a query made ahead of time can wait on disk and
+//! be spent on a later connection (`veil-client precompute`).
 
 pub mod cost;
 mod kept;
