@@ -4,8 +4,9 @@
 //! weights E = W − U; without one, the base OTs of two-party preprocessing), *offline* per
 //! query (without a dealer the parties first make the material themselves:
 //! [`server_material`], [`client_material`]; then the client turns its material into ready
-//! output shares), *online* from the client's encoded input to its decoded output. The server learns nothing: every
-//! value it receives is masked by one-time randomness. The client learns the output only.
+//! output shares), *online* from the client's encoded input to its decoded output. The
+//! server learns nothing: every value it receives is masked by one-time randomness. The
+//! client learns the output only.
 //! Each layer's traffic is metered under its own [`Scope`], and the server reveals its
 //! output share at the end of the last layer. Outputs that a later layer adds as a
 //! residual input are kept until then.
