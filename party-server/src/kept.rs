@@ -7,15 +7,17 @@
 //! begins ([`veil_net::Batch::take`]), so a crash, a hang-up or a replayed `Spend` can
 //! never run it twice.
 
+use std::ops::Range;
+
 use sha2::{Digest, Sha256};
 use veil_net::{Batch, QuicTransport, Store};
 use veil_protocol::channel::{Channel, ChannelError};
 use veil_protocol::codec::{DecodeError, Reader, Writer};
-use veil_protocol::engine::{self, ServerQuery, ServerSetup};
+use veil_protocol::engine::{self, ServerQuery};
 use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::wire::{BatchId, ToClient, ToServer};
 
-use crate::session::{offline, refuse, send_stats, HostedModel, ServeError, ServerConfig};
+use crate::session::{refuse, send_stats, HostedModel, Open, ServeError, ServerConfig};
 
 /// Where the server keeps its clients' precomputed queries, and how many per client.
 pub struct Precomputed {
@@ -82,53 +84,50 @@ fn digest(hosted: &HostedModel) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Answers `Stash{batch, first, count}` in an open session: makes `count` queries'
-/// material and keeps the server's shares as pieces `first..`, sending the client the
-/// meters after each one is on disk. Returns the pieces made.
-#[allow(clippy::too_many_arguments)]
+/// Answers `Stash{batch, first, count}` in an open session: makes the material of the
+/// queries `pieces` and keeps the server's shares, sending the client the meters after
+/// each one is on disk. Returns the pieces made.
 pub(crate) fn stash(
-    ch: &mut Channel<QuicTransport>,
-    mut dealer: Option<&mut Channel<QuicTransport>>,
+    open: &mut Open<'_>,
     config: &ServerConfig,
     client: &str,
-    hosted: &HostedModel,
-    plan: &Plan,
-    setup: &mut ServerSetup,
-    (batch, first, count): (BatchId, u32, u32),
+    batch: BatchId,
+    pieces: Range<u32>,
 ) -> Result<usize, ServeError> {
     let Some(kept) = &config.precomputed else {
         refuse(
-            ch,
+            &mut open.ch,
             false,
             "this server does not keep precomputed queries".into(),
         )?;
         return Ok(0);
     };
-    let header = Header::of(hosted, plan.backend);
-    let batch = match open_for_stash(kept, client, batch, &header, count) {
+    let header = Header::of(open.hosted, open.plan.backend);
+    let batch = match open_for_stash(kept, client, batch, &header, pieces.len()) {
         Ok(b) => b,
         Err(Refusal(reason)) => {
-            refuse(ch, false, reason)?;
+            refuse(&mut open.ch, false, reason)?;
             return Ok(0);
         }
     };
-    ch.send(&ToClient::Ready.encode())?;
-    for piece in first..first.saturating_add(count) {
-        let query = offline(ch, dealer.as_deref_mut(), plan, setup)?;
+    open.ch.send(&ToClient::Ready.encode())?;
+    for piece in pieces.clone() {
+        let query = open.offline()?;
         if !batch.put(piece, &query.to_bytes())? {
             return Err(ServeError::Stash(format!(
                 "piece {piece} of batch {} is already stored",
                 batch.id()
             )));
         }
-        send_stats(ch, dealer.as_deref_mut())?;
+        open.send_stats()?;
     }
     tracing::info!(
-        "kept {count} queries of {} for client {client} (batch {})",
-        hosted.name,
+        "kept {} queries of {} for client {client} (batch {})",
+        pieces.len(),
+        open.hosted.name,
         batch.id()
     );
-    Ok(count as usize)
+    Ok(pieces.len())
 }
 
 /// Why a stash or spend is refused, for the client.
@@ -148,7 +147,7 @@ fn open_for_stash(
     client: &str,
     id: BatchId,
     header: &Header,
-    count: u32,
+    count: usize,
 ) -> Result<Batch, Refusal> {
     let held: usize = kept
         .store
@@ -156,7 +155,7 @@ fn open_for_stash(
         .iter()
         .map(|b| b.pieces().map(|p| p.len()).unwrap_or(0))
         .sum();
-    if held + count as usize > kept.max_per_client {
+    if held + count > kept.max_per_client {
         return Err(Refusal(format!(
             "this server keeps at most {} precomputed queries per client and holds {held} of \
              yours; spend some first, or ask for fewer",

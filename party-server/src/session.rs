@@ -129,13 +129,20 @@ pub fn serve_client(
         backend,
         ..hosted.plan.clone()
     };
-    let (mut dealer, masks) = welcome(&mut ch, config, &handle, &plan)?;
-    let mut setup = engine::server_setup(&mut ch, &plan, &hosted.weights, masks.as_ref())?;
+    let (dealer, masks) = welcome(&mut ch, config, &handle, &plan)?;
+    let setup = engine::server_setup(&mut ch, &plan, &hosted.weights, masks.as_ref())?;
     drop(masks);
+    let mut open = Open {
+        ch,
+        dealer,
+        hosted,
+        plan,
+        setup,
+    };
     let mut queries = 0;
     loop {
-        ch.enter(Scope::CONTROL);
-        let msg = match ch.recv() {
+        open.ch.enter(Scope::CONTROL);
+        let msg = match open.ch.recv() {
             Ok(m) => m,
             // A client that leaves between queries has simply finished.
             Err(ChannelError::Closed) => return Ok(queries),
@@ -143,8 +150,7 @@ pub fn serve_client(
         };
         match ToServer::decode(&msg)? {
             ToServer::Query => {
-                let dealer = dealer.as_mut().map(|d| &mut d.ch);
-                answer(&mut ch, dealer, &plan, &hosted.weights, &mut setup)?;
+                open.answer()?;
                 queries += 1;
             }
             ToServer::Stash {
@@ -152,19 +158,55 @@ pub fn serve_client(
                 first,
                 count,
             } => {
-                let dealer = dealer.as_mut().map(|d| &mut d.ch);
-                let pieces = (batch, first, count);
-                let (plan, setup) = (&plan, &mut setup);
-                queries += kept::stash(
-                    &mut ch, dealer, config, &client, hosted, plan, setup, pieces,
-                )?;
+                let pieces = first..first.saturating_add(count);
+                queries += kept::stash(&mut open, config, &client, batch, pieces)?;
             }
             ToServer::Done => return Ok(queries),
             ToServer::Hello { .. } | ToServer::Spend { .. } => {
-                refuse(&mut ch, false, "this session has already started".into())?;
+                refuse(
+                    &mut open.ch,
+                    false,
+                    "this session has already started".into(),
+                )?;
                 return Ok(queries);
             }
         }
+    }
+}
+
+/// A client session after setup: what each of its queries needs.
+pub(crate) struct Open<'a> {
+    pub ch: Channel<QuicTransport>,
+    dealer: Option<DealerSession>,
+    pub hosted: &'a HostedModel,
+    pub plan: Plan,
+    setup: ServerSetup,
+}
+
+impl Open<'_> {
+    /// One query: its offline and online phases, then the meters.
+    fn answer(&mut self) -> Result<(), ServeError> {
+        let query = self.offline()?;
+        engine::server_online(&mut self.ch, &self.plan, &self.hosted.weights, query)?;
+        self.send_stats()
+    }
+
+    /// One query's offline phase: its material fetched from the dealer (or made with the
+    /// client when there is none), then the server's offline step.
+    pub fn offline(&mut self) -> Result<ServerQuery, ServeError> {
+        let (ch, plan, setup) = (&mut self.ch, &self.plan, &mut self.setup);
+        let material = match &mut self.dealer {
+            Some(dealer) => fetch(&mut dealer.ch, plan)?,
+            None => engine::server_material(ch, plan, setup)?,
+        };
+        Ok(engine::server_offline(ch, plan, setup, material)?)
+    }
+
+    /// Sends the client this query's meters (the links to it and to the dealer), then
+    /// resets them.
+    pub fn send_stats(&mut self) -> Result<(), ServeError> {
+        let dealer = self.dealer.as_mut().map(|d| &mut d.ch);
+        send_stats(&mut self.ch, dealer)
     }
 }
 
@@ -203,34 +245,6 @@ fn welcome(
     ch.send(&welcome.encode())?;
     let masks = SessionMasks::expand(plan, d.seed);
     Ok((Some(d), Some(masks)))
-}
-
-/// One query: its offline and online phases, then the meters.
-fn answer(
-    ch: &mut Channel<QuicTransport>,
-    mut dealer: Option<&mut Channel<QuicTransport>>,
-    plan: &Plan,
-    weights: &Weights,
-    setup: &mut ServerSetup,
-) -> Result<(), ServeError> {
-    let query = offline(ch, dealer.as_deref_mut(), plan, setup)?;
-    engine::server_online(ch, plan, weights, query)?;
-    send_stats(ch, dealer)
-}
-
-/// One query's offline phase: its material fetched from the dealer (or made with the
-/// client when there is none), then the server's offline step.
-pub(crate) fn offline(
-    ch: &mut Channel<QuicTransport>,
-    dealer: Option<&mut Channel<QuicTransport>>,
-    plan: &Plan,
-    setup: &mut ServerSetup,
-) -> Result<ServerQuery, ServeError> {
-    let material = match dealer {
-        Some(dealer) => fetch(dealer, plan)?,
-        None => engine::server_material(ch, plan, setup)?,
-    };
-    Ok(engine::server_offline(ch, plan, setup, material)?)
 }
 
 /// Sends the client this query's meters (the link to it and to the dealer), then resets
