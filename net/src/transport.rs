@@ -169,16 +169,8 @@ impl QuicTransport {
         }
     }
 
-    /// Gives up on the stream after an error that leaves it out of step.
-    fn abandon(&mut self) {
-        self.broken = true;
-        let _ = self.send.reset(VarInt::from_u32(ABANDONED));
-        let _ = self.recv.stop(VarInt::from_u32(ABANDONED));
-    }
-}
-
-impl Transport for QuicTransport {
-    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
+    /// Sends one frame, with the shaper's stamp on a shaped connection.
+    fn write(&mut self, frame: Payload<'_>) -> Result<(), ChannelError> {
         if self.broken {
             return Err(ChannelError::Closed);
         }
@@ -201,6 +193,28 @@ impl Transport for QuicTransport {
             self.abandon();
         }
         result
+    }
+
+    /// Gives up on the stream after an error that leaves it out of step.
+    fn abandon(&mut self) {
+        self.broken = true;
+        let _ = self.send.reset(VarInt::from_u32(ABANDONED));
+        let _ = self.recv.stop(VarInt::from_u32(ABANDONED));
+    }
+}
+
+impl Transport for QuicTransport {
+    fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
+        self.write(Payload::Borrowed(frame))
+    }
+
+    /// Frames longer than [`COALESCE`] are handed to the stream as they are: the stream
+    /// keeps the buffer until it is acknowledged, and nothing is copied.
+    fn send_owned(&mut self, frame: Vec<u8>) -> Result<(), ChannelError> {
+        if frame.len() <= COALESCE {
+            return self.write(Payload::Borrowed(&frame));
+        }
+        self.write(Payload::Owned(frame))
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
@@ -240,26 +254,60 @@ fn hello(connection: &Connection) -> u8 {
     }
 }
 
+/// The bytes of a frame: borrowed (copied into the stream) or given away (kept by it).
+enum Payload<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Payload<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Borrowed(b) => b.len(),
+            Payload::Owned(v) => v.len(),
+        }
+    }
+}
+
 /// Writes one frame: its length `len`, then `prefix` and `frame`, which make up its
 /// bytes. Small frames go in a single write with their header (one packet for a small
-/// message); large ones are written in place, without a copy.
+/// message); large borrowed ones are written in place (the stream copies them once);
+/// owned ones are handed over whole, without a copy.
 async fn write_frame(
     send: &mut SendStream,
     scratch: &mut Vec<u8>,
     len: u32,
     prefix: &[u8],
-    frame: &[u8],
+    frame: Payload<'_>,
     limit: Duration,
 ) -> Result<(), ChannelError> {
     scratch.clear();
     scratch.extend_from_slice(&len.to_le_bytes());
     scratch.extend_from_slice(prefix);
-    if frame.len() <= COALESCE {
-        scratch.extend_from_slice(frame);
-        write_all(send, scratch, limit).await
-    } else {
-        write_all(send, scratch, limit).await?;
-        write_all(send, frame, limit).await
+    match frame {
+        Payload::Borrowed(frame) if frame.len() <= COALESCE => {
+            scratch.extend_from_slice(frame);
+            write_all(send, scratch, limit).await
+        }
+        Payload::Borrowed(frame) => {
+            write_all(send, scratch, limit).await?;
+            write_all(send, frame, limit).await
+        }
+        Payload::Owned(frame) => {
+            write_all(send, scratch, limit).await?;
+            let mut chunk = [frame.into()];
+            // Each call leaves the chunk's unwritten suffix in place; a call that waits
+            // longer than `limit` for room is a timeout, as in `write_all`.
+            loop {
+                timeout(limit, send.write_chunks(&mut chunk))
+                    .await
+                    .map_err(|_| ChannelError::Timeout)?
+                    .map_err(write_error)?;
+                if chunk[0].is_empty() {
+                    return Ok(());
+                }
+            }
+        }
     }
 }
 

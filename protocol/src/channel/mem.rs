@@ -36,9 +36,11 @@ impl MemTransport {
 
 impl Transport for MemTransport {
     fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
-        self.tx
-            .send(frame.to_vec())
-            .map_err(|_| ChannelError::Closed)
+        self.send_owned(frame.to_vec())
+    }
+
+    fn send_owned(&mut self, frame: Vec<u8>) -> Result<(), ChannelError> {
+        self.tx.send(frame).map_err(|_| ChannelError::Closed)
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {

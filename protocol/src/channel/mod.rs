@@ -41,6 +41,11 @@ pub enum ChannelError {
 pub trait Transport: Send {
     /// Queues one frame for the peer.
     fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError>;
+    /// Queues one frame the caller gives away. A transport that can keep the buffer (an
+    /// in-memory pipe, a QUIC stream) overrides this to queue it without a copy.
+    fn send_owned(&mut self, frame: Vec<u8>) -> Result<(), ChannelError> {
+        self.send(&frame)
+    }
     /// Receives the next frame.
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError>;
     /// Pushes queued frames onto the wire.
@@ -57,6 +62,9 @@ pub trait Transport: Send {
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
         (**self).send(frame)
+    }
+    fn send_owned(&mut self, frame: Vec<u8>) -> Result<(), ChannelError> {
+        (**self).send_owned(frame)
     }
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
         (**self).recv()
@@ -119,12 +127,13 @@ impl<T: Transport> Channel<T> {
     }
 
     /// Sends one message, stamped with the current clock. The stamp trails the payload,
-    /// so the receiver takes it off without moving the payload.
+    /// so the receiver takes it off without moving the payload. The payload is copied
+    /// once, into the frame, which the transport then keeps without another copy.
     pub fn send(&mut self, payload: &[u8]) -> Result<(), ChannelError> {
         let mut frame = Vec::with_capacity(payload.len() + 8);
         frame.extend_from_slice(payload);
         frame.extend_from_slice(&self.clock.to_le_bytes());
-        self.transport.send(&frame)?;
+        self.transport.send_owned(frame)?;
         self.meter.sent(payload.len() as u64, self.clock);
         Ok(())
     }
