@@ -82,6 +82,24 @@ impl AesPrg {
     }
 }
 
+impl AesPrg {
+    /// Overwrites `out` with the next `8 · out.len()` bytes of the stream as little-endian
+    /// words (the same stream as [`AesPrg::fill`]; an odd length discards the last
+    /// block's upper half). Works in batches of [`HASH_BATCH`] blocks on the stack.
+    pub fn fill_words(&mut self, out: &mut [u64]) {
+        let mut buf = [0u8; 16 * HASH_BATCH];
+        for chunk in out.chunks_mut(2 * HASH_BATCH) {
+            let bytes = &mut buf[..16 * chunk.len().div_ceil(2)];
+            self.fill(bytes);
+            for (o, b) in chunk.iter_mut().zip(bytes.chunks_exact(8)) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(b);
+                *o = u64::from_le_bytes(w);
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for AesPrg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The key is an OT seed: never print it.
@@ -203,6 +221,22 @@ mod tests {
         assert_eq!(p, whole[..5]);
         assert_eq!(q, whole[16..32]);
         assert_eq!(format!("{d:?}"), "AesPrg { counter: 2, .. }");
+        // Words are the byte stream read little-endian, whatever the batch boundaries.
+        let mut e = AesPrg::new(Block(7));
+        let mut words = vec![0u64; 20];
+        e.fill_words(&mut words);
+        assert_eq!(words, from_le(&whole));
+        let mut long = AesPrg::new(Block(9));
+        let (mut a, mut b) = (vec![0u64; 301], vec![0u8; 8 * 302]);
+        long.fill_words(&mut a);
+        AesPrg::new(Block(9)).fill(&mut b);
+        assert_eq!(a[..], from_le(&b)[..301]);
+    }
+
+    fn from_le(b: &[u8]) -> Vec<u64> {
+        b.chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            .collect()
     }
 
     #[test]

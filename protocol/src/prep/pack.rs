@@ -9,11 +9,12 @@ pub fn low_mask(width: u32) -> Ring {
     u64::MAX >> (64 - width)
 }
 
-/// Appends `w`-bit values little-endian into one bit stream.
+/// Appends `w`-bit values little-endian into one bit stream, a 64-bit word at a time.
 #[derive(Debug, Default)]
 pub struct Packer {
     out: Vec<u8>,
-    acc: u128,
+    /// The `fill < 64` bits not yet written.
+    acc: u64,
     fill: u32,
 }
 
@@ -21,25 +22,23 @@ impl Packer {
     /// An empty stream with room for `bytes`.
     pub fn with_capacity(bytes: usize) -> Self {
         Packer {
-            out: Vec::with_capacity(bytes),
+            out: Vec::with_capacity(bytes.next_multiple_of(8)),
             ..Packer::default()
         }
     }
 
-    /// Appends the low `width` bits of each of `vs` (the caller has cleared the rest).
-    pub fn extend(&mut self, vs: &[Ring], width: u32) {
-        vs.iter().for_each(|&v| self.push(v, width));
-    }
-
     /// Appends the low `width` bits of `v` (the caller has cleared the rest).
     #[inline]
-    fn push(&mut self, v: Ring, width: u32) {
-        self.acc |= u128::from(v) << self.fill;
-        self.fill += width;
-        if self.fill >= 64 {
-            self.out.extend_from_slice(&(self.acc as u64).to_le_bytes());
-            self.acc >>= 64;
-            self.fill -= 64;
+    pub fn push(&mut self, v: Ring, width: u32) {
+        self.acc |= v << self.fill;
+        let end = self.fill + width;
+        if end >= 64 {
+            self.out.extend_from_slice(&self.acc.to_le_bytes());
+            // The bits of v that did not fit: v >> (64 − fill), zero when fill = 0.
+            self.acc = (v >> 1) >> (63 - self.fill);
+            self.fill = end - 64;
+        } else {
+            self.fill = end;
         }
     }
 
@@ -51,11 +50,13 @@ impl Packer {
     }
 }
 
-/// Reads `w`-bit values back from a stream of exactly the length the reader expects.
+/// Reads `w`-bit values back from a stream of exactly the length the reader expects, a
+/// 64-bit word at a time.
 #[derive(Debug)]
 pub struct Unpacker<'a> {
     bytes: &'a [u8],
-    acc: u128,
+    /// The `fill < 64` bits read but not yet handed out.
+    acc: u64,
     fill: u32,
 }
 
@@ -69,27 +70,38 @@ impl<'a> Unpacker<'a> {
         }
     }
 
-    /// Overwrites `out` with the next `out.len()` values of `width` bits.
-    pub fn fill(&mut self, out: &mut [Ring], width: u32) {
-        out.iter_mut().for_each(|o| *o = self.pull(width));
-    }
-
     /// The next `width`-bit value; zero past the end (the caller sized the stream, and
     /// [`Unpacker::finish`] checks that it was consumed exactly).
     #[inline]
-    fn pull(&mut self, width: u32) -> Ring {
-        if self.fill < width {
-            let n = self.bytes.len().min(8);
-            let mut word = [0u8; 8];
-            word[..n].copy_from_slice(&self.bytes[..n]);
-            self.bytes = &self.bytes[n..];
-            self.acc |= u128::from(u64::from_le_bytes(word)) << self.fill;
-            self.fill += 64;
+    pub fn pull(&mut self, width: u32) -> Ring {
+        let mask = low_mask(width);
+        if self.fill >= width {
+            // Here width < 64.
+            let v = self.acc & mask;
+            self.acc >>= width;
+            self.fill -= width;
+            return v;
         }
-        let v = self.acc as u64 & low_mask(width);
-        self.acc >>= width;
-        self.fill -= width;
+        let word = self.word();
+        let v = (self.acc | (word << self.fill)) & mask;
+        // The word's bits past the `width − fill` just used: word >> used, used in 1..=64.
+        let used = width - self.fill;
+        self.acc = (word >> 1) >> (used - 1);
+        self.fill = 64 - used;
         v
+    }
+
+    /// The next 8 bytes as a word, zero-padded at the end of the stream.
+    #[inline]
+    fn word(&mut self) -> u64 {
+        if let Some((head, rest)) = self.bytes.split_first_chunk::<8>() {
+            self.bytes = rest;
+            return u64::from_le_bytes(*head);
+        }
+        let mut word = [0u8; 8];
+        word[..self.bytes.len()].copy_from_slice(self.bytes);
+        self.bytes = &[];
+        u64::from_le_bytes(word)
     }
 
     /// Ends the stream: no byte may be left unread, and the padding bits must be zero.

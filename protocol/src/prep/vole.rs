@@ -115,7 +115,6 @@ fn send<T: Transport>(
     pairs: &[(Block, Block)],
     offer: &mut Offer<'_>,
 ) -> Result<(), ProtocolError> {
-    let mut g = Expander::default();
     let (mut p0, mut p1, mut delta) = (Vec::new(), Vec::new(), Vec::new());
     for (ots, bytes) in frames(first..first + pairs.len(), offer.shape) {
         let mut msg = Packer::with_capacity(bytes);
@@ -125,15 +124,14 @@ fn send<T: Transport>(
             for buf in [&mut p0, &mut p1, &mut delta] {
                 buf.resize(len, 0);
             }
-            g.expand(k0, width, &mut p0);
-            g.expand(k1, width, &mut p1);
+            expand(k0, &mut p0);
+            expand(k1, &mut p1);
             (offer.delta)(i, &mut delta);
             let mask = low_mask(width);
-            for ((x, y), d) in p0.iter_mut().zip(&p1).zip(delta.iter_mut()) {
-                *d = x.wrapping_sub(*y).wrapping_add(*d) & mask;
+            for ((x, y), d) in p0.iter_mut().zip(&p1).zip(&delta) {
+                msg.push(x.wrapping_sub(*y).wrapping_add(*d) & mask, width);
                 *x = x.wrapping_neg() & mask;
             }
-            msg.extend(&delta, width);
             (offer.share)(i, &p0);
         }
         ch.send(&msg.finish())?;
@@ -148,8 +146,7 @@ fn receive<T: Transport>(
     keys: &[Block],
     ask: &mut Ask<'_>,
 ) -> Result<(), ProtocolError> {
-    let mut g = Expander::default();
-    let (mut y, mut d) = (Vec::new(), Vec::new());
+    let mut y = Vec::new();
     for (ots, bytes) in frames(first..first + keys.len(), ask.shape) {
         let msg = ch.recv()?;
         let mut r = Reader::new(&msg);
@@ -158,11 +155,10 @@ fn receive<T: Transport>(
         for i in ots {
             let Shape { len, width } = (ask.shape)(i);
             y.resize(len, 0);
-            d.resize(len, 0);
-            g.expand(keys[i - first], width, &mut y);
-            corrections.fill(&mut d, width);
+            expand(keys[i - first], &mut y);
             let (mask, choice) = (low_mask(width), u64::from(ask.choices[i]).wrapping_neg());
-            for (v, d) in y.iter_mut().zip(&d) {
+            for v in y.iter_mut() {
+                let d = corrections.pull(width);
                 *v = v.wrapping_add(d & choice) & mask;
             }
             (ask.share)(i, &y);
@@ -192,31 +188,17 @@ fn frames(ots: Range<usize>, shape: Shapes<'_>) -> Vec<(Range<usize>, usize)> {
     out
 }
 
-/// The PRG G that stretches a random-OT key into a vector.
-#[derive(Default)]
-struct Expander {
-    bytes: Vec<u8>,
-}
-
-impl Expander {
-    /// Overwrites `out` with uniform values of `width` bits from `key`. Up to two values
-    /// are the key's own halves (a random-OT key is already uniform and used once); more
-    /// come from AES-CTR keyed by it.
-    fn expand(&mut self, key: Block, width: u32, out: &mut [Ring]) {
-        let mask = low_mask(width);
-        if out.len() <= 2 {
-            let halves = [key.0 as u64, (key.0 >> 64) as u64];
-            out.iter_mut().zip(halves).for_each(|(o, h)| *o = h & mask);
-            return;
-        }
-        self.bytes.resize(8 * out.len(), 0);
-        AesPrg::new(key).fill(&mut self.bytes);
-        for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(8)) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(b);
-            *o = u64::from_le_bytes(w) & mask;
-        }
+/// The PRG G that stretches a random-OT key into a vector: overwrites `out` with uniform
+/// words from `key` (the callers keep the low bits they need). Up to two words are the
+/// key's own halves (a random-OT key is already uniform and used once); more come from
+/// AES-CTR keyed by it.
+fn expand(key: Block, out: &mut [Ring]) {
+    if out.len() <= 2 {
+        let halves = [key.0 as u64, (key.0 >> 64) as u64];
+        out.iter_mut().zip(halves).for_each(|(o, h)| *o = h);
+        return;
     }
+    AesPrg::new(key).fill_words(out);
 }
 
 #[cfg(test)]
