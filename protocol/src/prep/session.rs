@@ -180,7 +180,7 @@ impl BitVec {
     /// Appends one bit.
     #[inline]
     pub(super) fn push(&mut self, bit: bool) {
-        if self.len % 64 == 0 {
+        if self.len / 64 == self.words.len() {
             self.words.push(0);
         }
         if let Some(w) = self.words.last_mut() {
