@@ -13,10 +13,8 @@
 //! bit-ring and two injection sets in one call. Each party sees only OT traffic, so
 //! nothing of the other's r_i or R_i.
 
-use veil_circuits::Bits;
-
 use super::session::PrepSession;
-use super::triples::bits;
+use super::triples::{bits, slice};
 use super::vole::{exchange, Ask, Offer, Shape};
 use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
@@ -62,7 +60,7 @@ pub fn relu_pairs<T: Transport>(
         product,
     } = draw(session, ch, all, n)?;
     let part = |k: usize| InjectPair {
-        r: slice(&inject.r, k * n..(k + 1) * n),
+        r: slice(&inject.r.words, k * n..(k + 1) * n),
         arith: inject.arith[k * n..(k + 1) * n].to_vec(),
     };
     let (carry, wrap) = (part(1), part(2));
@@ -72,12 +70,6 @@ pub fn relu_pairs<T: Transport>(
         product,
     };
     Ok((first, carry, wrap))
-}
-
-/// Bits `range` of `b`.
-fn slice(b: &Bits, range: std::ops::Range<usize>) -> Bits {
-    let v: Vec<bool> = range.map(|i| b.get(i)).collect();
-    bits(&v)
 }
 
 /// What a vector-OT element carries: the injection cross term or a product cross term.

@@ -78,7 +78,7 @@ pub fn and_triples_of<T: Transport>(
 }
 
 /// Bits `range` of the packed `words`, as [`Bits`] (zero past the range's end).
-fn slice(words: &[u64], range: std::ops::Range<usize>) -> Bits {
+pub(super) fn slice(words: &[u64], range: std::ops::Range<usize>) -> Bits {
     let (first, shift) = (range.start / 64, range.start % 64);
     let len = range.len();
     let mut out: Vec<u64> = (first..first + len.div_ceil(64))
