@@ -22,11 +22,15 @@ pub struct Packer {
 }
 
 impl Packer {
-    /// An empty stream for at most `bytes` bytes of values.
-    pub fn with_capacity(bytes: usize) -> Self {
+    /// An empty stream for at most `bytes` bytes of values, in the buffer `out` (say, the
+    /// last stream's, so that a frame needs no fresh allocation). Its old bytes are never
+    /// read: every word up to the last is stored before [`Packer::finish`] cuts the
+    /// stream there.
+    pub fn reusing(mut out: Vec<u8>, bytes: usize) -> Self {
+        // One spare word: the last push stores the (empty) word after the last.
+        out.resize(bytes.next_multiple_of(8) + 8, 0);
         Packer {
-            // One spare word: the last push stores the (empty) word after the last.
-            out: vec![0; bytes.next_multiple_of(8) + 8],
+            out,
             word: 0,
             acc: 0,
             fill: 0,
@@ -135,7 +139,7 @@ mod tests {
             .map(|(i, &w)| (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) & low_mask(w))
             .collect();
         let bits: u32 = widths.iter().sum();
-        let mut p = Packer::with_capacity(bits.div_ceil(8) as usize);
+        let mut p = Packer::reusing(Vec::new(), bits.div_ceil(8) as usize);
         widths.iter().zip(&values).for_each(|(&w, &v)| p.push(v, w));
         let bytes = p.finish();
         assert_eq!(bytes.len(), bits.div_ceil(8) as usize);
@@ -143,11 +147,15 @@ mod tests {
         let back: Vec<Ring> = widths.iter().map(|&w| u.pull(w)).collect();
         assert_eq!(back, values);
         u.finish().unwrap();
+        // A reused buffer full of ones gives the same stream.
+        let mut p = Packer::reusing(vec![0xff; 3 * bytes.len()], bytes.len());
+        widths.iter().zip(&values).for_each(|(&w, &v)| p.push(v, w));
+        assert_eq!(p.finish(), bytes);
     }
 
     #[test]
     fn set_padding_and_leftover_bytes_are_refused() {
-        let mut p = Packer::with_capacity(1);
+        let mut p = Packer::reusing(Vec::new(), 1);
         p.push(5, 3);
         let mut bytes = p.finish();
         bytes[0] |= 0x80;

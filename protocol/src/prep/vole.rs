@@ -117,9 +117,9 @@ fn send<T: Transport>(
     offer: &mut Offer<'_>,
 ) -> Result<(), ProtocolError> {
     let mut g = Expander::new();
-    let (mut p0, mut p1, mut delta) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut p0, mut p1, mut delta, mut buf) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (ots, bytes) in frames(first..first + pairs.len(), offer.shape) {
-        let mut msg = Packer::with_capacity(bytes);
+        let mut msg = Packer::reusing(buf, bytes);
         for i in ots {
             let Shape { len, width } = (offer.shape)(i);
             let (k0, k1) = pairs[i - first];
@@ -136,7 +136,8 @@ fn send<T: Transport>(
             }
             (offer.share)(i, &p0);
         }
-        ch.send(&msg.finish())?;
+        buf = msg.finish();
+        ch.send(&buf)?;
     }
     Ok(())
 }
