@@ -6,7 +6,9 @@
 //! - [`AesPrg`] is the PRG G of IKNP: AES-128 keyed by a base-OT seed, run in counter
 //!   mode over the block index. Each seed keys its own cipher, so every counter starts at
 //!   zero without a nonce.
-//! - [`CrHash`] is the hash H that turns IKNP's correlated rows into random OTs:
+//! - [`CrHash`] is the hash H that turns IKNP's correlated rows into random OTs (and, in
+//!   counter mode over its tweak, [`CrHash::stretch`], a fixed-key PRG for many short
+//!   streams):
 //!   H(i, x) = π(σ(x) ⊕ i) ⊕ σ(x) ⊕ i with π fixed-key AES-128 and σ the linear
 //!   orthomorphism σ(x_hi ‖ x_lo) = (x_hi ⊕ x_lo) ‖ x_hi. This is Guo–Katz–Wang–Yu
 //!   (S&P 2020, §7.2–7.3): π(w) ⊕ w ("MMO") is correlation robust (CR) when π is a
@@ -157,6 +159,39 @@ impl CrHash {
     }
 }
 
+impl CrHash {
+    /// The PRG G(key) = H(0, key) ‖ H(1, key) ‖ …, read as little-endian words into `out`
+    /// (an odd length drops the last block's upper half). For a uniform secret `key` it is
+    /// pseudorandom when π is a random permutation: its inputs σ(key) ⊕ b are fresh
+    /// points to anyone who does not know `key`. Fixed-key, so it needs no key schedule
+    /// per key, unlike [`AesPrg`]: the better choice for many short streams.
+    pub fn stretch(&self, key: Block, out: &mut [u64]) {
+        let s = sigma(key.0);
+        let mut blocks = [aes::Block::default(); HASH_BATCH];
+        let mut first = 0u128;
+        for chunk in out.chunks_mut(2 * HASH_BATCH) {
+            let blocks = &mut blocks[..chunk.len().div_ceil(2)];
+            for (b, t) in blocks.iter_mut().zip(first..) {
+                *b = (s ^ t).to_le_bytes().into();
+            }
+            self.cipher.encrypt_blocks(blocks);
+            let mut words = blocks
+                .iter()
+                .zip(first..)
+                .map(|(b, t)| u128::from_le_bytes((*b).into()) ^ s ^ t);
+            let mut pairs = chunk.chunks_exact_mut(2);
+            for (pair, v) in (&mut pairs).zip(&mut words) {
+                pair[0] = v as u64;
+                pair[1] = (v >> 64) as u64;
+            }
+            if let (Some(last), Some(v)) = (pairs.into_remainder().first_mut(), words.next()) {
+                *last = v as u64;
+            }
+            first += blocks.len() as u128;
+        }
+    }
+}
+
 /// Copies a 16-byte chunk into an array (the chunk comes from `chunks_exact(16)`).
 fn block_bytes(b: &[u8]) -> [u8; 16] {
     let mut a = [0u8; 16];
@@ -218,6 +253,13 @@ mod tests {
             assert_eq!(h.hash(1000 + k as u128, *x ^ off), *o);
         }
         assert_ne!(h.hash(1, Block(5)), h.hash(2, Block(5)));
+        // The stretch is the hash at tweaks 0, 1, … in words, whatever the batch.
+        let mut words = vec![0u64; 2 * HASH_BATCH + 3];
+        h.stretch(off, &mut words);
+        for (b, pair) in words.chunks(2).enumerate() {
+            let v = h.hash(b as u128, off).0;
+            assert_eq!(pair, &[v as u64, (v >> 64) as u64][..pair.len()]);
+        }
         assert_ne!(h.hash(1, Block(5)), h.hash(1, Block(6)));
         // σ is linear and σ ⊕ id is injective on a sample: no easy collisions.
         assert_eq!(sigma(3) ^ sigma(5), sigma(6));

@@ -266,13 +266,26 @@ impl CotSender {
         ch: &mut Channel<T>,
         n: usize,
     ) -> Result<Vec<(Block, Block)>, ProtocolError> {
+        let mut out = Vec::with_capacity(n);
+        self.send_random_chunks(ch, n, |m0, m1| {
+            out.extend(m0.iter().copied().zip(m1.iter().copied()));
+        })?;
+        Ok(out)
+    }
+
+    /// [`CotSender::send_random`] without collecting: hands `each` the messages (m0, m1)
+    /// of each chunk of at most [`CHUNK_OTS`] OTs as they are made, in order.
+    pub fn send_random_chunks<T: Transport>(
+        &mut self,
+        ch: &mut Channel<T>,
+        n: usize,
+        mut each: impl FnMut(&[Block], &[Block]),
+    ) -> Result<(), ProtocolError> {
         self.guarded(|s| {
-            let mut out = Vec::with_capacity(n);
             s.hashed_chunks(ch, n, |_, m0, m1| {
-                out.extend(m0.iter().copied().zip(m1.iter().copied()));
+                each(m0, m1);
                 Ok(())
-            })?;
-            Ok(out)
+            })
         })
     }
 
@@ -410,7 +423,20 @@ impl CotReceiver {
         ch: &mut Channel<T>,
         choices: &[bool],
     ) -> Result<Vec<Block>, ProtocolError> {
-        self.guarded(|s| s.hashed(ch, choices))
+        let mut out = Vec::with_capacity(choices.len());
+        self.receive_random_chunks(ch, choices, |m| out.extend_from_slice(m))?;
+        Ok(out)
+    }
+
+    /// [`CotReceiver::receive_random`] without collecting: hands `each` the messages of
+    /// each chunk of at most [`CHUNK_OTS`] OTs as they are made, in order.
+    pub fn receive_random_chunks<T: Transport>(
+        &mut self,
+        ch: &mut Channel<T>,
+        choices: &[bool],
+        each: impl FnMut(&[Block]),
+    ) -> Result<(), ProtocolError> {
+        self.guarded(|s| s.hashed_chunks(ch, choices, each))
     }
 
     /// The receiving side of [`CotSender::send_correlated_with`]: returns x{c_j}_j.
@@ -426,7 +452,8 @@ impl CotReceiver {
         self.guarded(|s| {
             let mut out = Vec::with_capacity(choices.len());
             for flight in choices.chunks(FLIGHT_OTS) {
-                let mut ys = s.hashed(ch, flight)?;
+                let mut ys = Vec::with_capacity(flight.len());
+                s.hashed_chunks(ch, flight, |m| ys.extend_from_slice(m))?;
                 for (ys, cs) in ys.chunks_mut(CHUNK_OTS).zip(flight.chunks(CHUNK_OTS)) {
                     let msg = ch.recv()?;
                     apply_corrections(&msg, ys, cs)?;
@@ -437,29 +464,27 @@ impl CotReceiver {
         })
     }
 
-    /// Sends the matrix for `choices`, returns H(j, t_j) for each real OT.
-    fn hashed<T: Transport>(
+    /// Sends the matrix for `choices` chunk by chunk and hands `each` H(j, t_j) for the
+    /// chunk's real OTs.
+    fn hashed_chunks<T: Transport>(
         &mut self,
         ch: &mut Channel<T>,
         choices: &[bool],
-    ) -> Result<Vec<Block>, ProtocolError> {
-        let n = choices.len();
-        let total = padded(n);
-        let mut out = vec![Block::ZERO; n];
-        let mut t = vec![Block::ZERO; CHUNK_OTS.min(total)];
+        mut each: impl FnMut(&[Block]),
+    ) -> Result<(), ProtocolError> {
+        let total = padded(choices.len());
+        let size = CHUNK_OTS.min(total);
+        let (mut t, mut h) = (vec![Block::ZERO; size], vec![Block::ZERO; size]);
         for (start, c) in (0..total).step_by(CHUNK_OTS).zip(choices.chunks(CHUNK_OTS)) {
             let m = CHUNK_OTS.min(total - start);
             let first = self.core.next;
             self.core.chunk(ch, c, &mut t[..m])?;
             let real = c.len();
-            self.hash.hash_batch(
-                first,
-                &t[..real],
-                Block::ZERO,
-                &mut out[start..start + real],
-            );
+            self.hash
+                .hash_batch(first, &t[..real], Block::ZERO, &mut h[..real]);
+            each(&h[..real]);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn guarded<R>(

@@ -123,11 +123,25 @@ impl Pattern {
         }
     }
 
-    /// Adds 2^t times OT `i`'s share (of column j, bit t) into the rows it touches.
-    fn scatter(&self, out: &mut [Ring], i: usize, x: &[Ring]) {
-        for (&row, x) in self.column(i / 64).iter().zip(x) {
-            let o = &mut out[row as usize];
-            *o = o.wrapping_add(x << (i % 64));
+    /// Adds 2^t times OT `i`'s share (of column j, bit t) into `column`; after bit 63,
+    /// adds the column's sum Σ_t 2^t·x_t into the rows it touches. The 64 OTs of a column
+    /// come in order, so rows are touched once per column, not once per bit.
+    fn accumulate(&self, out: &mut [Ring], column: &mut Vec<Ring>, i: usize, x: &[Ring]) {
+        let t = i % 64;
+        if t == 0 {
+            column.clear();
+            column.extend_from_slice(x);
+        } else {
+            column
+                .iter_mut()
+                .zip(x)
+                .for_each(|(c, x)| *c = c.wrapping_add(x << t));
+        }
+        if t == 63 {
+            for (&row, c) in self.column(i / 64).iter().zip(column.iter()) {
+                let o = &mut out[row as usize];
+                *o = o.wrapping_add(*c);
+            }
         }
     }
 }
@@ -144,12 +158,12 @@ pub fn weights_share<T: Transport>(
         return Err(ProtocolError::Misuse("weights do not fit the pattern"));
     }
     session.guarded(|s| {
-        let mut out = vec![0; pattern.rows()];
+        let (mut out, mut column) = (vec![0; pattern.rows()], Vec::new());
         let offer = Offer {
             n: 64 * pattern.cols(),
             shape: &|i| pattern.shape(i),
             delta: &mut |i, d| d.copy_from_slice(&weights[pattern.span(i / 64)]),
-            share: &mut |i, x| pattern.scatter(&mut out, i, x),
+            share: &mut |i, x| pattern.accumulate(&mut out, &mut column, i, x),
         };
         exchange(s, ch, Some(offer), None)?;
         Ok(out)
@@ -173,11 +187,11 @@ pub fn mask_share<T: Transport>(
         .map(|i| (mask[i / 64] >> (i % 64)) & 1 == 1)
         .collect();
     session.guarded(|s| {
-        let mut out = vec![0; pattern.rows()];
+        let (mut out, mut column) = (vec![0; pattern.rows()], Vec::new());
         let ask = Ask {
             choices: &choices,
             shape: &|i| pattern.shape(i),
-            share: &mut |i, y| pattern.scatter(&mut out, i, y),
+            share: &mut |i, y| pattern.accumulate(&mut out, &mut column, i, y),
         };
         exchange(s, ch, None, Some(ask))?;
         Ok(out)

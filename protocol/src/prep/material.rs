@@ -6,20 +6,21 @@
 //! - linear: the client draws a fresh mask V (OS-seeded); Gilboa's product gives shares
 //!   of M(W)·V = W ⋆ V ([`super::weights_share`], [`super::mask_share`]). There is no
 //!   session mask U and no E = W − U: the client's prepared output is [W ⋆ V]_c alone.
-//! - ReLU or max-pool under GMW: the AND triples of [`relu::schedule`] in one batch, a
-//!   bit-ring pair and two injection pairs per candidate.
+//! - ReLU or max-pool under GMW: the AND triples of [`relu::schedule`] in one batch, then
+//!   a bit-ring pair and two injection pairs per candidate in one exchange
+//!   ([`relu_pairs`]): three flights per layer (for up to 2^20 triples).
 //! - under garbled circuits: nothing here; the engine's offline step garbles.
 //!
 //! Bytes per layer, both directions ([`offline_bytes`]): a linear layer's
 //! [`linear_bytes`]; a GMW layer of T AND gates and N = m·n candidates
-//! 2·ot(T) + (2·ot(N) + 24·N) + 2·(ot(N) + 8·N), ot(n) being 16 bytes per OT rounded up
-//! to IKNP's blocks ([`ot_bytes`]).
+//! 2·ot(T) + ot(3N) + ot(N) + 40·N, ot(n) being 16 bytes per OT rounded up to IKNP's
+//! blocks ([`ot_bytes`]).
 //!
 //! Each party meters a layer's traffic under `Scope::layer(Phase::Offline, index)`. The
 //! session's base OTs (set-up, once per client session) go under `Phase::Setup`.
 
 use super::matrix::LinearMatrix;
-use super::relu::{bit_rings, inject_pairs};
+use super::relu::relu_pairs;
 use super::session::PrepSession;
 use super::triples::and_triples_of;
 use super::vole::ot_bytes;
@@ -165,11 +166,13 @@ fn relu_share<T: Transport>(
         .into_iter()
         .flat_map(|(gates, width)| std::iter::repeat_n(width, gates))
         .collect();
+    let triples = and_triples_of(session, ch, &widths)?;
+    let (product, carry, wrap) = relu_pairs(session, ch, m * n)?;
     Ok(ReluShare {
-        triples: and_triples_of(session, ch, &widths)?,
-        product: bit_rings(session, ch, m * n)?,
-        carry: inject_pairs(session, ch, m * n)?,
-        wrap: inject_pairs(session, ch, m * n)?,
+        triples,
+        product,
+        carry,
+        wrap,
     })
 }
 
@@ -193,7 +196,7 @@ pub fn offline_bytes(plan: &Plan) -> Result<Vec<u64>, ProtocolError> {
                     let (m, n) = (w.m, w.outputs());
                     let ands = relu::and_gates(plan.fixed, m, n);
                     let c = m * n;
-                    2 * ot_bytes(ands) + (2 * ot_bytes(c) + 24 * c) + 2 * (ot_bytes(c) + 8 * c)
+                    2 * ot_bytes(ands) + ot_bytes(3 * c) + ot_bytes(c) + 40 * c
                 }
             };
             Ok(bytes as u64)

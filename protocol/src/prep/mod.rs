@@ -5,7 +5,8 @@
 //! instances, one per direction, since every product has a cross term each way. Then per
 //! query, each generator is called by both parties at once with the same shape:
 //! - [`and_triples`]: Boolean AND triples from two random OTs each ([`triples`]);
-//! - [`inject_pairs`], [`bit_rings`]: the GMW ReLU's arithmetic material ([`relu`]);
+//! - [`inject_pairs`], [`bit_rings`]: the GMW ReLU's arithmetic material ([`relu`]), a
+//!   layer's worth in one exchange by [`relu_pairs`];
 //! - [`weights_share`] / [`mask_share`]: shares of M(W)·V for a linear layer, Gilboa's
 //!   product over vector OT, dense or sparse M ([`linear`]).
 //!
@@ -40,7 +41,7 @@ pub mod vole;
 pub use linear::{linear_bytes, mask_share, weights_share, Pattern};
 pub use material::{offline_bytes, TwoPartyPrep};
 pub use matrix::LinearMatrix;
-pub use relu::{bit_rings, inject_pairs};
+pub use relu::{bit_rings, inject_pairs, relu_pairs};
 pub use session::PrepSession;
 pub use triples::and_triples;
 

@@ -9,11 +9,12 @@
 //!   the second needs one OT the other way (client sending, server choosing r_0).
 //!
 //! Bytes per element, both ways together: injection 16 (matrix) + 8 (correction) = 24;
-//! bit-ring 2·16 + 3·8 = 56. Two flights per call. Each party sees only OT traffic, so
+//! bit-ring 2·16 + 3·8 = 56. Two flights per call; [`relu_pairs`] makes a ReLU layer's
+//! bit-ring and two injection sets in one call. Each party sees only OT traffic, so
 //! nothing of the other's r_i or R_i.
 
 use super::session::PrepSession;
-use super::triples::bits;
+use super::triples::{bits, slice};
 use super::vole::{exchange, Ask, Offer, Shape};
 use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
@@ -28,7 +29,7 @@ pub fn inject_pairs<T: Transport>(
     ch: &mut Channel<T>,
     n: usize,
 ) -> Result<InjectPair, ProtocolError> {
-    Ok(draw(session, ch, n, false)?.inject)
+    Ok(draw(session, ch, n, 0)?.inject)
 }
 
 /// `n` bit-times-ring pairs (r, R, r·R), all shared: this party's share. Both parties
@@ -38,7 +39,37 @@ pub fn bit_rings<T: Transport>(
     ch: &mut Channel<T>,
     n: usize,
 ) -> Result<BitRing, ProtocolError> {
-    draw(session, ch, n, true)
+    draw(session, ch, n, n)
+}
+
+/// A GMW ReLU layer's arithmetic material for `n` candidates in one exchange (two
+/// flights, not six): `n` bit-ring pairs, then two sets of `n` injection pairs (the
+/// carry's and the wrap's). The same objects and bytes as [`bit_rings`] and twice
+/// [`inject_pairs`], but for the IKNP padding. Both parties call it at once.
+pub fn relu_pairs<T: Transport>(
+    session: &mut PrepSession,
+    ch: &mut Channel<T>,
+    n: usize,
+) -> Result<(BitRing, InjectPair, InjectPair), ProtocolError> {
+    let all = n
+        .checked_mul(3)
+        .ok_or(ProtocolError::Misuse("candidate count overflows"))?;
+    let BitRing {
+        inject,
+        big_r,
+        product,
+    } = draw(session, ch, all, n)?;
+    let part = |k: usize| InjectPair {
+        r: slice(&inject.r.words, k * n..(k + 1) * n),
+        arith: inject.arith[k * n..(k + 1) * n].to_vec(),
+    };
+    let (carry, wrap) = (part(1), part(2));
+    let first = BitRing {
+        inject: part(0),
+        big_r,
+        product,
+    };
+    Ok((first, carry, wrap))
 }
 
 /// What a vector-OT element carries: the injection cross term or a product cross term.
@@ -48,33 +79,35 @@ enum Part {
     Product,
 }
 
-/// The elements of the vector `role` sends for each value (empty: it sends none).
-fn parts(role: Role, product: bool) -> Vec<Part> {
-    let inject = (role == Role::Server).then_some(Part::Inject);
-    let product = product.then_some(Part::Product);
-    inject.into_iter().chain(product).collect()
+/// The elements of the vector `role` sends for a value (empty: it sends none).
+fn parts(role: Role, product: bool) -> &'static [Part] {
+    match (role, product) {
+        (Role::Server, true) => &[Part::Inject, Part::Product],
+        (Role::Server, false) => &[Part::Inject],
+        (Role::Client, true) => &[Part::Product],
+        (Role::Client, false) => &[],
+    }
 }
 
-/// One party's side of `n` injections, and of the products with R when `product`.
+/// One party's side of `n` injections, of which the first `products` also carry a
+/// product with R. Each party's vector OTs cover a prefix of the values (the client's
+/// only the products), so OT i is value i.
 fn draw<T: Transport>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     n: usize,
-    product: bool,
+    products: usize,
 ) -> Result<BitRing, ProtocolError> {
     session.guarded(|s| {
-        let peer = match s.role() {
+        let role = s.role();
+        let peer = match role {
             Role::Server => Role::Client,
             Role::Client => Role::Server,
         };
-        let (mine, theirs) = (parts(s.role(), product), parts(peer, product));
         let r = s.bits(n);
-        let big_r = if product { s.ring_vec(n) } else { Vec::new() };
-        let (sent, got) = cross_terms(s, ch, &r, &big_r, &mine, &theirs)?;
-
-        // Own terms (r_0 for the server alone, r_i·R_i), plus this party's shares of the
-        // cross terms.
-        let mut arith: Vec<Ring> = match s.role() {
+        let big_r = s.ring_vec(products);
+        // Own terms (r_0 for the server alone, r_i·R_i).
+        let mut arith: Vec<Ring> = match role {
             Role::Server => r.iter().map(|&b| Ring::from(b)).collect(),
             Role::Client => vec![0; n],
         };
@@ -83,17 +116,48 @@ fn draw<T: Transport>(
             .zip(&r)
             .map(|(x, &b)| if b { *x } else { 0 })
             .collect();
-        for (parts, shares) in [(&mine, &sent), (&theirs, &got)] {
-            for (i, x) in shares.chunks(parts.len().max(1)).enumerate() {
-                for (p, x) in parts.iter().zip(x) {
-                    let to = match p {
-                        Part::Inject => &mut arith[i],
-                        Part::Product => &mut prod[i],
-                    };
-                    *to = to.wrapping_add(*x);
-                }
+        let count = |role: Role| match role {
+            Role::Server => n,
+            Role::Client => products,
+        };
+        let (sent, asked) = (count(role), count(peer));
+        let my_parts = |i: usize| parts(role, i < products);
+        let their_parts = |i: usize| parts(peer, i < products);
+        let (my_shape, their_shape) = (shape(&my_parts), shape(&their_parts));
+        let mut delta = |i: usize, out: &mut [Ring]| {
+            let sign = 1u64.wrapping_sub(2 * Ring::from(r[i]));
+            for (p, o) in my_parts(i).iter().zip(out) {
+                *o = match p {
+                    Part::Inject => sign,
+                    Part::Product => sign.wrapping_mul(big_r[i]),
+                };
             }
-        }
+        };
+        // This party's shares of the cross terms, sent and received, add in by part.
+        let mut add_in = |i: usize, ps: &[Part], x: &[Ring]| {
+            for (p, x) in ps.iter().zip(x) {
+                let to = match p {
+                    Part::Inject => &mut arith[i],
+                    Part::Product => &mut prod[i],
+                };
+                *to = to.wrapping_add(*x);
+            }
+        };
+        let add_in = std::cell::RefCell::new(&mut add_in);
+        let mut keep_sent = |i: usize, x: &[Ring]| (add_in.borrow_mut())(i, my_parts(i), x);
+        let mut keep_got = |i: usize, x: &[Ring]| (add_in.borrow_mut())(i, their_parts(i), x);
+        let offer = (sent > 0).then_some(Offer {
+            n: sent,
+            shape: &my_shape,
+            delta: &mut delta,
+            share: &mut keep_sent,
+        });
+        let ask = (asked > 0).then_some(Ask {
+            choices: &r[..asked],
+            shape: &their_shape,
+            share: &mut keep_got,
+        });
+        exchange(s, ch, offer, ask)?;
         Ok(BitRing {
             inject: InjectPair { r: bits(&r), arith },
             big_r,
@@ -102,53 +166,10 @@ fn draw<T: Transport>(
     })
 }
 
-/// Runs the vector OTs of both directions: returns this party's shares of the cross terms
-/// it sent (`mine` per element, correlations from its `r` and `big_r`) and of those it
-/// received (`theirs` per element, choosing its `r`).
-fn cross_terms<T: Transport>(
-    s: &mut PrepSession,
-    ch: &mut Channel<T>,
-    r: &[bool],
-    big_r: &[Ring],
-    mine: &[Part],
-    theirs: &[Part],
-) -> Result<(Vec<Ring>, Vec<Ring>), ProtocolError> {
-    let n = r.len();
-    let mut delta = |i: usize, out: &mut [Ring]| {
-        let sign = 1u64.wrapping_sub(2 * Ring::from(r[i]));
-        for (p, o) in mine.iter().zip(out) {
-            *o = match p {
-                Part::Inject => sign,
-                Part::Product => sign.wrapping_mul(big_r[i]),
-            };
-        }
-    };
-    let (mut sent, mut got) = (vec![0; n * mine.len()], vec![0; n * theirs.len()]);
-    {
-        let (mut keep_sent, mut keep_got) = (store(&mut sent), store(&mut got));
-        let (my_shape, their_shape) = (shape(mine.len()), shape(theirs.len()));
-        let offer = (!mine.is_empty()).then_some(Offer {
-            n,
-            shape: &my_shape,
-            delta: &mut delta,
-            share: &mut keep_sent,
-        });
-        let ask = (!theirs.is_empty()).then_some(Ask {
-            choices: r,
-            shape: &their_shape,
-            share: &mut keep_got,
-        });
-        exchange(s, ch, offer, ask)?;
+/// Full ring elements, as many per OT as its value's parts.
+fn shape<'a>(parts: &'a dyn Fn(usize) -> &'static [Part]) -> impl Fn(usize) -> Shape + 'a {
+    move |i| Shape {
+        len: parts(i).len(),
+        width: 64,
     }
-    Ok((sent, got))
-}
-
-/// `len` full ring elements per OT.
-fn shape(len: usize) -> impl Fn(usize) -> Shape {
-    move |_| Shape { len, width: 64 }
-}
-
-/// A share callback that writes OT i's vector into slot i of `buf`.
-fn store(buf: &mut [Ring]) -> impl FnMut(usize, &[Ring]) + '_ {
-    |i, x| buf[i * x.len()..(i + 1) * x.len()].copy_from_slice(x)
 }

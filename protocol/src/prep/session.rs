@@ -103,12 +103,49 @@ impl PrepSession {
         Ok((pairs, keys))
     }
 
+    /// [`PrepSession::random_ots`] keeping only each message's low bit, packed 64 to a
+    /// word: (m0 as sender, m0 ⊕ m1 as sender, m{c} as receiver). No block is kept, so a
+    /// flight of bits needs no more than a few MiB.
+    pub(super) fn random_bit_ots<T: Transport>(
+        &mut self,
+        ch: &mut Channel<T>,
+        send: usize,
+        choices: &[bool],
+    ) -> Result<[BitVec; 3], ProtocolError> {
+        if send > FLIGHT_OTS || choices.len() > FLIGHT_OTS {
+            return Err(ProtocolError::Misuse(
+                "more random OTs than one flight holds",
+            ));
+        }
+        let mut chosen = BitVec::with_capacity(choices.len());
+        self.receiver.receive_random_chunks(ch, choices, |keys| {
+            keys.iter().for_each(|k| chosen.push(k.lsb()));
+        })?;
+        let (mut m0, mut diff) = (BitVec::with_capacity(send), BitVec::with_capacity(send));
+        self.sender.send_random_chunks(ch, send, |x0, x1| {
+            for (a, b) in x0.iter().zip(x1) {
+                m0.push(a.lsb());
+                diff.push(a.lsb() ^ b.lsb());
+            }
+        })?;
+        Ok([m0, diff, chosen])
+    }
+
     /// `n` uniform bits of this party's own.
     pub(super) fn bits(&mut self, n: usize) -> Vec<bool> {
         let words = self.prg.words(n.div_ceil(64));
         (0..n)
             .map(|i| (words[i / 64] >> (i % 64)) & 1 == 1)
             .collect()
+    }
+
+    /// `n` uniform bits of this party's own, packed LSB-first (zero past `n`).
+    pub(super) fn bit_words(&mut self, n: usize) -> Vec<u64> {
+        let mut words = self.prg.words(n.div_ceil(64));
+        if let (Some(last), 1..) = (words.last_mut(), n % 64) {
+            *last &= (1u64 << (n % 64)) - 1;
+        }
+        words
     }
 
     /// `n` uniform ring elements of this party's own.
@@ -122,4 +159,33 @@ pub(super) fn flights(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> 
     (0..n)
         .step_by(FLIGHT_OTS)
         .map(move |start| start..n.min(start + FLIGHT_OTS))
+}
+
+/// Bits packed LSB-first into 64-bit words, appended one at a time.
+#[derive(Debug, Default)]
+pub(super) struct BitVec {
+    pub(super) words: Vec<u64>,
+    pub(super) len: usize,
+}
+
+impl BitVec {
+    /// An empty vector with room for `bits`.
+    pub(super) fn with_capacity(bits: usize) -> Self {
+        BitVec {
+            words: Vec::with_capacity(bits.div_ceil(64)),
+            len: 0,
+        }
+    }
+
+    /// Appends one bit.
+    #[inline]
+    pub(super) fn push(&mut self, bit: bool) {
+        if self.len / 64 == self.words.len() {
+            self.words.push(0);
+        }
+        if let Some(w) = self.words.last_mut() {
+            *w |= u64::from(bit) << (self.len % 64);
+        }
+        self.len += 1;
+    }
 }

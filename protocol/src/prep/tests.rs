@@ -194,6 +194,27 @@ fn bit_rings_hold_shares_of_r_times_big_r() {
     );
 }
 
+#[test]
+fn a_layers_relu_pairs_come_in_two_flights_with_the_bytes_of_three_calls() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions();
+    for n in [128, 301, 0] {
+        let clock = cs.clock();
+        let ((bs, cas, was), (bc, cac, wac)) = both(
+            || relu_pairs(&mut s, &mut cs, n).unwrap(),
+            || relu_pairs(&mut c, &mut cc, n).unwrap(),
+        );
+        check_bit_ring(&bs, &bc, n);
+        check_inject(&cas, &cac, n);
+        check_inject(&was, &wac, n);
+        assert!(n == 0 || cas.r != was.r, "carry and wrap bits differ");
+        assert_eq!(cs.clock() - clock, if n > 0 { 2 } else { 0 });
+        assert_eq!(
+            (sent(&mut cs), sent(&mut cc)),
+            (ot_bytes(n) + 32 * n, ot_bytes(3 * n) + 8 * n)
+        );
+    }
+}
+
 /// Runs Gilboa on both sides: (server's share, client's share).
 fn gilboa(
     s: &mut (PrepSession, Ch),

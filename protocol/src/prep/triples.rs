@@ -44,15 +44,21 @@ pub fn and_triples_of<T: Transport>(
         .try_fold(0usize, |n, &w| n.checked_add(w))
         .ok_or(ProtocolError::Misuse("triple count overflows"))?;
     session.guarded(|s| {
-        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        // Flights hold a multiple of 64 OTs but the last, so their words concatenate.
+        let words = n.div_ceil(64);
+        let (mut a, mut b, mut c) = (
+            Vec::with_capacity(words),
+            Vec::with_capacity(words),
+            Vec::with_capacity(words),
+        );
         for flight in flights(n) {
-            let choices = s.bits(flight.len());
-            let (pairs, keys) = s.random_ots(ch, flight.len(), &choices)?;
-            for ((&(m0, m1), key), &bi) in pairs.iter().zip(&keys).zip(&choices) {
-                let ai = m0.lsb() ^ m1.lsb();
+            let bi = s.bit_words(flight.len());
+            let choices = unpack(&bi, flight.len());
+            let [m0, ai, mb] = s.random_bit_ots(ch, flight.len(), &choices)?;
+            for (((&ai, &bi), &m0), &mb) in ai.words.iter().zip(&bi).zip(&m0.words).zip(&mb.words) {
                 a.push(ai);
                 b.push(bi);
-                c.push((ai & bi) ^ m0.lsb() ^ key.lsb());
+                c.push((ai & bi) ^ m0 ^ mb);
             }
         }
         let mut start = 0;
@@ -62,13 +68,40 @@ pub fn and_triples_of<T: Transport>(
                 let lanes = start..start + w;
                 start += w;
                 BitTriple {
-                    u: bits(&a[lanes.clone()]),
-                    v: bits(&b[lanes.clone()]),
-                    w: bits(&c[lanes]),
+                    u: slice(&a, lanes.clone()),
+                    v: slice(&b, lanes.clone()),
+                    w: slice(&c, lanes),
                 }
             })
             .collect())
     })
+}
+
+/// Bits `range` of the packed `words`, as [`Bits`] (zero past the range's end).
+pub(super) fn slice(words: &[u64], range: std::ops::Range<usize>) -> Bits {
+    let (first, shift) = (range.start / 64, range.start % 64);
+    let len = range.len();
+    let mut out: Vec<u64> = (first..first + len.div_ceil(64))
+        .map(|k| {
+            let lo = words[k] >> shift;
+            let hi = match (shift, words.get(k + 1)) {
+                (1.., Some(next)) => next << (64 - shift),
+                _ => 0,
+            };
+            lo | hi
+        })
+        .collect();
+    if let (Some(last), 1..) = (out.last_mut(), len % 64) {
+        *last &= (1u64 << (len % 64)) - 1;
+    }
+    Bits { words: out, len }
+}
+
+/// The first `n` bits of `words` as bools.
+fn unpack(words: &[u64], n: usize) -> Vec<bool> {
+    (0..n)
+        .map(|i| (words[i / 64] >> (i % 64)) & 1 == 1)
+        .collect()
 }
 
 /// Packs bools into [`Bits`], 64 to a word, LSB first.

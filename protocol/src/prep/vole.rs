@@ -4,7 +4,8 @@
 //! For OT i the sender holds a correlation Δ_i of `len` ring elements of which only the low
 //! `width` bits matter; the receiver holds a choice bit c_i. A random OT gives the sender
 //! keys (k0, k1) and the receiver k{c_i}. Both stretch keys with a PRG G to `len` values
-//! mod 2^width. The sender sends d_i = G(k0) − G(k1) + Δ_i and keeps x_i = −G(k0); the
+//! mod 2^width (G(k) = H(0, k) ‖ H(1, k) ‖ … with the fixed-key hash H of
+//! [`CrHash::stretch`], cut into ⌊64 / width⌋ values per word). The sender sends d_i = G(k0) − G(k1) + Δ_i and keeps x_i = −G(k0); the
 //! receiver outputs y_i = G(k{c_i}) + c_i·d_i. Then x_i + y_i = c_i·Δ_i (mod 2^width).
 //!
 //! Who learns what: the receiver sees d_i, masked by G(k{1−c_i}), which it cannot compute;
@@ -24,7 +25,7 @@ use crate::block::Block;
 use crate::channel::{Channel, Transport};
 use crate::codec::Reader;
 use crate::error::ProtocolError;
-use crate::ot::aes_prg::AesPrg;
+use crate::ot::aes_prg::CrHash;
 use crate::ot::matrix_bytes;
 use crate::ring::Ring;
 
@@ -115,10 +116,10 @@ fn send<T: Transport>(
     pairs: &[(Block, Block)],
     offer: &mut Offer<'_>,
 ) -> Result<(), ProtocolError> {
-    let mut g = Expander::default();
-    let (mut p0, mut p1, mut delta) = (Vec::new(), Vec::new(), Vec::new());
+    let mut g = Expander::new();
+    let (mut p0, mut p1, mut delta, mut buf) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (ots, bytes) in frames(first..first + pairs.len(), offer.shape) {
-        let mut msg = Packer::with_capacity(bytes);
+        let mut msg = Packer::reusing(buf, bytes);
         for i in ots {
             let Shape { len, width } = (offer.shape)(i);
             let (k0, k1) = pairs[i - first];
@@ -129,14 +130,14 @@ fn send<T: Transport>(
             g.expand(k1, width, &mut p1);
             (offer.delta)(i, &mut delta);
             let mask = low_mask(width);
-            for ((x, y), d) in p0.iter_mut().zip(&p1).zip(delta.iter_mut()) {
-                *d = x.wrapping_sub(*y).wrapping_add(*d) & mask;
+            for ((x, y), d) in p0.iter_mut().zip(&p1).zip(&delta) {
+                msg.push(x.wrapping_sub(*y).wrapping_add(*d) & mask, width);
                 *x = x.wrapping_neg() & mask;
             }
-            msg.extend(&delta, width);
             (offer.share)(i, &p0);
         }
-        ch.send(&msg.finish())?;
+        buf = msg.finish();
+        ch.send(&buf)?;
     }
     Ok(())
 }
@@ -148,8 +149,8 @@ fn receive<T: Transport>(
     keys: &[Block],
     ask: &mut Ask<'_>,
 ) -> Result<(), ProtocolError> {
-    let mut g = Expander::default();
-    let (mut y, mut d) = (Vec::new(), Vec::new());
+    let mut g = Expander::new();
+    let mut y = Vec::new();
     for (ots, bytes) in frames(first..first + keys.len(), ask.shape) {
         let msg = ch.recv()?;
         let mut r = Reader::new(&msg);
@@ -158,11 +159,10 @@ fn receive<T: Transport>(
         for i in ots {
             let Shape { len, width } = (ask.shape)(i);
             y.resize(len, 0);
-            d.resize(len, 0);
             g.expand(keys[i - first], width, &mut y);
-            corrections.fill(&mut d, width);
             let (mask, choice) = (low_mask(width), u64::from(ask.choices[i]).wrapping_neg());
-            for (v, d) in y.iter_mut().zip(&d) {
+            for v in y.iter_mut() {
+                let d = corrections.pull(width);
                 *v = v.wrapping_add(d & choice) & mask;
             }
             (ask.share)(i, &y);
@@ -192,29 +192,46 @@ fn frames(ots: Range<usize>, shape: Shapes<'_>) -> Vec<(Range<usize>, usize)> {
     out
 }
 
-/// The PRG G that stretches a random-OT key into a vector.
-#[derive(Default)]
+/// The PRG G that stretches a random-OT key into a vector of `width`-bit values.
 struct Expander {
-    bytes: Vec<u8>,
+    hash: CrHash,
+    words: Vec<u64>,
 }
 
 impl Expander {
-    /// Overwrites `out` with uniform values of `width` bits from `key`. Up to two values
-    /// are the key's own halves (a random-OT key is already uniform and used once); more
-    /// come from AES-CTR keyed by it.
+    fn new() -> Self {
+        Expander {
+            hash: CrHash::new(),
+            words: Vec::new(),
+        }
+    }
+
+    /// Overwrites `out` with uniform values from `key`, of which the caller keeps the low
+    /// `width` bits (the bits above are not uniform). Up to two values are the key's own
+    /// halves (a random-OT key is already uniform and used once); more come from
+    /// [`CrHash::stretch`], ⌊64 / width⌋ values to a word (value e takes word e mod W,
+    /// shifted by ⌊e / W⌋·width, for W words), so narrow values cost fewer AES calls.
     fn expand(&mut self, key: Block, width: u32, out: &mut [Ring]) {
-        let mask = low_mask(width);
         if out.len() <= 2 {
             let halves = [key.0 as u64, (key.0 >> 64) as u64];
-            out.iter_mut().zip(halves).for_each(|(o, h)| *o = h & mask);
+            out.iter_mut().zip(halves).for_each(|(o, h)| *o = h);
             return;
         }
-        self.bytes.resize(8 * out.len(), 0);
-        AesPrg::new(key).fill(&mut self.bytes);
-        for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(8)) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(b);
-            *o = u64::from_le_bytes(w) & mask;
+        let per_word = (64 / width) as usize;
+        if per_word == 1 {
+            self.hash.stretch(key, out);
+            return;
+        }
+        let words = out.len().div_ceil(per_word);
+        self.words.resize(words, 0);
+        self.hash.stretch(key, &mut self.words);
+        // Slot s < per_word, so s·width ≤ 64 − width < 64.
+        for (slot, values) in out.chunks_mut(words).enumerate() {
+            let shift = slot as u32 * width;
+            values
+                .iter_mut()
+                .zip(&self.words)
+                .for_each(|(v, w)| *v = w >> shift);
         }
     }
 }
