@@ -165,6 +165,12 @@ pub fn run_text(r: &RunReport) -> String {
     if !r.costs_constant {
         out += "  bytes and rounds VARY across queries (medians shown)\n";
     }
+    out += &format!(
+        "  bit-exact with the fixed-point reference: {} of {} ({} differ)\n",
+        r.queries - r.differ,
+        r.queries,
+        r.differ
+    );
     if let Some(e) = &r.estimate {
         out += &format!(
             "\nestimate: compute + rounds·RTT/2 + bytes/bandwidth (a round is one one-way \

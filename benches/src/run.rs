@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use indicatif::ProgressBar;
 use serde::Serialize;
 use veil_client::{LinkBytes, Links, QueryReport};
-use veil_model::LoadedModel;
+use veil_model::{reference, LoadedModel};
 use veil_net::LinkShape;
 use veil_protocol::plan::{Backend, Plan};
 use veil_server::HostedModel;
@@ -109,6 +109,9 @@ pub struct RunReport {
     pub layers: Vec<RunLayer>,
     /// True if every query had the same bytes and rounds (per phase and per layer).
     pub costs_constant: bool,
+    /// How many of the queries' outputs are not bit-exact with the plaintext fixed-point
+    /// reference (0: a benchmark of a wrong answer would be worthless).
+    pub differ: usize,
     /// Queries per second (setup excluded).
     pub throughput_qps: f64,
     /// On a shaped network, the analytic estimate beside the measured time.
@@ -144,7 +147,13 @@ pub fn run(
     };
     let unshaped = shape.map(|_| pass(None)).transpose()?;
     let shaped = pass(opts.net.shape())?;
-    Ok(report(opts, &plan, &shaped, unshaped.as_ref()))
+    let differ = shaped
+        .outputs
+        .iter()
+        .zip(&inputs)
+        .filter(|(output, input)| **output != reference(&model.plan, &model.weights, input))
+        .count();
+    Ok(report(opts, &plan, &shaped, unshaped.as_ref(), differ))
 }
 
 /// A copy of the model for one cluster's server.
@@ -156,7 +165,13 @@ fn hosted(model: &LoadedModel) -> HostedModel {
     }
 }
 
-fn report(opts: &RunOptions, plan: &Plan, run: &Run, unshaped: Option<&Run>) -> RunReport {
+fn report(
+    opts: &RunOptions,
+    plan: &Plan,
+    run: &Run,
+    unshaped: Option<&Run>,
+    differ: usize,
+) -> RunReport {
     let costs = summarize(&run.reports, run.elapsed);
     let layer_counts = counts::per_layer(plan);
     let estimate = opts.net.shape().zip(unshaped).map(|(shape, u)| {
@@ -196,6 +211,7 @@ fn report(opts: &RunOptions, plan: &Plan, run: &Run, unshaped: Option<&Run>) -> 
             })
             .collect(),
         costs_constant: costs.constant,
+        differ,
         throughput_qps: costs.throughput_qps,
         estimate,
     }

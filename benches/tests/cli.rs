@@ -58,6 +58,7 @@ fn run_json_on_the_lan_has_the_contract_fields_and_the_layers() {
         (v["dealer"].as_bool(), v["queries"].as_u64()),
         (Some(true), Some(2))
     );
+    assert_eq!(v["differ"], 0, "every output is the reference's");
     for phase in ["setup", "offline", "online"] {
         assert_phase(&v[phase], phase);
     }
@@ -112,6 +113,7 @@ fn a_custom_network_runs_garbled_circuits_and_draws_a_well_formed_svg() {
         (Some("100,10"), Some("gc"))
     );
     assert_eq!(v["counts"]["setup"]["ots"], 128);
+    assert_eq!(v["differ"], 0, "the GC run's output is the reference's");
     assert!(v["layers"][1]["ots"].as_u64() > Some(0));
     // Ten round trips of 10 ms at least: the shaping is real.
     assert!(v["online"]["ms"].as_f64() >= Some(10.0), "{}", v["online"]);
