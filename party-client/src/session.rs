@@ -188,7 +188,7 @@ impl Session {
     /// Makes the material of `count` queries now and keeps it on disk as pieces
     /// `first..first + count` of `batch`, each after the server has kept its share, for
     /// [`crate::kept`] to spend later; `kept(index, report)` is told of each. The server
-    /// may refuse (it keeps a limited number per client).
+    /// may refuse (it keeps a limited number per client); the session ends then.
     pub fn stash(
         &mut self,
         batch: &Batch,

@@ -86,28 +86,29 @@ fn digest(hosted: &HostedModel) -> [u8; 32] {
 
 /// Answers `Stash{batch, first, count}` in an open session: makes the material of the
 /// queries `pieces` and keeps the server's shares, sending the client the meters after
-/// each one is on disk. Returns the pieces made.
+/// each one is on disk. Returns the pieces made, or `None` if it refused (which ends the
+/// session).
 pub(crate) fn stash(
     open: &mut Open<'_>,
     config: &ServerConfig,
     client: &str,
     batch: BatchId,
     pieces: Range<u32>,
-) -> Result<usize, ServeError> {
+) -> Result<Option<usize>, ServeError> {
     let Some(kept) = &config.precomputed else {
         refuse(
             &mut open.ch,
             false,
             "this server does not keep precomputed queries".into(),
         )?;
-        return Ok(0);
+        return Ok(None);
     };
     let header = Header::of(open.hosted, open.plan.backend);
     let batch = match open_for_stash(kept, client, batch, &header, pieces.len()) {
         Ok(b) => b,
         Err(Refusal(reason)) => {
             refuse(&mut open.ch, false, reason)?;
-            return Ok(0);
+            return Ok(None);
         }
     };
     open.ch.send(&ToClient::Ready.encode())?;
@@ -127,7 +128,7 @@ pub(crate) fn stash(
         open.hosted.name,
         batch.id()
     );
-    Ok(pieces.len())
+    Ok(Some(pieces.len()))
 }
 
 /// Why a stash or spend is refused, for the client.

@@ -159,7 +159,10 @@ pub fn serve_client(
                 count,
             } => {
                 let pieces = first..first.saturating_add(count);
-                queries += kept::stash(&mut open, config, &client, batch, pieces)?;
+                match kept::stash(&mut open, config, &client, batch, pieces)? {
+                    Some(made) => queries += made,
+                    None => return Ok(queries),
+                }
             }
             ToServer::Done => return Ok(queries),
             ToServer::Hello { .. } | ToServer::Spend { .. } => {
