@@ -35,8 +35,8 @@ pub struct KeptBatch {
     header: Header,
 }
 
-/// What a batch was made for: the server (name and key), the model's plan (with the
-/// backend) and whether a dealer made the material.
+/// What a batch was made for: the server's key (its name is the batch's folder), the
+/// model's plan (with the backend) and whether a dealer made the material.
 struct Header {
     fingerprint: String,
     dealer: bool,
