@@ -259,20 +259,20 @@ fn windows(kind: &LayerKind) -> Result<Windows, ProtocolError> {
 }
 
 /// The outputs of earlier layers that a later linear layer adds as its residual input.
-struct Kept {
+struct Residuals {
     needed: Vec<bool>,
     values: Vec<Option<Vec<Ring>>>,
 }
 
-impl Kept {
-    fn new(plan: &Plan) -> Kept {
+impl Residuals {
+    fn new(plan: &Plan) -> Residuals {
         let mut needed = vec![false; plan.layers.len()];
         for (_, l) in plan.linear_layers() {
             if let Some(r) = l.residual {
                 needed[r] = true;
             }
         }
-        Kept {
+        Residuals {
             values: vec![None; needed.len()],
             needed,
         }
@@ -308,7 +308,7 @@ pub fn server_online<T: Transport>(
 ) -> Result<LayerTimes, ProtocolError> {
     let mut weights = weights.linear.iter();
     let mut x: Option<Vec<Ring>> = None;
-    let mut kept = Kept::new(plan);
+    let mut residuals = Residuals::new(plan);
     let mut times = LayerTimes::default();
     let last = plan.layers.len() - 1;
     for (index, (layer, material)) in plan.layers.iter().zip(query.layers).enumerate() {
@@ -320,7 +320,7 @@ pub fn server_online<T: Transport>(
                 let w = weights
                     .next()
                     .ok_or(ProtocolError::Misuse("the weights do not fit the plan"))?;
-                let residual = kept.residual(&layer.kind)?;
+                let residual = residuals.residual(&layer.kind)?;
                 linear::server_online(ch, linear, w, plan.fixed.f, input, residual, share)?
             }
             (LayerKind::Linear(_), _) => return Err(KINDS_DIFFER),
@@ -334,7 +334,7 @@ pub fn server_online<T: Transport>(
             }
             _ => return Err(KINDS_DIFFER),
         };
-        kept.keep(index, &y);
+        residuals.keep(index, &y);
         if index == last {
             ch.reveal_ring(&y)?;
         }
@@ -357,7 +357,7 @@ pub fn client_online<T: Transport>(
         ));
     }
     let mut x = input.to_vec();
-    let mut kept = Kept::new(plan);
+    let mut residuals = Residuals::new(plan);
     let mut times = LayerTimes::default();
     let last = plan.layers.len() - 1;
     for (index, (layer, prepared)) in plan.layers.iter().zip(prepared.layers).enumerate() {
@@ -365,7 +365,7 @@ pub fn client_online<T: Transport>(
         let start = Instant::now();
         x = match prepared {
             ClientLayer::Linear(p) => {
-                linear::client_online(ch, &x, kept.residual(&layer.kind)?, p)?
+                linear::client_online(ch, &x, residuals.residual(&layer.kind)?, p)?
             }
             ClientLayer::Relu(share) => {
                 let w = windows(&layer.kind)?;
@@ -376,7 +376,7 @@ pub fn client_online<T: Transport>(
                 relu_gc::client_online(ch, plan.fixed, m, r)?
             }
         };
-        kept.keep(index, &x);
+        residuals.keep(index, &x);
         if index == last {
             x = ch.receive_reveal(&x)?;
         }
