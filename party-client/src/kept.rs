@@ -22,7 +22,7 @@ use veil_protocol::ProtocolError;
 
 use crate::error::ClientError;
 use crate::report::{query_report, QueryReport, Times};
-use crate::session::{dial, out_of_turn, receive_meters, Options, Session};
+use crate::session::{dial, out_of_turn, receive_meters, say_done, Options, Session};
 
 /// The client's precomputed queries, in `precomputed/` under the state folder.
 pub struct Kept {
@@ -239,9 +239,7 @@ pub fn spend(
         layer_ms: layer_times.ms(),
     };
     let report = query_report(&plan, kept.header.dealer, &meters, times).with_offline_of(&costs);
-    if peer.send(&ToServer::Done.encode()).is_ok() {
-        let _ = peer.transport_mut().finish();
-    }
+    say_done(&mut peer);
     handle.block_on(conn.close());
     Ok(Spent::Answered(output, Box::new(report)))
 }

@@ -293,9 +293,7 @@ impl Session {
     /// waits (at most a second each) for the closes to reach the peers, so that neither
     /// holds the session until its idle timeout.
     pub fn close(mut self) {
-        if self.peer.send(&ToServer::Done.encode()).is_ok() {
-            let _ = self.peer.transport_mut().finish();
-        }
+        say_done(&mut self.peer);
         let (server, dealer) = self.conns.clone();
         self.handle.block_on(async move {
             server.close().await;
@@ -356,6 +354,13 @@ fn join_dealer(
         FromDealer::Joined => Ok((conn, ch, notice)),
         FromDealer::Refused { reason } => Err(ClientError::DealerRefused(reason)),
         _ => Err(out_of_turn("dealer")),
+    }
+}
+
+/// Tells the server the session is over and finishes the stream, so it sees a clean end.
+pub(crate) fn say_done(peer: &mut Channel<QuicTransport>) {
+    if peer.send(&ToServer::Done.encode()).is_ok() {
+        let _ = peer.transport_mut().finish();
     }
 }
 

@@ -184,12 +184,16 @@ fn a_secure_mlp_is_bit_exact_with_the_plain_definition() {
 
 type Runner = fn(&Plan, &Weights, &[Ring]) -> Result<LocalRun, ProtocolError>;
 
+/// An encoded input of uniform values in [0, 1].
+fn random_input(plan: &Plan, rng: &mut Prg) -> Vec<Ring> {
+    (0..plan.input_len())
+        .map(|_| plan.fixed.encode(rng.next_u32() as f64 / u32::MAX as f64))
+        .collect()
+}
+
 fn check_runs(plan: &Plan, weights: &Weights, rng: &mut Prg, seed: Seed, run: Runner) {
-    let fixed = plan.fixed;
     for _ in 0..3 {
-        let input: Vec<Ring> = (0..plan.input_len())
-            .map(|_| fixed.encode(rng.next_u32() as f64 / u32::MAX as f64))
-            .collect();
+        let input = random_input(plan, rng);
         let run = run(plan, weights, &input).unwrap();
         let want = plain(plan, weights, &input);
         assert_eq!(run.output, want, "{:?}, seed {seed:?}", plan.backend);
@@ -416,9 +420,7 @@ fn kept_queries_are_spent_later_out_of_order() {
         });
 
         for q in [2, 0, 1] {
-            let input: Vec<Ring> = (0..plan.input_len())
-                .map(|_| fixed.encode(rng.next_u32() as f64 / u32::MAX as f64))
-                .collect();
+            let input = random_input(&plan, &mut rng);
             let (a, b) = MemTransport::pair();
             let output = std::thread::scope(|scope| {
                 scope.spawn(|| {

@@ -230,19 +230,19 @@ pub fn client_offline<T: Transport>(
         })
         .collect();
     let labels = gc.ot.receive_correlated(ch, &choices)?;
+    // The layer's ANDs and output bits: its table sizes and how far the garbler's
+    // counters move.
+    let (layer_ands, layer_outputs) = (and_gates(fixed, m) * n, (k - 1 - fixed.f) as usize * n);
     let mut msg = ch.recv()?;
     let mut r = Reader::new(&msg);
-    let tables = r.take(AND_TABLE_BYTES * and_gates(fixed, m) * n, "garbled tables")?;
-    r.take(
-        SHARE_BYTES * (k - 1 - fixed.f) as usize * n,
-        "output ciphertexts",
-    )?;
+    let tables = r.take(AND_TABLE_BYTES * layer_ands, "garbled tables")?;
+    r.take(SHARE_BYTES * layer_outputs, "output ciphertexts")?;
     r.finish()?;
     // Keep the message as the tables; copy out only the (small) output ciphertexts.
     let output = msg.split_off(tables.len());
     let (ands, outputs) = (gc.ands, gc.outputs);
-    gc.ands += (and_gates(fixed, m) * n) as u64;
-    gc.outputs += ((k - 1 - fixed.f) as usize * n) as u64;
+    gc.ands += layer_ands as u64;
+    gc.outputs += layer_outputs as u64;
     Ok(ReceivedRelu {
         key: gc.key,
         ands,
