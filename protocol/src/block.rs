@@ -2,8 +2,10 @@
 
 use std::ops::{BitAnd, BitXor, BitXorAssign};
 
-/// 128 bits, the unit of garbling and oblivious transfer.
+/// 128 bits, the unit of garbling and oblivious transfer (laid out as its `u128`, which
+/// the SIMD module loads and stores as 16 little-endian bytes).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
 pub struct Block(pub u128);
 
 impl Block {

@@ -12,21 +12,22 @@ pub(crate) const CHUNK: usize = 256;
 /// The gates of an AND batch: pairs of wires of equal width.
 pub(crate) type Gates<'a> = [(&'a Vec<Block>, &'a Vec<Block>)];
 
-/// Scratch of one role: AES blocks of the two hash passes of one chunk of output shares.
-/// Allocated once per session.
+/// Scratch of one role for the output-share ciphertexts of one chunk: hash inputs,
+/// tweaks and pads, two per element (the garbler hashes both labels). Allocated once per
+/// session.
 pub(crate) struct Scratch {
-    /// Hash inputs, then `π(x)`.
-    pub u: Vec<aes::Block>,
-    /// `π(π(x) ⊕ i)`.
-    pub v: Vec<aes::Block>,
+    pub xs: Vec<Block>,
+    pub tweaks: Vec<Block>,
+    pub pads: Vec<Block>,
 }
 
 impl Scratch {
-    /// Room for `blocks_per_output` hashes per output of a chunk.
-    pub fn new(blocks_per_output: usize) -> Scratch {
+    /// Room for one chunk.
+    pub fn new() -> Scratch {
         Scratch {
-            u: vec![aes::Block::default(); blocks_per_output * CHUNK],
-            v: vec![aes::Block::default(); blocks_per_output * CHUNK],
+            xs: vec![Block::ZERO; 2 * CHUNK],
+            tweaks: vec![Block::ZERO; 2 * CHUNK],
+            pads: vec![Block::ZERO; 2 * CHUNK],
         }
     }
 }

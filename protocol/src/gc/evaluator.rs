@@ -5,12 +5,12 @@ use veil_circuits::{Backend, Bits};
 use super::batch::{batch_len, xor_wires, Gates, Scratch, CHUNK};
 use super::garbler::output_width;
 use super::halfgates::{and_tweak, evaluate_and, output_tweak, AND_TABLE_BYTES};
-use super::hash::{Group, HashKey, Kernel, Tccr, GROUP};
-use super::lane::Lane;
+use super::hash::{tccr, HashKey, Tccr, GROUP};
 use super::SHARE_BYTES;
 use crate::block::Block;
 use crate::codec::{DecodeError, Reader};
 use crate::error::ProtocolError;
+use crate::simd::{Cipher, Kernel, Lane};
 
 /// The evaluating side of half-gates. A wire is the active label of one bit position for
 /// every element of a layer: one of its two labels, whose colour (low bit) is uniform
@@ -53,7 +53,7 @@ impl Evaluator {
             pos: 0,
             ands: 0,
             outputs: 0,
-            scratch: Scratch::new(2),
+            scratch: Scratch::new(),
         }
     }
 
@@ -154,21 +154,19 @@ impl Evaluator {
     /// (`bytes` holds exactly 16 per label) and adds the values to `shares`.
     fn open_share_chunk(&mut self, labels: &[Block], bytes: &[u8], shares: &mut [u64]) {
         let n = labels.len();
-        let (u, v) = (&mut self.scratch.u[..n], &mut self.scratch.v[..n]);
-        for (ut, l) in u.iter_mut().zip(labels) {
-            Lane::from(*l).to_aes(ut);
-        }
         let first = self.outputs;
-        self.hash
-            .hash_split(u, v, |i| output_tweak(first + i as u64));
+        let Scratch { tweaks, pads, .. } = &mut self.scratch;
+        let (tweaks, pads) = (&mut tweaks[..n], &mut pads[..n]);
+        for (c, t) in tweaks.iter_mut().enumerate() {
+            *t = Block(output_tweak(first + c as u64));
+        }
+        self.hash.hash_batch(labels, tweaks, pads);
         let cts = bytes.chunks_exact(SHARE_BYTES);
-        let pads = u.iter().zip(v.iter());
-        for (((l, (pu, pv)), ct), share) in labels.iter().zip(pads).zip(cts).zip(shares) {
+        for (((l, pad), ct), share) in labels.iter().zip(pads.iter()).zip(cts).zip(shares) {
             let slot = if l.lsb() { &ct[8..] } else { &ct[..8] };
             let mut b = [0u8; 8];
             b.copy_from_slice(slot);
-            let pad = (Lane::from_aes(pu) ^ Lane::from_aes(pv)).0[0];
-            *share = share.wrapping_add(u64::from_le_bytes(b) ^ pad);
+            *share = share.wrapping_add(u64::from_le_bytes(b) ^ pad.0 as u64);
         }
         self.outputs += n as u64;
     }
@@ -191,20 +189,20 @@ struct EvaluateBatch<'a> {
 
 impl Kernel for EvaluateBatch<'_> {
     #[inline(always)]
-    fn run(self, hash: &mut impl Group) {
+    fn run(self, aes: &impl Cipher) {
         let mut j = self.first;
         let mut pos = 0;
         for ((a, b), out) in self.gates.iter().zip(self.outs.iter_mut()) {
             for (a, b) in a.chunks(ANDS_PER_GROUP).zip(b.chunks(ANDS_PER_GROUP)) {
                 // A short last group hashes zeros in its empty slots and drops them.
-                let mut x = [Lane([0, 0]); GROUP];
-                let mut tweaks = [0u128; GROUP];
+                let mut x = [Lane::zero(); GROUP];
+                let mut tweaks = [Lane::zero(); GROUP];
                 for (t, (a, b)) in a.iter().zip(b).enumerate() {
                     x[2 * t..2 * t + 2].copy_from_slice(&[Lane::from(*a), Lane::from(*b)]);
                     let j = j + t as u64;
                     tweaks[2 * t..2 * t + 2].copy_from_slice(&[and_tweak(j, 0), and_tweak(j, 1)]);
                 }
-                let h = hash.tccr(&x, &tweaks);
+                let h = tccr(aes, &x, &tweaks);
                 let bytes = &self.tables[pos..pos + AND_TABLE_BYTES * a.len()];
                 pos += bytes.len();
                 for (t, ((a, b), ct)) in a

@@ -5,12 +5,12 @@ use veil_circuits::{Backend, Bits};
 
 use super::batch::{batch_len, xor_wires, Gates, Scratch, CHUNK};
 use super::halfgates::{and_tweak, garble_and, output_tweak, AND_TABLE_BYTES};
-use super::hash::{Group, HashKey, Kernel, Tccr, GROUP};
-use super::lane::Lane;
+use super::hash::{tccr, HashKey, Tccr, GROUP};
 use super::SHARE_BYTES;
 use crate::block::Block;
 use crate::error::ProtocolError;
 use crate::prg::{Prg, Seed};
+use crate::simd::{Cipher, Kernel, Lane};
 
 /// The garbling side of half-gates. A wire is the 0-label of one bit position for every
 /// element of a layer; the 1-label is the 0-label ⊕ Δ (free XOR).
@@ -98,7 +98,7 @@ impl Garbler {
             ands: 0,
             outputs: 0,
             tables: Vec::new(),
-            scratch: Scratch::new(2),
+            scratch: Scratch::new(),
         }
     }
 
@@ -211,23 +211,21 @@ impl Garbler {
         rng: &mut R,
     ) {
         let n = zero.len();
-        let delta = Lane::from(self.delta);
-        let (u, v) = (&mut self.scratch.u[..2 * n], &mut self.scratch.v[..2 * n]);
-        for (pair, l0) in u.chunks_exact_mut(2).zip(zero) {
-            let l0 = Lane::from(*l0);
-            l0.to_aes(&mut pair[0]);
-            (l0 ^ delta).to_aes(&mut pair[1]);
-        }
+        let delta = self.delta;
         let first = self.outputs;
-        self.hash
-            .hash_split(u, v, |i| output_tweak(first + (i >> 1) as u64));
-        let pads = u.chunks_exact(2).zip(v.chunks_exact(2));
-        for ((l0, (pu, pv)), share) in zero.iter().zip(pads).zip(shares) {
-            let pad = |k: usize| (Lane::from_aes(&pu[k]) ^ Lane::from_aes(&pv[k])).0[0];
+        let Scratch { xs, tweaks, pads } = &mut self.scratch;
+        let (xs, tweaks, pads) = (&mut xs[..2 * n], &mut tweaks[..2 * n], &mut pads[..2 * n]);
+        for (e, l0) in zero.iter().enumerate() {
+            xs[2 * e..2 * e + 2].copy_from_slice(&[*l0, *l0 ^ delta]);
+            let t = Block(output_tweak(first + e as u64));
+            tweaks[2 * e..2 * e + 2].copy_from_slice(&[t, t]);
+        }
+        self.hash.hash_batch(xs, tweaks, pads);
+        for ((l0, pad), share) in zero.iter().zip(pads.chunks_exact(2)).zip(shares) {
             let rho = rng.next_u64();
             *share = share.wrapping_add(rho);
-            let c0 = rho.wrapping_neg() ^ pad(0);
-            let c1 = weight.wrapping_sub(rho) ^ pad(1);
+            let c0 = rho.wrapping_neg() ^ pad[0].0 as u64;
+            let c1 = weight.wrapping_sub(rho) ^ pad[1].0 as u64;
             let (slot0, slot1) = if l0.lsb() { (c1, c0) } else { (c0, c1) };
             msg.extend_from_slice(&slot0.to_le_bytes());
             msg.extend_from_slice(&slot1.to_le_bytes());
@@ -253,14 +251,14 @@ struct GarbleBatch<'a> {
 
 impl Kernel for GarbleBatch<'_> {
     #[inline(always)]
-    fn run(self, hash: &mut impl Group) {
+    fn run(self, aes: &impl Cipher) {
         let delta = self.delta;
         let mut j = self.first;
         for ((a, b), out) in self.gates.iter().zip(self.outs.iter_mut()) {
             for (a, b) in a.chunks(ANDS_PER_GROUP).zip(b.chunks(ANDS_PER_GROUP)) {
                 // A short last group hashes zeros in its empty slots and drops them.
-                let mut x = [Lane([0, 0]); GROUP];
-                let mut tweaks = [0u128; GROUP];
+                let mut x = [Lane::zero(); GROUP];
+                let mut tweaks = [Lane::zero(); GROUP];
                 for (t, (a0, b0)) in a.iter().zip(b).enumerate() {
                     let (a0, b0) = (Lane::from(*a0), Lane::from(*b0));
                     x[4 * t..4 * t + 4].copy_from_slice(&[a0, a0 ^ delta, b0, b0 ^ delta]);
@@ -268,7 +266,7 @@ impl Kernel for GarbleBatch<'_> {
                     let (ta, tb) = (and_tweak(j, 0), and_tweak(j, 1));
                     tweaks[4 * t..4 * t + 4].copy_from_slice(&[ta, ta, tb, tb]);
                 }
-                let h = hash.tccr(&x, &tweaks);
+                let h = tccr(aes, &x, &tweaks);
                 let mut bytes = [0u8; AND_TABLE_BYTES * ANDS_PER_GROUP];
                 for (t, (a0, b0)) in a.iter().zip(b).enumerate() {
                     let h = [h[4 * t], h[4 * t + 1], h[4 * t + 2], h[4 * t + 3]];

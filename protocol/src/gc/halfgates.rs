@@ -6,9 +6,9 @@
 //! tweak `2j + 1`. Distinct tweaks for the two halves matter: with one tweak, `and(x, x)`
 //! gives `T_G ⊕ T_E = p_a·Δ ⊕ A₀`, and an evaluator holding `A₀` or `A₁` reads off `Δ`.
 
-use super::lane::Lane;
 #[cfg(test)]
 use crate::block::Block;
+use crate::simd::Lane;
 
 /// Bytes of one AND's table: `T_G` then `T_E`, 16 little-endian bytes each.
 pub const AND_TABLE_BYTES: usize = 32;
@@ -19,14 +19,14 @@ const OUTPUT_DOMAIN: u128 = 1 << 127;
 /// The tweak of half `half` (0: garbler half, hashing the `a` labels; 1: evaluator half,
 /// hashing the `b` labels) of the AND with global index `j`: `2j + half`.
 #[inline(always)]
-pub(crate) fn and_tweak(j: u64, half: usize) -> u128 {
-    2 * u128::from(j) + (half & 1) as u128
+pub(crate) fn and_tweak(j: u64, half: u64) -> Lane {
+    Lane::tweak(j, half & 1)
 }
 
 /// Both tweaks `(2j, 2j + 1)` of the AND with global index `j`, as blocks.
 #[cfg(test)]
 pub(crate) fn and_tweaks(j: u64) -> (Block, Block) {
-    (Block(and_tweak(j, 0)), Block(and_tweak(j, 1)))
+    (Block::from(and_tweak(j, 0)), Block::from(and_tweak(j, 1)))
 }
 
 /// The tweak of the output-share ciphertext with global index `c`, disjoint from every
@@ -41,13 +41,12 @@ pub(crate) fn output_tweak(c: u64) -> u128 {
 /// Returns the output 0-label `C₀` and the table `[T_G, T_E]`.
 #[inline(always)]
 pub(crate) fn garble_and(a0: Lane, b0: Lane, delta: Lane, h: &[Lane; 4]) -> (Lane, [Lane; 2]) {
-    let (p_a, p_b) = (a0.lsb(), b0.lsb());
     // Garbler half: T_G = H(A₀) ⊕ H(A₁) ⊕ p_b·Δ, W_G₀ = H(A₀) ⊕ p_a·T_G.
-    let t_g = h[0] ^ h[1] ^ delta.select(p_b);
-    let w_g = h[0] ^ t_g.select(p_a);
+    let t_g = h[0] ^ h[1] ^ delta.select_by(b0);
+    let w_g = h[0] ^ t_g.select_by(a0);
     // Evaluator half: T_E = H(B₀) ⊕ H(B₁) ⊕ A₀, W_E₀ = H(B₀) ⊕ p_b·(T_E ⊕ A₀).
     let t_e = h[2] ^ h[3] ^ a0;
-    let w_e = h[2] ^ (t_e ^ a0).select(p_b);
+    let w_e = h[2] ^ (t_e ^ a0).select_by(b0);
     (w_g ^ w_e, [t_g, t_e])
 }
 
@@ -55,10 +54,9 @@ pub(crate) fn garble_and(a0: Lane, b0: Lane, delta: Lane, h: &[Lane; 4]) -> (Lan
 /// `h = [H(A, 2j), H(B, 2j + 1)]` and the table `[T_G, T_E]`: returns the active output label.
 #[inline(always)]
 pub(crate) fn evaluate_and(a: Lane, b: Lane, h: &[Lane; 2], table: &[Lane; 2]) -> Lane {
-    let (s_a, s_b) = (a.lsb(), b.lsb());
     // W_G = H(A) ⊕ s_a·T_G, W_E = H(B) ⊕ s_b·(T_E ⊕ A).
-    let w_g = h[0] ^ table[0].select(s_a);
-    let w_e = h[1] ^ (table[1] ^ a).select(s_b);
+    let w_g = h[0] ^ table[0].select_by(a);
+    let w_e = h[1] ^ (table[1] ^ a).select_by(b);
     w_g ^ w_e
 }
 

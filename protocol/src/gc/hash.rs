@@ -26,28 +26,19 @@
 //! evaluator) and never reused. [`crate::gc::Garbler::new`] draws it from its CSPRNG.
 //!
 //! # Cost
-//! The garbling kernels run a whole AND batch inside one [`Tccr::run`] call, which holds
-//! the AES backend (AES-NI, detected at run time) for the batch: per group of [`GROUP`]
-//! blocks, one pipelined pass of `π(x)`, the tweaks, a second pass of `π(π(x) ⊕ i)`, all
-//! in registers, with no scratch buffer and no per-call dispatch. [`Tccr::hash_batch`]
-//! does the same over slices.
+//! The garbling kernels run a whole AND batch inside one `Tccr::run` call, which holds the
+//! widest AES instructions of this CPU (VAES or AES-NI, detected at run time by the crate's
+//! `simd` module) for the batch: per group of `GROUP` blocks, one pass of `π(x)`, the
+//! tweaks, a second pass of `π(π(x) ⊕ i)`, in vector registers, with no per-call dispatch.
+//! [`Tccr::hash_batch`] does the same over slices.
 
-use aes::cipher::consts::U16;
-use aes::cipher::generic_array::GenericArray;
-use aes::cipher::typenum::Unsigned;
-use aes::cipher::{BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, KeyInit};
-use aes::Aes128Enc;
 use rand_core::{CryptoRng, RngCore};
 
-use super::lane::Lane;
 use crate::block::Block;
+use crate::simd::{Aes, Cipher, Kernel, Lane, WIDTH};
 
-/// Blocks hashed together by [`Group::tccr`]: two of AES-NI's eight-block pipelines, so
-/// that one pipeline's second pass overlaps the other's first.
-pub(crate) const GROUP: usize = 16;
-
-/// AES-NI's pipeline width: blocks per `proc_par_blocks`.
-const PIPELINE: usize = 8;
+/// Blocks hashed together by [`tccr`]: one [`Cipher::encrypt`] call per pass.
+pub(crate) const GROUP: usize = WIDTH;
 
 /// The AES key of a garbling session's hash. Public (the evaluator needs it), but fresh
 /// per session and chosen by the garbler.
@@ -66,7 +57,7 @@ impl HashKey {
 /// `TCCR(x, i) = π(π(x) ⊕ i) ⊕ π(x)` with `π` = AES-128 under one session's key.
 #[derive(Clone)]
 pub struct Tccr {
-    aes: Aes128Enc,
+    aes: Aes,
 }
 
 impl std::fmt::Debug for Tccr {
@@ -79,15 +70,13 @@ impl Tccr {
     /// The hash of the session keyed by `key`.
     pub fn new(key: &HashKey) -> Tccr {
         Tccr {
-            aes: Aes128Enc::new(&key.0.into()),
+            aes: Aes::new(Block::from_bytes(key.0)),
         }
     }
 
     /// `π(x)`: one AES-128 encryption of the block's 16 little-endian bytes.
     pub fn permute(&self, x: Block) -> Block {
-        let mut b = to_aes(x);
-        self.aes.encrypt_block(&mut b);
-        from_aes(&b)
+        self.aes.encrypt(x)
     }
 
     /// `TCCR(x, tweak)` for one block (the reference the batched form is tested against).
@@ -109,42 +98,23 @@ impl Tccr {
         self.run(Slices { xs, tweaks, out });
     }
 
-    /// Runs `kernel` with the AES backend in hand: one dispatch for the whole kernel, and
-    /// every [`Group::tccr`] call inside it inlined down to the AES instructions.
+    /// Runs `kernel` with the AES instructions in hand: one dispatch for the whole kernel,
+    /// and every [`tccr`] call inside it inlined down to them.
     pub(crate) fn run<K: Kernel>(&self, kernel: K) {
-        self.aes.encrypt_with_backend(Backend(kernel));
-    }
-
-    /// The two passes, fused for the garbling kernels. On entry `u[t] = x_t`; on return
-    /// `u[t] = π(x_t)` and `v[t] = π(π(x_t) ⊕ tweak(t))`, so that
-    /// `TCCR(x_t, tweak(t)) = u[t] ⊕ v[t]`. Both slices must have the same length.
-    pub(crate) fn hash_split(
-        &self,
-        u: &mut [aes::Block],
-        v: &mut [aes::Block],
-        tweak: impl Fn(usize) -> u128,
-    ) {
-        debug_assert_eq!(u.len(), v.len());
-        // Pass 1: π(x).
-        self.aes.encrypt_blocks(u);
-        for (t, (vt, ut)) in v.iter_mut().zip(u.iter()).enumerate() {
-            (Lane::from_aes(ut) ^ Lane::from(tweak(t))).to_aes(vt);
-        }
-        // Pass 2: π(π(x) ⊕ i).
-        self.aes.encrypt_blocks(v);
+        self.aes.run(kernel);
     }
 }
 
-/// A loop that hashes through [`Tccr::run`].
-pub(crate) trait Kernel {
-    /// Runs the loop; `hash` computes TCCR a [`GROUP`] at a time.
-    fn run(self, hash: &mut impl Group);
-}
-
-/// TCCR on a group of blocks, with the AES backend in hand.
-pub(crate) trait Group {
-    /// `TCCR(x[t], tweaks[t])` for each `t`.
-    fn tccr(&mut self, x: &[Lane; GROUP], tweaks: &[u128; GROUP]) -> [Lane; GROUP];
+/// `TCCR(x[t], tweaks[t])` for each `t` of a group, through the cipher a kernel holds.
+#[inline(always)]
+pub(crate) fn tccr(aes: &impl Cipher, x: &[Lane; GROUP], tweaks: &[Lane; GROUP]) -> [Lane; GROUP] {
+    // Pass 1: π(x).
+    let mut u = *x;
+    aes.encrypt(&mut u);
+    // Pass 2: π(π(x) ⊕ i).
+    let mut v: [Lane; GROUP] = core::array::from_fn(|t| u[t] ^ tweaks[t]);
+    aes.encrypt(&mut v);
+    core::array::from_fn(|t| u[t] ^ v[t])
 }
 
 /// [`Tccr::hash_batch`] as a kernel.
@@ -155,85 +125,22 @@ struct Slices<'a> {
 }
 
 impl Kernel for Slices<'_> {
-    fn run(self, hash: &mut impl Group) {
+    #[inline(always)]
+    fn run(self, aes: &impl Cipher) {
         let groups = self.xs.chunks(GROUP).zip(self.tweaks.chunks(GROUP));
         for ((xs, tweaks), out) in groups.zip(self.out.chunks_mut(GROUP)) {
             // A short last group hashes zeros in its empty slots and drops them.
-            let mut x = [Lane([0, 0]); GROUP];
-            let mut i = [0u128; GROUP];
+            let mut x = [Lane::zero(); GROUP];
+            let mut i = [Lane::zero(); GROUP];
             for (t, (xt, it)) in xs.iter().zip(tweaks).enumerate() {
-                (x[t], i[t]) = (Lane::from(*xt), it.0);
+                (x[t], i[t]) = (Lane::from(*xt), Lane::from(*it));
             }
-            let h = hash.tccr(&x, &i);
+            let h = tccr(aes, &x, &i);
             for (o, h) in out.iter_mut().zip(h) {
                 *o = Block::from(h);
             }
         }
     }
-}
-
-/// Hands a [`Kernel`] the AES backend (the `cipher` crate's rank-2 closure).
-struct Backend<K>(K);
-
-impl<K> BlockSizeUser for Backend<K> {
-    type BlockSize = U16;
-}
-
-impl<K: Kernel> BlockClosure for Backend<K> {
-    #[inline(always)]
-    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
-        self.0.run(&mut Pi(backend));
-    }
-}
-
-/// `π` through a backend.
-struct Pi<'a, B>(&'a mut B);
-
-impl<B: BlockBackend<BlockSize = U16>> Pi<'_, B> {
-    /// Encrypts `blocks` in place, [`PIPELINE`] at a time where the backend pipelines
-    /// that many (AES-NI), else block by block (the software fallback).
-    #[inline(always)]
-    fn encrypt(&mut self, blocks: &mut [aes::Block; GROUP]) {
-        if B::ParBlocksSize::USIZE == PIPELINE {
-            for par in blocks.chunks_exact_mut(PIPELINE) {
-                self.0
-                    .proc_par_blocks_inplace(GenericArray::from_mut_slice(par));
-            }
-        } else {
-            for b in blocks.iter_mut() {
-                self.0.proc_block_inplace(b);
-            }
-        }
-    }
-}
-
-impl<B: BlockBackend<BlockSize = U16>> Group for Pi<'_, B> {
-    #[inline(always)]
-    fn tccr(&mut self, x: &[Lane; GROUP], tweaks: &[u128; GROUP]) -> [Lane; GROUP] {
-        let mut u = [aes::Block::default(); GROUP];
-        for (ut, x) in u.iter_mut().zip(x) {
-            x.to_aes(ut);
-        }
-        // Pass 1: π(x).
-        self.encrypt(&mut u);
-        let mut v = [aes::Block::default(); GROUP];
-        for ((vt, ut), i) in v.iter_mut().zip(&u).zip(tweaks) {
-            (Lane::from_aes(ut) ^ Lane::from(*i)).to_aes(vt);
-        }
-        // Pass 2: π(π(x) ⊕ i).
-        self.encrypt(&mut v);
-        core::array::from_fn(|t| Lane::from_aes(&u[t]) ^ Lane::from_aes(&v[t]))
-    }
-}
-
-/// A block as AES input (its 16 little-endian bytes).
-pub(crate) fn to_aes(b: Block) -> aes::Block {
-    aes::Block::from(b.to_bytes())
-}
-
-/// An AES block back as a [`Block`].
-pub(crate) fn from_aes(b: &aes::Block) -> Block {
-    Block(u128::from_le_bytes((*b).into()))
 }
 
 #[cfg(test)]

@@ -47,7 +47,6 @@ mod evaluator;
 mod garbler;
 mod halfgates;
 pub mod hash;
-mod lane;
 
 pub use evaluator::Evaluator;
 pub use garbler::{Encoder, Garbler};
