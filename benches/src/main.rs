@@ -21,6 +21,10 @@ use veil_bench::svg::layers_chart;
 use veil_bench::BenchError;
 use veil_protocol::plan::Backend;
 
+/// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmarks private inference: dealer, server and client on loopback, real QUIC.
 #[derive(Parser, Debug)]
 #[command(name = "veil-bench", version, about, long_about = None)]

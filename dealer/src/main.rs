@@ -8,6 +8,10 @@ use clap::Parser;
 use veil_dealer::{serve, Sessions};
 use veil_net::{state_dir, Identity, Listener};
 
+/// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The dealer of veil: it turns a model's public plan into one-time correlated randomness
 /// for a server and a client, and never sees inputs, weights or outputs. Run it on a
 /// machine that neither party controls: a dealer that colludes with the server learns

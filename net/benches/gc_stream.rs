@@ -26,6 +26,10 @@ use veil_protocol::channel::Channel;
 use veil_protocol::gc::{Evaluator, Garbler, AND_TABLE_BYTES};
 use veil_protocol::prg::{Prg, Seed};
 
+/// The binaries' allocator, so that these figures are theirs.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Gates per `and_batch` (one frame of tables each).
 const GATES: usize = 16;
 /// Elements per wire.

@@ -12,6 +12,10 @@ use veil_client::{
 };
 use veil_net::{state_dir, Identity, KnownHosts, DEFAULT_CONNECT_TIMEOUT};
 
+/// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Private inference: the server learns nothing about your input, you learn the
 /// prediction and nothing else about the model's weights.
 #[derive(Parser, Debug)]

@@ -11,6 +11,10 @@ use veil_net::{
 };
 use veil_server::{serve, DealerLink, HostedModel, Precomputed, ServerConfig};
 
+/// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Hosts neural-network models for private inference: clients learn predictions, the
 /// server learns nothing about their inputs, and the weights never leave this machine.
 #[derive(Parser, Debug)]

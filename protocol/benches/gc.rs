@@ -11,6 +11,10 @@ use veil_protocol::block::Block;
 use veil_protocol::gc::{Evaluator, Garbler};
 use veil_protocol::prg::{Prg, Seed};
 
+/// The binaries' allocator, so that these figures are theirs.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const GATES: usize = 16;
 
 /// Pairs of operands `(wires[2g], wires[2g + 1])`.

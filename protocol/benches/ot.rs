@@ -12,6 +12,10 @@ use veil_protocol::block::Block;
 use veil_protocol::channel::{Channel, MemTransport, Scope};
 use veil_protocol::ot::{base, CotReceiver, CotSender};
 
+/// The binaries' allocator, so that these figures are theirs.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const N: usize = 1 << 20;
 
 type Ch = Channel<MemTransport>;

@@ -15,6 +15,10 @@ use veil_protocol::prep::{
 use veil_protocol::prg::Prg;
 use veil_protocol::share::Role;
 
+/// The binaries' allocator, so that these figures are theirs.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Ch = Channel<MemTransport>;
 
 /// Runs `f` here and `g` on a second thread, at once.

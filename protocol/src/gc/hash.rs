@@ -85,8 +85,8 @@ impl Tccr {
         self.permute(u ^ tweak) ^ u
     }
 
-    /// `out[t] = TCCR(xs[t], tweaks[t])` for every `t`, a [`GROUP`] of blocks at a time
-    /// inside one [`Tccr::run`].
+    /// `out[t] = TCCR(xs[t], tweaks[t])` for every `t`, a group of blocks at a time
+    /// inside one kernel run.
     ///
     /// # Panics
     /// If the three slices differ in length (a caller bug; never peer data).
