@@ -13,10 +13,11 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use veil_protocol::plan::Backend;
 
-use crate::anchors::{Anchors, Published};
+use crate::anchors::{Anchors, PerRelu, Published};
 use crate::error::BenchError;
 use crate::network::{Network, LAN, MB};
 use crate::paths::{standard_model, STANDARD_MODELS};
+use crate::per_relu::ReluCost;
 use crate::run::{run, RunOptions, RunReport};
 
 /// Queries per network and backend: enough for a median, few enough to stay quick.
@@ -45,6 +46,8 @@ pub struct VeilFigures {
     pub online_mb: f64,
     /// Both, MB.
     pub total_mb: f64,
+    /// One ReLU's cost in this run (`None` if the network has no plain ReLU layer).
+    pub per_relu: Option<ReluCost>,
 }
 
 /// A published row with veil's ratios against it.
@@ -81,6 +84,8 @@ pub struct Comparison {
     pub interrupted: bool,
     /// Per standard network.
     pub networks: Vec<NetworkComparison>,
+    /// Published costs of one ReLU, set beside veil's `per_relu`.
+    pub published_per_relu: Vec<PerRelu>,
     /// veil's full run reports, per network and backend (for `--svg`).
     #[serde(skip)]
     pub runs: Vec<RunReport>,
@@ -99,6 +104,7 @@ pub fn compare(
         queries: QUERIES,
         interrupted: false,
         networks: Vec::new(),
+        published_per_relu: anchors.per_relu.clone(),
         runs: Vec::new(),
     };
     for (name, _) in STANDARD_MODELS {
@@ -161,6 +167,7 @@ fn figures(r: &RunReport) -> VeilFigures {
         offline_mb: offline_bytes as f64 / MB,
         online_mb: r.online.bytes as f64 / MB,
         total_mb: (offline_bytes + r.online.bytes) as f64 / MB,
+        per_relu: r.per_relu,
     }
 }
 
@@ -215,6 +222,7 @@ mod tests {
             offline_mb: 1.0,
             online_mb: 0.1,
             total_mb: 1.1,
+            per_relu: None,
         };
         let c = compared(&p, &[v]);
         let r = &c.ratio["gmw"];

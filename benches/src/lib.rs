@@ -35,6 +35,7 @@ pub mod interrupt;
 pub mod network;
 pub mod oracle;
 pub mod paths;
+pub mod per_relu;
 pub mod report;
 pub mod run;
 pub mod stats;

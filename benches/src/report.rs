@@ -9,6 +9,7 @@ use crate::counts::Counts;
 use crate::demo::DemoReport;
 use crate::estimate::Estimate;
 use crate::goals::Goal;
+use crate::per_relu::ReluCost;
 use crate::run::RunReport;
 use crate::summary::{LayerStat, Stat};
 use crate::table::{millis, percent, thousands, Align, Table};
@@ -198,7 +199,23 @@ pub fn run_text(r: &RunReport) -> String {
         thousands(r.counts.setup.ots),
         r.throughput_qps
     );
+    if let Some(c) = &r.per_relu {
+        out += &format!("{}\n", relu_line(c));
+    }
     out
+}
+
+/// One ReLU's cost in a line.
+fn relu_line(c: &ReluCost) -> String {
+    format!(
+        "per ReLU (k = {}, {} ReLUs per query): {} B offline + {} B online = {} B; {:.0} ANDs",
+        c.k,
+        thousands(c.relus),
+        thousands(c.offline_bytes.round() as u64),
+        thousands(c.online_bytes.round() as u64),
+        thousands(c.total_bytes.round() as u64),
+        c.and_gates
+    )
 }
 
 /// `accuracy`'s report as text.
@@ -243,7 +260,52 @@ pub fn compare_text(c: &Comparison) -> String {
         }
         out += &compare_table(n).render(2);
     }
+    out += "\nper ReLU: veil's plain ReLU layers (bytes measured, divided by their ReLUs) \
+            beside published per-ReLU costs\n";
+    out += &relu_table(c).render(2);
     out
+}
+
+/// veil's cost per ReLU for each network and backend, then the published ones.
+fn relu_table(c: &Comparison) -> Table {
+    let mut t = Table::new(&[
+        ("protocol", Align::Left),
+        ("k", Align::Right),
+        ("offline B", Align::Right),
+        ("online B", Align::Right),
+        ("total B", Align::Right),
+        ("ANDs", Align::Right),
+        ("source", Align::Left),
+    ]);
+    let bytes = |b: f64| thousands(b.round() as u64);
+    for n in &c.networks {
+        for v in &n.veil {
+            if let Some(r) = &v.per_relu {
+                t.row(vec![
+                    format!("veil {}", v.backend.to_uppercase()),
+                    r.k.to_string(),
+                    bytes(r.offline_bytes),
+                    bytes(r.online_bytes),
+                    bytes(r.total_bytes),
+                    format!("{:.0}", r.and_gates),
+                    format!("this run, {}", n.network),
+                ]);
+            }
+        }
+    }
+    for p in &c.published_per_relu {
+        let rounds = p.rounds.map_or(String::new(), |r| format!(", {r} rounds"));
+        t.row(vec![
+            p.protocol.clone(),
+            String::new(),
+            "-".into(),
+            "-".into(),
+            thousands(p.bytes),
+            "-".into(),
+            format!("{}{rounds}", p.source),
+        ]);
+    }
+    t
 }
 
 fn compare_table(n: &crate::compare::NetworkComparison) -> Table {

@@ -19,6 +19,7 @@ use crate::error::BenchError;
 use crate::estimate::Estimate;
 use crate::inputs::{query_inputs, Source};
 use crate::network::{LinkJson, Network};
+use crate::per_relu::ReluCost;
 use crate::stats::Spread;
 use crate::summary::{summarize, CostSummary, LayerStat, Stat};
 
@@ -107,6 +108,8 @@ pub struct RunReport {
     pub counts: Consumed,
     /// Per layer, in model order.
     pub layers: Vec<RunLayer>,
+    /// One ReLU's cost, over the plain ReLU layers (`None` if the model has none).
+    pub per_relu: Option<ReluCost>,
     /// True if every query had the same bytes and rounds (per phase and per layer).
     pub costs_constant: bool,
     /// How many of the queries' outputs are not bit-exact with the plaintext fixed-point
@@ -174,6 +177,15 @@ fn report(
 ) -> RunReport {
     let costs = summarize(&run.reports, run.elapsed);
     let layer_counts = counts::per_layer(plan);
+    let layers: Vec<RunLayer> = costs
+        .layers
+        .iter()
+        .zip(layer_counts)
+        .map(|(cost, counts)| RunLayer {
+            cost: cost.clone(),
+            counts,
+        })
+        .collect();
     let estimate = opts.net.shape().zip(unshaped).map(|(shape, u)| {
         let u = summarize(&u.reports, u.elapsed);
         Estimate::of(shape, phases(&costs), phases(&u))
@@ -201,15 +213,8 @@ fn report(
             setup: counts::setup(plan),
             per_query: counts::per_query(plan),
         },
-        layers: costs
-            .layers
-            .iter()
-            .zip(layer_counts)
-            .map(|(cost, counts)| RunLayer {
-                cost: cost.clone(),
-                counts,
-            })
-            .collect(),
+        per_relu: ReluCost::of(plan, &layers),
+        layers,
         costs_constant: costs.constant,
         differ,
         throughput_qps: costs.throughput_qps,

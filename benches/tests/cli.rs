@@ -115,6 +115,15 @@ fn a_custom_network_runs_garbled_circuits_and_draws_a_well_formed_svg() {
     assert_eq!(v["counts"]["setup"]["ots"], 128);
     assert_eq!(v["differ"], 0, "the GC run's output is the reference's");
     assert!(v["layers"][1]["ots"].as_u64() > Some(0));
+    // One garbled ReLU within the budget: at most 3k − 2 ANDs, 4.1 KB in all of
+    // which at most 600 B online (CrypTFlow2's analytic GC ReLU: 4,032 B at l = 32).
+    let relu = &v["per_relu"];
+    let k = relu["k"].as_f64().expect("the plan's k");
+    assert_eq!(relu["relus"], 256, "two layers of 128");
+    assert!(relu["and_gates"].as_f64() <= Some(3.0 * k - 2.0), "{relu}");
+    assert!(relu["online_bytes"].as_f64() <= Some(600.0), "{relu}");
+    assert!(relu["total_bytes"].as_f64() <= Some(4_100.0), "{relu}");
+    assert!(relu["offline_bytes"].as_f64() > Some(32.0 * relu["and_gates"].as_f64().unwrap()));
     // Ten round trips of 10 ms at least: the shaping is real.
     assert!(v["online"]["ms"].as_f64() >= Some(10.0), "{}", v["online"]);
     let text = std::fs::read_to_string(&svg).expect("the SVG was written");
@@ -224,4 +233,12 @@ fn compare_json_sets_veil_beside_the_published_figures() {
         .expect("a ratio");
     let expected = veil[0]["total_s"].as_f64().unwrap() / 4.88;
     assert!((ratio - expected).abs() < 1e-9, "{ratio} vs {expected}");
+    // Per ReLU: veil's, both backends, beside the published per-ReLU costs.
+    assert!(veil
+        .iter()
+        .all(|r| r["per_relu"]["total_bytes"].as_f64() > Some(0.0)));
+    let published = v["published_per_relu"]
+        .as_array()
+        .expect("published per-ReLU costs");
+    assert!(published.iter().any(|p| p["bytes"] == 4032));
 }
