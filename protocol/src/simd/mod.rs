@@ -95,11 +95,23 @@ pub(crate) trait Kernel {
 impl Aes {
     /// The cipher keyed by `key` (16 little-endian bytes), on this CPU's widest path.
     pub fn new(key: Block) -> Aes {
-        Aes::on(Isa::detect(), key)
+        Aes::with(Isa::detect(), key)
     }
 
-    /// The cipher keyed by `key` on the path `isa` (which the CPU must have).
+    /// The cipher keyed by `key` on the path `isa`, which must be one this CPU has (a test
+    /// asking for another is refused here, before any instruction it lacks can run).
+    #[cfg(test)]
     pub fn on(isa: Isa, key: Block) -> Aes {
+        assert!(
+            Isa::available().contains(&isa),
+            "{isa:?} is not on this CPU"
+        );
+        Aes::with(isa, key)
+    }
+
+    /// `isa` comes from [`Isa::detect`] (or a test's check of [`Isa::available`]): the
+    /// safety of [`Aes::run`] rests on it.
+    fn with(isa: Isa, key: Block) -> Aes {
         Aes {
             isa,
             round_keys: expand(isa, key),
