@@ -11,6 +11,11 @@
 //! the 32 MiB of tables). The connection is set up once, outside the timed loop; before
 //! timing, one checked layer decodes a few outputs of every batch against plaintext.
 //! Throughput is counted in ANDs.
+//!
+//! Two baselines on the same connection carry the same bytes (a layer's tables) with no
+//! garbling: `tables_only`, ready-made 2 MiB frames through the same channels, and
+//! `quinn_stream`, one quinn stream written and read directly. They are the ceiling the
+//! link sets on this machine.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::mpsc;
@@ -200,6 +205,46 @@ fn layer(garble: &mut GarbleSide, eval: &mut EvalSide, check: bool) -> usize {
     })
 }
 
+/// A layer's worth of table frames, made once, through the channels: the transport's
+/// own ceiling.
+fn tables_only(send: &mut Channel<QuicTransport>, recv: &mut Channel<QuicTransport>) {
+    let frame = vec![7u8; GATES * ELEMENTS * AND_TABLE_BYTES];
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..BATCHES {
+                send.send(&frame).expect("send");
+            }
+            send.flush().expect("flush");
+        });
+        for _ in 0..BATCHES {
+            assert_eq!(recv.recv().expect("frame").len(), frame.len());
+        }
+    });
+}
+
+/// The same bytes on a fresh quinn stream, written and read directly: quinn's ceiling.
+fn quinn_stream(rt: &Runtime, from: &quinn::Connection, to: &quinn::Connection) {
+    let frame = vec![7u8; GATES * ELEMENTS * AND_TABLE_BYTES];
+    let (from, to) = (from.clone(), to.clone());
+    rt.block_on(async move {
+        let writer = tokio::spawn(async move {
+            let (mut send, _recv) = from.open_bi().await.expect("open");
+            for _ in 0..BATCHES {
+                send.write_all(&frame).await.expect("write");
+            }
+            send.finish().expect("finish");
+            let _ = send.stopped().await;
+        });
+        let (_send, mut recv) = to.accept_bi().await.expect("accept");
+        let mut got = 0;
+        while let Some(chunk) = recv.read_chunk(usize::MAX, true).await.expect("read") {
+            got += chunk.bytes.len();
+        }
+        assert_eq!(got, BATCHES * GATES * ELEMENTS * AND_TABLE_BYTES);
+        writer.await.expect("writer");
+    });
+}
+
 /// What must outlive the channels: the runtime driving QUIC, the listener and both ends
 /// of the connection (the client's holds its endpoint).
 type Link = (Runtime, Listener, Connection, Connection);
@@ -267,6 +312,12 @@ fn bench_gc_stream(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("quic_loopback", |b| {
         b.iter(|| layer(&mut garble, &mut eval, false))
+    });
+    group.bench_function("tables_only", |b| {
+        b.iter(|| tables_only(&mut garble.channel, &mut eval.channel))
+    });
+    group.bench_function("quinn_stream", |b| {
+        b.iter(|| quinn_stream(&link.0, link.3.quic(), link.2.quic()))
     });
     group.finish();
 
