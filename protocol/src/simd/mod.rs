@@ -38,11 +38,20 @@ pub(crate) const WIDTH: usize = 32;
 /// AES-128 under one key, on the widest AES instructions of this CPU.
 #[derive(Clone)]
 pub(crate) struct Aes {
-    isa: Isa,
-    /// The eleven round keys, for the vector paths.
-    round_keys: [Block; 11],
+    keys: Keys,
+}
+
+/// The expanded key in the form its path uses; the variant is the path.
+#[derive(Clone)]
+enum Keys {
+    /// The eleven round keys, for VAES.
+    #[cfg(target_arch = "x86_64")]
+    Vaes([Block; 11]),
+    /// The eleven round keys, for AES-NI.
+    #[cfg(target_arch = "x86_64")]
+    AesNi([Block; 11]),
     /// The `aes` crate's cipher: the path of CPUs without AES instructions.
-    portable: Aes128Enc,
+    Portable(Box<Aes128Enc>),
 }
 
 /// The instructions an [`Aes`] runs on.
@@ -112,23 +121,39 @@ impl Aes {
     /// `isa` comes from [`Isa::detect`] (or a test's check of [`Isa::available`]): the
     /// safety of [`Aes::run`] rests on it.
     fn with(isa: Isa, key: Block) -> Aes {
-        Aes {
-            isa,
-            round_keys: expand(isa, key),
-            portable: Aes128Enc::new(&key.to_bytes().into()),
+        let keys = match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: both vector paths are chosen only where AES-NI was found.
+            Isa::Vaes => Keys::Vaes(unsafe { x86::expand(key) }),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Isa::AesNi => Keys::AesNi(unsafe { x86::expand(key) }),
+            _ => Keys::Portable(Box::new(Aes128Enc::new(&key.to_bytes().into()))),
+        };
+        Aes { keys }
+    }
+
+    /// The path this cipher runs on.
+    fn isa(&self) -> Isa {
+        match self.keys {
+            #[cfg(target_arch = "x86_64")]
+            Keys::Vaes(_) => Isa::Vaes,
+            #[cfg(target_arch = "x86_64")]
+            Keys::AesNi(_) => Isa::AesNi,
+            Keys::Portable(_) => Isa::Portable,
         }
     }
 
     /// Runs `kernel` with the cipher in hand.
     pub fn run<K: Kernel>(&self, kernel: K) {
-        match self.isa {
+        match &self.keys {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::Vaes` is chosen only where `has_vaes` found VAES and AVX-512F.
-            Isa::Vaes => unsafe { x86::run_vaes(&self.round_keys, kernel) },
+            // SAFETY: `Keys::Vaes` is built only where `has_vaes` found VAES and AVX-512F.
+            Keys::Vaes(round_keys) => unsafe { x86::run_vaes(round_keys, kernel) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa::AesNi` is chosen only where `has_aes_ni` found AES-NI.
-            Isa::AesNi => unsafe { x86::run_aes_ni(&self.round_keys, kernel) },
-            _ => kernel.run(&Portable(&self.portable)),
+            // SAFETY: `Keys::AesNi` is built only where `has_aes_ni` found AES-NI.
+            Keys::AesNi(round_keys) => unsafe { x86::run_aes_ni(round_keys, kernel) },
+            Keys::Portable(cipher) => kernel.run(&Portable(cipher)),
         }
     }
 
@@ -149,18 +174,8 @@ impl std::fmt::Debug for Aes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The key may be secret (a PRG seed): show only the path.
         f.debug_struct("Aes")
-            .field("isa", &self.isa)
+            .field("isa", &self.isa())
             .finish_non_exhaustive()
-    }
-}
-
-/// The round keys of `key` where a vector path needs them (zeros for the portable one).
-fn expand(isa: Isa, key: Block) -> [Block; 11] {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: both vector paths are chosen only where AES-NI was found.
-        Isa::Vaes | Isa::AesNi => unsafe { x86::expand(key) },
-        _ => [Block::ZERO; 11],
     }
 }
 
