@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
-use veil_protocol::plan::PlanError;
+use veil_plan::PlanError;
 
 use crate::onnx::wire::WireError;
 

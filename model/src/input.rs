@@ -3,8 +3,8 @@
 //! The client refuses NaN, infinities and values outside the model's calibrated input
 //! range rather than letting them wrap silently in the ring.
 
-use veil_protocol::plan::Plan;
-use veil_protocol::ring::Ring;
+use veil_plan::Plan;
+use veil_plan::ring::Ring;
 
 use crate::error::InputError;
 
@@ -50,8 +50,8 @@ pub fn encode_input(plan: &Plan, values: &[f32]) -> Result<Vec<Ring>, InputError
 
 #[cfg(test)]
 mod tests {
-    use veil_protocol::plan::{LayerKind, PlanLayer};
-    use veil_protocol::ring::FixedPoint;
+    use veil_plan::{LayerKind, PlanLayer};
+    use veil_plan::ring::FixedPoint;
 
     use super::*;
 
@@ -61,7 +61,7 @@ mod tests {
             input_shape: vec![1, 1, 28, 28],
             input_range: (0.0, 1.0),
             fixed: FixedPoint { f: 12, k: 40 },
-            backend: veil_protocol::plan::Backend::Gmw,
+            backend: veil_plan::Backend::Gmw,
             layers: vec![PlanLayer {
                 name: "fc".into(),
                 kind: LayerKind::dense(10, 784),

@@ -6,7 +6,7 @@
 //! values. A skip connection is a back-reference: [`Op::Residual`] adds the output of an
 //! earlier layer, as the plan's `Linear::residual` does.
 
-use veil_protocol::plan::{Image, Window};
+use veil_plan::{Image, Window};
 
 use crate::kernels;
 

@@ -9,11 +9,11 @@
 //! - A residual Add becomes the `residual` of the linear layer it follows, naming the
 //!   plan layer of the earlier ReLU or max-pool; shape layers vanish.
 
-use veil_protocol::plan::{
+use veil_plan::{
     Backend, Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, PlanLayer, SumPool, Weights,
     Window, MAX_LEN,
 };
-use veil_protocol::ring::FixedPoint;
+use veil_plan::ring::FixedPoint;
 
 use crate::error::ModelError;
 use crate::ir::{FloatModel, Layer, Op};

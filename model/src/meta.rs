@@ -4,7 +4,7 @@
 //! into the ONNX `metadata_props`. Absent keys take the defaults below; the caller may
 //! override `f` and `k`.
 
-use veil_protocol::ring::FixedPoint;
+use veil_plan::ring::FixedPoint;
 
 use crate::error::ModelError;
 

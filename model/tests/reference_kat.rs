@@ -2,10 +2,10 @@
 
 use veil_model::reference::{linear, max_pool_relu, min_bits, reference_observed, relu_trunc};
 use veil_model::{calibrate, decode_output, lower, reference, Dense, FloatModel, Layer, Op};
-use veil_protocol::plan::{
+use veil_plan::{
     Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, PlanLayer, SumPool, Weights, Window,
 };
-use veil_protocol::ring::{fits_signed, FixedPoint};
+use veil_plan::ring::{fits_signed, FixedPoint};
 
 fn neg(v: i64) -> u64 {
     v as u64
@@ -32,7 +32,7 @@ fn hand_plan() -> (Plan, Weights) {
         input_shape: vec![1, 2],
         input_range: (-2.0, 2.0),
         fixed: FIXED,
-        backend: veil_protocol::plan::Backend::Gmw,
+        backend: veil_plan::Backend::Gmw,
         layers: vec![
             layer("fc1", LayerKind::dense(3, 2)),
             layer("relu", LayerKind::ReluTrunc { len: 3 }),
@@ -262,7 +262,7 @@ fn residual_adds_the_earlier_output_at_double_scale() {
         input_shape: vec![1, 2],
         input_range: (-2.0, 2.0),
         fixed: FIXED,
-        backend: veil_protocol::plan::Backend::Gmw,
+        backend: veil_plan::Backend::Gmw,
         layers: vec![
             layer("fc1", LayerKind::dense(2, 2)),
             layer("relu", LayerKind::ReluTrunc { len: 2 }),
@@ -308,7 +308,7 @@ fn max_pool_differences_raise_min_k() {
         input_shape: vec![1, 1, 1, 2],
         input_range: (-8.0, 8.0),
         fixed: FIXED,
-        backend: veil_protocol::plan::Backend::Gmw,
+        backend: veil_plan::Backend::Gmw,
         layers: vec![
             PlanLayer {
                 name: "conv".into(),

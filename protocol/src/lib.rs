@@ -14,23 +14,21 @@
 pub mod bitstream;
 pub mod block;
 pub mod channel;
-pub mod codec;
 pub mod engine;
 pub mod error;
 pub mod gc;
 pub mod gmw;
 pub mod layers;
-pub mod linalg;
 pub mod local;
 pub mod material;
 pub mod ot;
-pub mod plan;
 pub mod prep;
 pub mod prg;
-pub mod ring;
 pub mod share;
 mod simd;
 mod stored;
 pub mod wire;
 
 pub use error::ProtocolError;
+pub use veil_plan as plan;
+pub use veil_plan::{codec, linalg, ring};

@@ -12,10 +12,10 @@
 
 mod calibrate;
 
-use veil_protocol::plan::{
+use veil_plan::{
     Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, Weights, Window,
 };
-use veil_protocol::ring::{decode_at, truncate, Ring};
+use veil_plan::ring::{decode_at, truncate, Ring};
 
 use crate::kernels;
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use veil_model::{Conv, Dense, FloatModel, Op};
-use veil_protocol::ring::FixedPoint;
+use veil_plan::ring::FixedPoint;
 
 /// A fixture file's path.
 pub fn fixture(name: &str) -> PathBuf {
@@ -135,7 +135,7 @@ pub fn check_reference_bound(
     outputs: &Outputs,
     loose: f64,
     torch_slack: f64,
-) -> Vec<Vec<veil_protocol::ring::Ring>> {
+) -> Vec<Vec<veil_plan::ring::Ring>> {
     let mut encoded = Vec::new();
     for case in &outputs.cases {
         let x = veil_model::encode_input(&model.plan, &case.input).unwrap();

@@ -4,7 +4,7 @@
 //! Images are `[1, c, h, w]` tensors. Windows have no dilation; padding follows ONNX
 //! (`pads` = top, left, bottom, right, or `auto_pad`).
 
-use veil_protocol::plan::{Image, Window};
+use veil_plan::{Image, Window};
 
 use super::{attr_int, attr_ints, attr_str, finite, shape_error, unsupported_use};
 use crate::error::ModelError;

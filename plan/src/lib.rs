@@ -1,15 +1,24 @@
-//! The plan: the public shape of a model (layer kinds and sizes, fixed-point parameters).
+//! The plan: the public shape of a model (layer kinds and sizes, fixed-point parameters),
+//! with what both the cryptography and the model side need of it: the ring and fixed
+//! point ([`ring`]), the linear maps a plan names ([`linalg`]) and the checked codec that
+//! every peer's bytes go through ([`codec`]).
 //!
-//! The server derives it from its model and sends it to the client; both present its hash
-//! to the dealer, which shapes the correlated randomness after it. Weights are not part of
-//! the plan: they never leave the server.
+//! The server derives the plan from its model and sends it to the client; both present its
+//! hash to the dealer, which shapes the correlated randomness after it. Weights are not
+//! part of the plan: they never leave the server. Nothing here is secret or random, so
+//! ONNX import and the plaintext reference (`veil-model`) use it without the cryptography.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 use sha2::{Digest, Sha256};
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::ring::{FixedPoint, Ring};
 
+pub mod codec;
 mod layer;
+pub mod linalg;
+pub mod ring;
 
 pub use layer::{Image, LayerKind, Linear, LinearOp, SumPool, Window, Windows, MAX_LEN};
 

@@ -1,6 +1,6 @@
 //! Matrix-vector products, convolutions and sum-pools over Z_{2^64}.
 
-use crate::plan::{Image, Window};
+use crate::{Image, Window};
 use crate::ring::Ring;
 
 /// `M · x` for a `rows × cols` row-major matrix, wrapping.
@@ -102,6 +102,7 @@ pub fn sum_pool(input: Image, window: Window, x: &[Ring]) -> Vec<Ring> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand_core::{RngCore, SeedableRng};
 
     /// Convolution by the definition, one output at a time.
     fn conv_naive(w: &[Ring], oc: usize, input: Image, win: Window, x: &[Ring]) -> Vec<Ring> {
@@ -136,7 +137,8 @@ mod tests {
 
     #[test]
     fn conv_matches_the_definition_on_odd_shapes() {
-        let mut prg = crate::prg::Prg::new(crate::prg::Seed([7; 16]));
+        let mut prg = rand_chacha::ChaCha12Rng::seed_from_u64(7);
+        let mut ring_vec = |n: usize| (0..n).map(|_| prg.next_u64()).collect::<Vec<Ring>>();
         let cases = [
             (
                 Image { c: 1, h: 5, w: 7 },
@@ -165,8 +167,8 @@ mod tests {
         ];
         for (input, oc, mut win, pads) in cases {
             win.pads = pads;
-            let w = prg.ring_vec(oc * input.c * win.area());
-            let x = prg.ring_vec(input.len());
+            let w = ring_vec(oc * input.c * win.area());
+            let x = ring_vec(input.len());
             assert_eq!(
                 conv2d(&w, oc, input, win, &x),
                 conv_naive(&w, oc, input, win, &x)
