@@ -119,6 +119,6 @@ fn refuse(ch: &mut Channel<QuicTransport>, reason: String) -> Result<(), ServeEr
     tracing::info!("refused: {reason}");
     ch.send(&FromDealer::Refused { reason }.encode())?;
     // Let the refusal reach the party before the connection goes.
-    let _ = ch.transport_mut().finish();
+    let _ = ch.finish();
     Ok(())
 }

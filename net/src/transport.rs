@@ -150,25 +150,6 @@ impl QuicTransport {
         self
     }
 
-    /// Ends our direction of the stream and blocks until the peer has received every
-    /// frame sent (or the timeout passes). Call it before dropping the connection when
-    /// this side sent the last frame: closing a connection discards undelivered data.
-    pub fn finish(&mut self) -> Result<(), ChannelError> {
-        if self.send.finish().is_err() {
-            return Ok(()); // already finished or reset
-        }
-        let (send, limit) = (&mut self.send, self.timeout);
-        // The timer must be made inside the runtime: build it in the async block.
-        match self
-            .handle
-            .block_on(async { timeout(limit, send.stopped()).await })
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(ChannelError::Closed),
-            Err(_) => Err(ChannelError::Timeout),
-        }
-    }
-
     /// Sends one frame, with the shaper's stamp on a shaped connection.
     fn write(&mut self, frame: Payload<'_>) -> Result<(), ChannelError> {
         if self.broken {
@@ -238,6 +219,25 @@ impl Transport for QuicTransport {
             self.abandon();
         }
         result
+    }
+
+    /// Ends our direction of the stream and blocks until the peer has received every
+    /// frame sent (or the timeout passes). Call it before dropping the connection when
+    /// this side sent the last frame: closing a connection discards undelivered data.
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        if self.send.finish().is_err() {
+            return Ok(()); // already finished or reset
+        }
+        let (send, limit) = (&mut self.send, self.timeout);
+        // The timer must be made inside the runtime: build it in the async block.
+        match self
+            .handle
+            .block_on(async { timeout(limit, send.stopped()).await })
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(ChannelError::Closed),
+            Err(_) => Err(ChannelError::Timeout),
+        }
     }
 
     fn wire_bytes(&self) -> Option<u64> {

@@ -360,7 +360,7 @@ fn join_dealer(
 /// Tells the server the session is over and finishes the stream, so it sees a clean end.
 pub(crate) fn say_done(peer: &mut Channel<QuicTransport>) {
     if peer.send(&ToServer::Done.encode()).is_ok() {
-        let _ = peer.transport_mut().finish();
+        let _ = peer.finish();
     }
 }
 

@@ -364,6 +364,6 @@ pub(crate) fn refuse(
         .encode(),
     )?;
     // Let the refusal reach the client before the connection goes.
-    let _ = ch.transport_mut().finish();
+    let _ = ch.finish();
     Ok(())
 }

@@ -92,7 +92,7 @@ impl LayerTimes {
 /// each linear layer; without (`None`), it runs the base OTs of two-party preprocessing
 /// and sends nothing of W. Under GC it then starts the garbling session (hash key, base
 /// OTs).
-pub fn server_setup<T: Transport>(
+pub fn server_setup<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     plan: &Plan,
     weights: &Weights,
@@ -121,7 +121,7 @@ pub fn server_setup<T: Transport>(
 
 /// The client's setup: with a dealer, receives E for each linear layer; without, runs
 /// the base OTs of two-party preprocessing. Under GC it then joins the garbling session.
-pub fn client_setup<T: Transport>(
+pub fn client_setup<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     plan: &Plan,
     preprocessing: Preprocessing,
@@ -151,7 +151,7 @@ pub fn client_setup<T: Transport>(
 
 /// Without a dealer, the server's share of one query's material, made with the client
 /// (who calls [`client_material`] at once); then [`server_offline`] as with a dealer.
-pub fn server_material<T: Transport>(
+pub fn server_material<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     plan: &Plan,
     setup: &mut ServerSetup,
@@ -166,7 +166,7 @@ pub fn server_material<T: Transport>(
 /// Without a dealer, the client's share of one query's material, made with the server
 /// (who calls [`server_material`] at once); then [`client_offline`] as with a dealer.
 /// `done(index)` is called as each layer's material is ready.
-pub fn client_material<T: Transport>(
+pub fn client_material<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     plan: &Plan,
     setup: &mut ClientSetup,
@@ -181,7 +181,7 @@ pub fn client_material<T: Transport>(
 
 /// The server's offline step for one query: under GC it garbles each non-linear layer
 /// (after the client's OTs) and sends the tables; the dealer's material passes through.
-pub fn server_offline<T: Transport>(
+pub fn server_offline<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     plan: &Plan,
     setup: &mut ServerSetup,
@@ -208,7 +208,7 @@ pub fn server_offline<T: Transport>(
 /// The client's offline step for one query: `E ⋆ V + [U⋆V]_c` for every linear layer
 /// (`[W⋆V]_c` alone without a dealer);
 /// under GC, OT on its share of each non-linear layer's input and the garbled tables.
-pub fn client_offline<T: Transport>(
+pub fn client_offline<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     plan: &Plan,
     setup: &mut ClientSetup,
@@ -300,7 +300,7 @@ impl Residuals {
 }
 
 /// The server's online phase for one query.
-pub fn server_online<T: Transport>(
+pub fn server_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     plan: &Plan,
     weights: &Weights,
@@ -345,7 +345,7 @@ pub fn server_online<T: Transport>(
 }
 
 /// The client's online phase: from its encoded input to the opened output.
-pub fn client_online<T: Transport>(
+pub fn client_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     plan: &Plan,
     prepared: PreparedQuery,

@@ -52,6 +52,11 @@ pub trait Transport: Send {
     fn flush(&mut self) -> Result<(), ChannelError> {
         Ok(())
     }
+    /// Ends this direction once the peer has every frame sent, so that a last message
+    /// (a refusal, a goodbye) is not lost when the connection closes right after.
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        Ok(())
+    }
     /// Bytes the transport itself has moved on the wire, sent and received (framing and
     /// encryption included), where it can tell.
     fn wire_bytes(&self) -> Option<u64> {
@@ -72,26 +77,44 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     fn flush(&mut self) -> Result<(), ChannelError> {
         (**self).flush()
     }
+    fn finish(&mut self) -> Result<(), ChannelError> {
+        (**self).finish()
+    }
     fn wire_bytes(&self) -> Option<u64> {
         (**self).wire_bytes()
     }
 }
 
 /// A metered, round-clocked channel to one peer.
-pub struct Channel<T: Transport = Box<dyn Transport>> {
-    transport: T,
+///
+/// The transport may be unsized: `&mut Channel<QuicTransport>` coerces to
+/// `&mut Channel<dyn Transport>` ([`Link`]), which is what the layer protocols take, so
+/// that they can sit behind trait objects.
+pub struct Channel<T: Transport + ?Sized = Box<dyn Transport>> {
     clock: u64,
     meter: Meter,
+    // Last, so that the struct can be unsized over it.
+    transport: T,
 }
+
+/// A channel over any transport: what protocols behind trait objects speak to.
+pub type Link = Channel<dyn Transport>;
 
 impl<T: Transport> Channel<T> {
     /// Wraps a transport; the clock starts at zero, in [`Scope::CONTROL`].
     pub fn new(transport: T) -> Self {
         Channel {
-            transport,
             clock: 0,
             meter: Meter::new(),
+            transport,
         }
+    }
+}
+
+impl<T: Transport + ?Sized> Channel<T> {
+    /// Ends this direction once the peer has every frame ([`Transport::finish`]).
+    pub fn finish(&mut self) -> Result<(), ChannelError> {
+        self.transport.finish()
     }
 
     /// The transport underneath, e.g. to finish a stream before closing.

@@ -49,13 +49,13 @@ pub fn input_wires(role: Role, mine: &[u64], width: u32) -> (Vec<Bits>, Vec<Bits
 }
 
 /// The GMW backend: runs any circuit of `veil-circuits` on XOR shares over a channel.
-pub struct Gmw<'c, T: Transport> {
+pub struct Gmw<'c, T: Transport + ?Sized> {
     ch: &'c mut Channel<T>,
     role: Role,
     triples: std::vec::IntoIter<BitTriple>,
 }
 
-impl<'c, T: Transport> Gmw<'c, T> {
+impl<'c, T: Transport + ?Sized> Gmw<'c, T> {
     /// A party that spends `triples` in order, one per AND gate.
     pub fn new(ch: &'c mut Channel<T>, role: Role, triples: Vec<BitTriple>) -> Self {
         Gmw {
@@ -79,7 +79,7 @@ impl<'c, T: Transport> Gmw<'c, T> {
     }
 }
 
-impl<T: Transport> Backend for Gmw<'_, T> {
+impl<T: Transport + ?Sized> Backend for Gmw<'_, T> {
     type Wire = Bits;
     type Error = ProtocolError;
 

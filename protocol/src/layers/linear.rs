@@ -99,7 +99,7 @@ pub fn client_prepare(
 
 /// The client's online step: sends `F = x_c − V` (and `G = r_c − T` for a residual
 /// input `r_c`), returns its output share.
-pub fn client_online<T: Transport>(
+pub fn client_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     x: &[Ring],
     residual: Option<&[Ring]>,
@@ -125,7 +125,7 @@ pub fn client_online<T: Transport>(
 /// `W ⋆ (x_s + F) + [U⋆V]_s + b (+ 2^f · (r_s + G))`. `x` is the server's input share,
 /// `None` for the first layer (the client holds it all); `residual` its share of the
 /// residual input.
-pub fn server_online<T: Transport>(
+pub fn server_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     layer: &Linear,
     weights: &LinearWeights,
@@ -168,7 +168,7 @@ pub fn server_online<T: Transport>(
 }
 
 /// The server's setup: `E = W − U` for one layer, sent to the client.
-pub fn server_setup<T: Transport>(
+pub fn server_setup<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     weights: &LinearWeights,
     mask: &[Ring],
@@ -181,7 +181,7 @@ pub fn server_setup<T: Transport>(
 }
 
 /// The client's setup: receives `E` for one layer.
-pub fn client_setup<T: Transport>(
+pub fn client_setup<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     layer: &Linear,
 ) -> Result<Vec<Ring>, ProtocolError> {

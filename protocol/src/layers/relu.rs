@@ -81,7 +81,7 @@ pub fn bytes_sent(fixed: FixedPoint, m: usize, n: usize) -> usize {
 
 /// Runs the layer on this party's shares `x` (scale 2^(2f)): its shares of
 /// `ReLU(max over each window) >> f` (scale 2^f). A ReLU is the window of one.
-pub fn relu_trunc<T: Transport>(
+pub fn relu_trunc<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     role: Role,
     fixed: FixedPoint,
@@ -168,7 +168,7 @@ pub fn relu_trunc<T: Transport>(
 
 /// Bit injection: additive ring shares of XOR-shared bits, one round for all of them.
 /// Opens `b ⊕ r` and uses `b = c + (1 − 2c)·r`.
-fn inject<T: Transport, const N: usize>(
+fn inject<T: Transport + ?Sized, const N: usize>(
     ch: &mut Channel<T>,
     role: Role,
     bits: [&Bits; N],

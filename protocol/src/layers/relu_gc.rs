@@ -158,7 +158,7 @@ fn wire_width(wires: &Candidates) -> usize {
 }
 
 /// The server's setup: fresh Δ and hash key, the key to the client, base OTs.
-pub fn server_setup<T: Transport>(ch: &mut Channel<T>) -> Result<GcServer, ProtocolError> {
+pub fn server_setup<T: Transport + ?Sized>(ch: &mut Channel<T>) -> Result<GcServer, ProtocolError> {
     let mut rng = Prg::from_os();
     let garbler = Garbler::new(&mut rng);
     ch.send(&garbler.hash_key().0)?;
@@ -167,7 +167,7 @@ pub fn server_setup<T: Transport>(ch: &mut Channel<T>) -> Result<GcServer, Proto
 }
 
 /// The client's setup: the hash key, base OTs.
-pub fn client_setup<T: Transport>(ch: &mut Channel<T>) -> Result<GcClient, ProtocolError> {
+pub fn client_setup<T: Transport + ?Sized>(ch: &mut Channel<T>) -> Result<GcClient, ProtocolError> {
     let msg = ch.recv()?;
     let mut r = Reader::new(&msg);
     let key = HashKey(r.array("hash key")?);
@@ -182,7 +182,7 @@ pub fn client_setup<T: Transport>(ch: &mut Channel<T>) -> Result<GcClient, Proto
 }
 
 /// The server's offline step for one layer of `n` outputs with `m` candidates each.
-pub fn server_offline<T: Transport>(
+pub fn server_offline<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     gc: &mut GcServer,
     fixed: FixedPoint,
@@ -212,7 +212,7 @@ pub fn server_offline<T: Transport>(
 
 /// The client's offline step for one layer: OT on its share's bits (its share `x` of the
 /// layer's input, gathered by `windows`), then the tables.
-pub fn client_offline<T: Transport>(
+pub fn client_offline<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     gc: &mut GcClient,
     fixed: FixedPoint,
@@ -255,7 +255,7 @@ pub fn client_offline<T: Transport>(
 
 /// The server's online step: sends the labels of its share's bits (its share `x` of the
 /// layer's input, gathered by `windows`); returns its output shares.
-pub fn server_online<T: Transport>(
+pub fn server_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     fixed: FixedPoint,
     windows: &Windows,
@@ -294,7 +294,7 @@ pub fn server_online<T: Transport>(
 
 /// The client's online step: receives the server's labels, evaluates, decrypts its
 /// output shares.
-pub fn client_online<T: Transport>(
+pub fn client_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     fixed: FixedPoint,
     m: usize,

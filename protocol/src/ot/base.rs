@@ -55,7 +55,7 @@ const KDF_TAG: &[u8] = b"veil/ot/base/chou-orlandi/ristretto255/v1";
 /// Runs `n` random base OTs as the sender: returns `(k0_i, k1_i)` for each. The receiver
 /// learns exactly one key of each pair, the sender learns nothing of the choices.
 /// Sends 32 bytes, receives `32n`; one round trip.
-pub fn send<T: Transport>(
+pub fn send<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     rng: &mut (impl RngCore + CryptoRng),
     n: usize,
@@ -68,7 +68,7 @@ pub fn send<T: Transport>(
 
 /// Runs random base OTs as the receiver with `choices`: returns `k{c_i}_i` for each.
 /// Receives 32 bytes, sends `32 · choices.len()`; one round trip.
-pub fn receive<T: Transport>(
+pub fn receive<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     rng: &mut (impl RngCore + CryptoRng),
     choices: &[bool],

@@ -87,7 +87,7 @@ struct SenderCore {
 
 impl SenderCore {
     /// Receives the matrix of one chunk of `rows.len()` OTs and writes q_j into `rows`.
-    fn chunk<T: Transport>(
+    fn chunk<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         rows: &mut [Block],
@@ -135,7 +135,7 @@ struct ReceiverCore {
 impl ReceiverCore {
     /// Sends the matrix of one chunk of `rows.len()` OTs for `choices` (the chunk's real
     /// choices; padding rows choose 0) and writes t_j into `rows`.
-    fn chunk<T: Transport>(
+    fn chunk<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         choices: &[bool],
@@ -204,7 +204,7 @@ impl std::fmt::Debug for CotSender {
 impl CotSender {
     /// Set-up with a fresh uniform Δ: 128 base OTs as their receiver, choosing the bits
     /// of Δ. Sends 4,096 bytes, receives 32; one round trip.
-    pub fn setup<T: Transport>(
+    pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Self, ProtocolError> {
@@ -216,7 +216,7 @@ impl CotSender {
     /// Set-up with the caller's Δ (e.g. the garbling Δ, low bit 1): then
     /// [`CotSender::send_correlated`] yields pairs (x0, x0 ⊕ `delta`). `delta` must be
     /// secret and uniform (at least 127 free bits); it is used as the base-OT choices.
-    pub fn setup_with_delta<T: Transport>(
+    pub fn setup_with_delta<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         rng: &mut (impl RngCore + CryptoRng),
         delta: Block,
@@ -244,7 +244,7 @@ impl CotSender {
     /// Extends `n` correlated OTs with the global Δ and returns x0 for each (x1 = x0 ⊕ Δ).
     /// The receiver's matrix is the only traffic: receives [`matrix_bytes`]`(n)` in
     /// [`messages`]`(n)` frames, sends nothing; one flight.
-    pub fn send_correlated<T: Transport>(
+    pub fn send_correlated<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         n: usize,
@@ -261,7 +261,7 @@ impl CotSender {
 
     /// Extends `n` random OTs: returns (m0_j, m1_j), of which the receiver gets m{r_j}_j.
     /// Same traffic as [`CotSender::send_correlated`].
-    pub fn send_random<T: Transport>(
+    pub fn send_random<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         n: usize,
@@ -275,7 +275,7 @@ impl CotSender {
 
     /// [`CotSender::send_random`] without collecting: hands `each` the messages (m0, m1)
     /// of each chunk of at most [`CHUNK_OTS`] OTs as they are made, in order.
-    pub fn send_random_chunks<T: Transport>(
+    pub fn send_random_chunks<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         n: usize,
@@ -294,7 +294,7 @@ impl CotSender {
     /// per OT, d_j = H(j, q_j) ⊕ H(j, q_j ⊕ Δ) ⊕ `delta` (exactly `16n` bytes, in
     /// [`messages`]`(n)` frames): two flights per [`FLIGHT_OTS`] OTs, i.e. 2 for n ≤ 2^20.
     /// The hash is CCR, so `delta` may even equal Δ.
-    pub fn send_correlated_with<T: Transport>(
+    pub fn send_correlated_with<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         delta: Block,
@@ -317,7 +317,7 @@ impl CotSender {
 
     /// Runs the extension of `n` OTs chunk by chunk and hands `each` the hashed pairs
     /// (H(j, q_j), H(j, q_j ⊕ Δ)) of the chunk's real OTs.
-    fn hashed_chunks<T: Transport>(
+    fn hashed_chunks<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         n: usize,
@@ -377,7 +377,7 @@ impl std::fmt::Debug for CotReceiver {
 impl CotReceiver {
     /// Set-up: 128 base OTs as their sender. Sends 32 bytes, receives 4,096; one round
     /// trip.
-    pub fn setup<T: Transport>(
+    pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Self, ProtocolError> {
@@ -401,7 +401,7 @@ impl CotReceiver {
     /// Correlated OTs with the sender's global Δ: returns x{c_j}_j = x0_j ⊕ c_j·Δ for each
     /// choice. Sends [`matrix_bytes`]`(n)` in [`messages`]`(n)` frames, receives nothing;
     /// one flight.
-    pub fn receive_correlated<T: Transport>(
+    pub fn receive_correlated<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         choices: &[bool],
@@ -418,7 +418,7 @@ impl CotReceiver {
 
     /// Random OTs: returns m{c_j}_j for each choice. Same traffic as
     /// [`CotReceiver::receive_correlated`].
-    pub fn receive_random<T: Transport>(
+    pub fn receive_random<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         choices: &[bool],
@@ -430,7 +430,7 @@ impl CotReceiver {
 
     /// [`CotReceiver::receive_random`] without collecting: hands `each` the messages of
     /// each chunk of at most [`CHUNK_OTS`] OTs as they are made, in order.
-    pub fn receive_random_chunks<T: Transport>(
+    pub fn receive_random_chunks<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         choices: &[bool],
@@ -444,7 +444,7 @@ impl CotReceiver {
     /// sender's `16n` bytes of corrections, in flights of at most [`FLIGHT_OTS`] OTs (all
     /// matrices of a flight, then all its corrections), so that neither side ever has more
     /// than 16 MiB unread in the pipe: `2 · ceil(n / FLIGHT_OTS)` flights.
-    pub fn receive_correlated_with<T: Transport>(
+    pub fn receive_correlated_with<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         choices: &[bool],
@@ -466,7 +466,7 @@ impl CotReceiver {
 
     /// Sends the matrix for `choices` chunk by chunk and hands `each` H(j, t_j) for the
     /// chunk's real OTs.
-    fn hashed_chunks<T: Transport>(
+    fn hashed_chunks<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         choices: &[bool],

@@ -148,7 +148,7 @@ impl Pattern {
 
 /// The weight holder's (server's) share of M·V, for `weights` = M's nonzeros in pattern
 /// order ([`Pattern::gather`]). The peer calls [`mask_share`] at once.
-pub fn weights_share<T: Transport>(
+pub fn weights_share<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     pattern: &Pattern,
@@ -172,7 +172,7 @@ pub fn weights_share<T: Transport>(
 
 /// The mask holder's (client's) share of M·V for its mask `mask` = V (`cols` values, to
 /// be drawn fresh per query from an OS-seeded PRG). The peer calls [`weights_share`].
-pub fn mask_share<T: Transport>(
+pub fn mask_share<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     pattern: &Pattern,

@@ -57,7 +57,7 @@ impl std::fmt::Debug for TwoPartyPrep {
 
 impl TwoPartyPrep {
     /// The server's set-up: base OTs, and M(W) of every linear layer.
-    pub fn server<T: Transport>(
+    pub fn server<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         plan: &Plan,
         weights: &Weights,
@@ -75,7 +75,7 @@ impl TwoPartyPrep {
     }
 
     /// The client's set-up: base OTs, and the pattern of every linear layer.
-    pub fn client<T: Transport>(
+    pub fn client<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         plan: &Plan,
     ) -> Result<TwoPartyPrep, ProtocolError> {
@@ -91,7 +91,7 @@ impl TwoPartyPrep {
         Self::setup(ch, Role::Client, linear)
     }
 
-    fn setup<T: Transport>(
+    fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         role: Role,
         linear: Vec<LinearLayer>,
@@ -104,7 +104,7 @@ impl TwoPartyPrep {
     /// Makes this party's share of one query's material with the peer, who calls it at
     /// once on the same plan. `done(index)` is called as each layer's material is ready
     /// (for a progress display; [`offline_bytes`] weighs the layers).
-    pub fn query<T: Transport>(
+    pub fn query<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         plan: &Plan,
@@ -132,7 +132,7 @@ impl TwoPartyPrep {
 }
 
 /// Shares of W ⋆ V for one linear layer, V the client's fresh mask.
-fn linear_share<T: Transport>(
+fn linear_share<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     layer: &LinearLayer,
@@ -152,7 +152,7 @@ fn linear_share<T: Transport>(
 }
 
 /// A GMW ReLU or max-pool layer's material, in the order [`ReluShare`] lists it.
-fn relu_share<T: Transport>(
+fn relu_share<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     plan: &Plan,

@@ -24,7 +24,7 @@ use crate::share::Role;
 
 /// `n` random bits, XOR-shared and additively shared over the ring: this party's share.
 /// Both parties call it at once with the same `n`.
-pub fn inject_pairs<T: Transport>(
+pub fn inject_pairs<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     n: usize,
@@ -34,7 +34,7 @@ pub fn inject_pairs<T: Transport>(
 
 /// `n` bit-times-ring pairs (r, R, r·R), all shared: this party's share. Both parties
 /// call it at once with the same `n`.
-pub fn bit_rings<T: Transport>(
+pub fn bit_rings<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     n: usize,
@@ -46,7 +46,7 @@ pub fn bit_rings<T: Transport>(
 /// flights, not six): `n` bit-ring pairs, then two sets of `n` injection pairs (the
 /// carry's and the wrap's). The same objects and bytes as [`bit_rings`] and twice
 /// [`inject_pairs`], but for the IKNP padding. Both parties call it at once.
-pub fn relu_pairs<T: Transport>(
+pub fn relu_pairs<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     n: usize,
@@ -92,7 +92,7 @@ fn parts(role: Role, product: bool) -> &'static [Part] {
 /// One party's side of `n` injections, of which the first `products` also carry a
 /// product with R. Each party's vector OTs cover a prefix of the values (the client's
 /// only the products), so OT i is value i.
-fn draw<T: Transport>(
+fn draw<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     n: usize,

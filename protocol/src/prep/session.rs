@@ -40,7 +40,7 @@ impl std::fmt::Debug for PrepSession {
 impl PrepSession {
     /// Set-up: base OTs for both instances, the server's sender instance first. Each party
     /// sends 32 + 4,096 bytes; two round trips.
-    pub fn setup<T: Transport>(ch: &mut Channel<T>, role: Role) -> Result<Self, ProtocolError> {
+    pub fn setup<T: Transport + ?Sized>(ch: &mut Channel<T>, role: Role) -> Result<Self, ProtocolError> {
         let mut prg = Prg::from_os();
         let (sender, receiver) = match role {
             Role::Server => {
@@ -87,7 +87,7 @@ impl PrepSession {
     /// counts. Each party first sends its matrix, then reads the peer's: 16 bytes per OT
     /// from the receiver. At most [`FLIGHT_OTS`] each way, so neither side has more than
     /// 16 MiB unread.
-    pub(super) fn random_ots<T: Transport>(
+    pub(super) fn random_ots<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         send: usize,
@@ -106,7 +106,7 @@ impl PrepSession {
     /// [`PrepSession::random_ots`] keeping only each message's low bit, packed 64 to a
     /// word: (m0 as sender, m0 ⊕ m1 as sender, m{c} as receiver). No block is kept, so a
     /// flight of bits needs no more than a few MiB.
-    pub(super) fn random_bit_ots<T: Transport>(
+    pub(super) fn random_bit_ots<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         send: usize,

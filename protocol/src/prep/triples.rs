@@ -19,7 +19,7 @@ use crate::gmw::BitTriple;
 /// `gates` AND triples of `width` lanes each: this party's shares, laid out as
 /// [`crate::material`] draws them (one [`BitTriple`] per gate, lane i of gate g being
 /// triple g·width + i). Both parties call it at once with the same shape.
-pub fn and_triples<T: Transport>(
+pub fn and_triples<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     gates: usize,
@@ -34,7 +34,7 @@ pub fn and_triples<T: Transport>(
 /// One [`BitTriple`] per entry of `widths`, of that many lanes: a whole layer's gates,
 /// whatever their widths, in one batch of random OTs. Both parties call it at once with
 /// the same widths.
-pub fn and_triples_of<T: Transport>(
+pub fn and_triples_of<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     widths: &[usize],

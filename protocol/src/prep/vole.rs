@@ -69,7 +69,7 @@ pub struct Ask<'a> {
 /// Runs vector OTs both ways: this party sends `offer` and receives `ask`, while the peer
 /// calls with the mirror image. Per flight: one random-OT flight each way at once, then
 /// each party's corrections.
-pub fn exchange<T: Transport>(
+pub fn exchange<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     mut offer: Option<Offer<'_>>,
@@ -110,7 +110,7 @@ fn clamp(r: &Range<usize>, n: usize) -> Range<usize> {
 }
 
 /// Sends the corrections of OTs `first..first + pairs.len()`, frame by frame.
-fn send<T: Transport>(
+fn send<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     first: usize,
     pairs: &[(Block, Block)],
@@ -143,7 +143,7 @@ fn send<T: Transport>(
 }
 
 /// Receives the corrections of OTs `first..first + keys.len()` and hands out the shares.
-fn receive<T: Transport>(
+fn receive<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     first: usize,
     keys: &[Block],
