@@ -22,6 +22,9 @@ pub enum ProtocolError {
     /// The caller broke an API rule (never caused by peer data).
     #[error("protocol misuse: {0}")]
     Misuse(&'static str),
+    /// A state the code should never reach (a bug).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// A circuit was given inconsistent wires (a bug).
     #[error("internal circuit error: {0}")]
     Circuit(#[from] CircuitError),

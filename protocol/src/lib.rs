@@ -11,6 +11,18 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+/// `Debug` for one-time secret material: the type's name and its size, never a value.
+macro_rules! redacted_debug {
+    ($t:ty, $len:expr) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let len: usize = ($len)(self);
+                write!(f, "{}({len} values, redacted)", stringify!($t))
+            }
+        }
+    };
+}
+
 pub mod bitstream;
 pub mod block;
 pub mod channel;

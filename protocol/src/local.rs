@@ -1,17 +1,19 @@
-//! Both parties in one process over an in-memory pipe, with the dealer's work done in
-//! process or no dealer at all: for tests and examples, where no network or third
-//! machine is wanted.
+//! Both parties' engines in one process over an in-memory pipe, with the dealer's work done
+//! in process or no dealer at all: for tests of the engine alone, with no session messages
+//! (the whole session, wire messages and dealer included, runs in memory through
+//! [`crate::session`]).
 
 use std::thread;
 
-use crate::channel::{Channel, MemTransport, Meter, Phase, Scope};
-use crate::engine::{self, Preprocessing};
+use rand_core::{CryptoRng, RngCore};
+
+use crate::channel::{Channel, MemTransport, Meter, Scope};
+use crate::engine::{self, ClientSetup, Preprocessing, ServerSetup};
 use crate::error::ProtocolError;
-use crate::material::{deal, expand, MaterialMsg, QueryMaterial, SessionMasks};
+use crate::material::{deal, SessionMasks};
 use crate::plan::{Plan, Weights};
-use crate::prg::Seed;
+use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
-use crate::share::Role;
 
 /// The outcome of one local run.
 pub struct LocalRun {
@@ -23,73 +25,48 @@ pub struct LocalRun {
     pub client: Meter,
 }
 
-/// Runs setup and one query of `plan` on `input` (already encoded), with the dealer's
-/// material drawn in process.
+/// Runs setup and one query of `plan` on `input` (already encoded) with the material from
+/// `preprocessing`: a dealer's drawn in process, or made by the two parties by OT. Every
+/// random choice comes from `rng` (each party's thread gets a generator split off it).
 pub fn run_local(
     plan: &Plan,
     weights: &Weights,
     input: &[Ring],
-) -> Result<LocalRun, ProtocolError> {
-    run(plan, weights, input, Preprocessing::Dealer)
-}
-
-/// Runs setup and one query of `plan` on `input` without a dealer: the two parties make
-/// the material by oblivious transfer.
-pub fn run_local_two_party(
-    plan: &Plan,
-    weights: &Weights,
-    input: &[Ring],
-) -> Result<LocalRun, ProtocolError> {
-    run(plan, weights, input, Preprocessing::TwoParty)
-}
-
-/// Where one party's material comes from: the dealer's message, or the peer.
-enum Source {
-    Dealt(MaterialMsg),
-    TwoParty,
-}
-
-fn run(
-    plan: &Plan,
-    weights: &Weights,
-    input: &[Ring],
     preprocessing: Preprocessing,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<LocalRun, ProtocolError> {
-    let (masks, s_src, c_src) = match preprocessing {
-        Preprocessing::Dealer => {
-            let masks = SessionMasks::expand(plan, Seed::random());
-            let (s_msg, c_msg) = deal(plan, &masks);
-            (Some(masks), Source::Dealt(s_msg), Source::Dealt(c_msg))
-        }
-        Preprocessing::TwoParty => (None, Source::TwoParty, Source::TwoParty),
-    };
+    let masks = (preprocessing == Preprocessing::Dealer)
+        .then(|| SessionMasks::expand(plan, Seed::from_rng(rng)));
+    let (s_msg, c_msg) = masks.as_ref().map(|m| deal(m, rng)).unzip();
+    let (mut server_rng, mut client_rng) = (Prg::new(Seed::from_rng(rng)), Prg::new(Seed::from_rng(rng)));
     let (a, b) = MemTransport::pair();
     thread::scope(|scope| {
-        let server = scope.spawn(|| -> Result<Meter, ProtocolError> {
+        let server = scope.spawn(move || -> Result<Meter, ProtocolError> {
+            let rng = &mut server_rng;
             let mut ch = Channel::new(a);
-            let mut setup = engine::server_setup(&mut ch, plan, weights, masks.as_ref())?;
-            let material = match s_src {
-                Source::Dealt(msg) => expand(plan, Role::Server, msg)?,
-                Source::TwoParty => engine::server_material(&mut ch, plan, &mut setup)?,
+            let mut setup = ServerSetup::run(&mut ch, plan, weights, masks.as_ref(), rng)?;
+            let material = match s_msg {
+                Some(msg) => setup.expand(msg)?,
+                None => setup.make(&mut ch)?,
             };
-            let query = engine::server_offline(&mut ch, plan, &mut setup, material)?;
+            let query = setup.offline(&mut ch, material, rng)?;
             engine::server_online(&mut ch, plan, weights, query)?;
             ch.enter(Scope::CONTROL);
             Ok(ch.meter().clone())
         });
+        let rng = &mut client_rng;
         let mut ch = Channel::new(b);
-        let mut setup = engine::client_setup(&mut ch, plan, preprocessing)?;
-        ch.enter(Scope::phase(Phase::Offline));
-        let material: QueryMaterial = match c_src {
-            Source::Dealt(msg) => expand(plan, Role::Client, msg)?,
-            Source::TwoParty => engine::client_material(&mut ch, plan, &mut setup, &mut |_| {})?,
+        let mut setup = ClientSetup::run(&mut ch, plan, preprocessing, rng)?;
+        let material = match c_msg {
+            Some(msg) => setup.expand(msg)?,
+            None => setup.make(&mut ch, &mut |_| {})?,
         };
-        let prepared = engine::client_offline(&mut ch, plan, &mut setup, material)?;
+        let prepared = setup.offline(&mut ch, material, rng)?;
         let (output, _) = engine::client_online(&mut ch, plan, prepared, input)?;
         ch.enter(Scope::CONTROL);
         let server = server
             .join()
-            .map_err(|_| ProtocolError::Misuse("the server thread panicked"))??;
+            .map_err(|_| ProtocolError::Internal("the server thread panicked"))??;
         Ok(LocalRun {
             output,
             server,

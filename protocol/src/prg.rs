@@ -22,7 +22,7 @@ impl Seed {
     }
 
     /// A fresh seed drawn from `rng`.
-    pub fn from_rng<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+    pub fn from_rng<R: RngCore + CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut s = [0u8; 16];
         rng.fill_bytes(&mut s);
         Seed(s)
@@ -50,6 +50,12 @@ impl Prg {
     /// A generator seeded from the operating system.
     pub fn from_os() -> Self {
         Prg::new(Seed::random())
+    }
+
+    /// A child generator seeded from this one, for work handed to another party or thread:
+    /// a whole run still replays from the one seed at the top.
+    pub fn split(&mut self) -> Prg {
+        Prg::new(Seed::from_rng(self))
     }
 
     /// `n` uniform ring elements.

@@ -11,7 +11,7 @@ use veil_circuits::Bits;
 use crate::block::Block;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::gmw::BitTriple;
-use crate::material::{BitRing, InjectPair, LinearShare, ReluShare};
+use crate::material::{BitRing, InjectPair, LinearShare};
 
 /// A value that can wait on disk.
 pub(crate) trait Stored: Sized {
@@ -170,23 +170,6 @@ impl Stored for LinearShare {
         Ok(LinearShare {
             mask: Stored::get(r)?,
             uv: Stored::get(r)?,
-        })
-    }
-}
-
-impl Stored for ReluShare {
-    fn put(&self, w: &mut Writer) {
-        self.triples.put(w);
-        self.product.put(w);
-        self.carry.put(w);
-        self.wrap.put(w);
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(ReluShare {
-            triples: Stored::get(r)?,
-            product: Stored::get(r)?,
-            carry: Stored::get(r)?,
-            wrap: Stored::get(r)?,
         })
     }
 }

@@ -2,43 +2,30 @@
 //! (`veil-client precompute`): after the offline phase each party's share of a query needs
 //! nothing of the session it was made in — with a dealer the client's linear outputs
 //! already hold E·V; a garbled layer carries its own Δ or hash key and tweak counters.
+//!
+//! Layout: the layer count (u32), then per layer its protocol's tag (one byte) and its
+//! ready state. Reading checks each layer against the plan's protocol for it.
 
-use super::{ClientLayer, PreparedQuery, ServerLayer, ServerQuery, KINDS_DIFFER};
+use super::{PreparedQuery, ServerQuery};
 use crate::codec::{Reader, Writer};
 use crate::error::ProtocolError;
-use crate::plan::{LayerKind, Plan};
-use crate::stored::Stored;
-
-const LINEAR: u8 = 0;
-const RELU: u8 = 1;
-const GARBLED: u8 = 2;
+use crate::layers::{Layer, Stack};
+use crate::plan::Plan;
+use std::sync::Arc;
 
 impl ServerQuery {
     /// The server's material for this query, to be kept until the query comes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.u32(self.layers.len() as u32);
-        for layer in &self.layers {
-            match layer {
-                ServerLayer::Linear(s) => put(&mut w, LINEAR, s),
-                ServerLayer::Relu(s) => put(&mut w, RELU, s),
-                ServerLayer::Garbled(g) => put(&mut w, GARBLED, g),
-            }
-        }
+        w.u32(self.steps.len() as u32);
+        self.steps.iter().for_each(|s| s.put(&mut w));
         w.into_bytes()
     }
 
     /// Reads what [`ServerQuery::to_bytes`] wrote, checking its layers against `plan`.
     pub fn from_bytes(plan: &Plan, bytes: &[u8]) -> Result<ServerQuery, ProtocolError> {
-        let layers = read(plan, bytes, |r, linear, tag| {
-            Ok(match (linear, tag) {
-                (true, LINEAR) => ServerLayer::Linear(Stored::get(r)?),
-                (false, RELU) => ServerLayer::Relu(Stored::get(r)?),
-                (false, GARBLED) => ServerLayer::Garbled(Stored::get(r)?),
-                _ => return Err(KINDS_DIFFER),
-            })
-        })?;
-        Ok(ServerQuery { layers })
+        let steps = read(plan, bytes, |layer, r| Ok(layer.load_server(r)?))?;
+        Ok(ServerQuery { steps })
     }
 }
 
@@ -46,56 +33,34 @@ impl PreparedQuery {
     /// The client's prepared query, to be kept until its input comes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.u32(self.layers.len() as u32);
-        for layer in &self.layers {
-            match layer {
-                ClientLayer::Linear(p) => put(&mut w, LINEAR, p),
-                ClientLayer::Relu(s) => put(&mut w, RELU, s),
-                ClientLayer::Garbled(g) => put(&mut w, GARBLED, g),
-            }
-        }
+        w.u32(self.steps.len() as u32);
+        self.steps.iter().for_each(|s| s.put(&mut w));
         w.into_bytes()
     }
 
     /// Reads what [`PreparedQuery::to_bytes`] wrote, checking its layers against `plan`.
     pub fn from_bytes(plan: &Plan, bytes: &[u8]) -> Result<PreparedQuery, ProtocolError> {
-        let layers = read(plan, bytes, |r, linear, tag| {
-            Ok(match (linear, tag) {
-                (true, LINEAR) => ClientLayer::Linear(Stored::get(r)?),
-                (false, RELU) => ClientLayer::Relu(Stored::get(r)?),
-                (false, GARBLED) => ClientLayer::Garbled(Stored::get(r)?),
-                _ => return Err(KINDS_DIFFER),
-            })
-        })?;
-        Ok(PreparedQuery { layers })
+        let steps = read(plan, bytes, |layer, r| Ok(layer.load_client(r)?))?;
+        Ok(PreparedQuery { steps })
     }
 }
 
-fn put<T: Stored>(w: &mut Writer, tag: u8, value: &T) {
-    w.u8(tag);
-    value.put(w);
-}
-
-/// Reads one layer per plan layer with `layer(reader, is_linear, tag)`.
-fn read<L>(
+/// Reads one step per plan layer with `load(its protocol, reader)`.
+fn read<S>(
     plan: &Plan,
     bytes: &[u8],
-    mut layer: impl FnMut(&mut Reader<'_>, bool, u8) -> Result<L, ProtocolError>,
-) -> Result<Vec<L>, ProtocolError> {
+    mut load: impl FnMut(Arc<dyn Layer>, &mut Reader<'_>) -> Result<S, ProtocolError>,
+) -> Result<Vec<S>, ProtocolError> {
     let mut r = Reader::new(bytes);
     if r.u32("layer count")? as usize != plan.layers.len() {
         return Err(ProtocolError::Material(
             "a kept query has another layer count than the plan".into(),
         ));
     }
-    let layers = plan
-        .layers
+    let steps = Stack::of(plan)
         .iter()
-        .map(|l| {
-            let tag = r.u8("layer kind")?;
-            layer(&mut r, matches!(l.kind, LayerKind::Linear(_)), tag)
-        })
-        .collect::<Result<Vec<L>, ProtocolError>>()?;
+        .map(|layer| load(layer.clone(), &mut r))
+        .collect::<Result<Vec<S>, ProtocolError>>()?;
     r.finish()?;
-    Ok(layers)
+    Ok(steps)
 }

@@ -1,12 +1,25 @@
 use super::cost::{self, Cost};
 use super::*;
-use crate::channel::Tally;
-use crate::layers::relu;
-use crate::local::{run_local, run_local_two_party, LocalRun};
+use crate::channel::{Channel, MemTransport, Tally};
+use crate::codec::{Reader, Writer};
+use crate::layers::linear::PreparedLinear;
+use crate::layers::relu_gmw::{self as relu, ReluShare};
+use crate::local::{run_local, LocalRun};
+use crate::material::LinearShare;
 use crate::plan::{Backend, LinearWeights, PlanLayer};
-use crate::prg::{Prg, Seed};
+use crate::prg::Seed;
 use crate::ring::{truncate, FixedPoint};
+use crate::stored::Stored;
 use rand_core::RngCore;
+
+/// Both sources of material, for the tests that run each.
+const SOURCES: [Preprocessing; 2] = [Preprocessing::Dealer, Preprocessing::TwoParty];
+
+/// A test's generator from the OS, its seed printed on failure by the caller.
+fn test_rng() -> (Seed, Prg) {
+    let seed = Seed::random();
+    (seed, Prg::new(seed))
+}
 
 /// A random MLP `sizes[0] → sizes[1] → … ` with ReLU between, weights small enough that
 /// pre-activations stay inside k bits.
@@ -158,31 +171,40 @@ fn cnn(fixed: FixedPoint, rng: &mut Prg) -> (Plan, Weights) {
 
 #[test]
 fn a_secure_cnn_is_bit_exact_with_the_plain_definition() {
-    let seed = Seed::random();
-    let mut rng = Prg::new(seed);
+    let (seed, mut rng) = test_rng();
     let fixed = FixedPoint { f: 10, k: 34 };
     let (mut plan, weights) = cnn(fixed, &mut rng);
     for backend in [Backend::Gmw, Backend::Gc] {
         plan.backend = backend;
-        check_runs(&plan, &weights, &mut rng, seed, run_local);
-        check_runs(&plan, &weights, &mut rng, seed, run_local_two_party);
+        for source in SOURCES {
+            check_runs(&plan, &weights, &mut rng, seed, source);
+        }
     }
 }
 
 #[test]
 fn a_secure_mlp_is_bit_exact_with_the_plain_definition() {
-    let seed = Seed::random();
-    let mut rng = Prg::new(seed);
+    let (seed, mut rng) = test_rng();
     let fixed = FixedPoint { f: 10, k: 30 };
     let (mut plan, weights) = mlp(&[20, 16, 12, 4], fixed, &mut rng);
     for backend in [Backend::Gmw, Backend::Gc] {
         plan.backend = backend;
-        check_runs(&plan, &weights, &mut rng, seed, run_local);
-        check_runs(&plan, &weights, &mut rng, seed, run_local_two_party);
+        for source in SOURCES {
+            check_runs(&plan, &weights, &mut rng, seed, source);
+        }
     }
 }
 
-type Runner = fn(&Plan, &Weights, &[Ring]) -> Result<LocalRun, ProtocolError>;
+/// One local run of `plan` on `input` with material from `source`.
+fn run(
+    plan: &Plan,
+    weights: &Weights,
+    input: &[Ring],
+    source: Preprocessing,
+    rng: &mut Prg,
+) -> LocalRun {
+    run_local(plan, weights, input, source, rng).unwrap()
+}
 
 /// An encoded input of uniform values in [0, 1].
 fn random_input(plan: &Plan, rng: &mut Prg) -> Vec<Ring> {
@@ -191,12 +213,12 @@ fn random_input(plan: &Plan, rng: &mut Prg) -> Vec<Ring> {
         .collect()
 }
 
-fn check_runs(plan: &Plan, weights: &Weights, rng: &mut Prg, seed: Seed, run: Runner) {
+fn check_runs(plan: &Plan, weights: &Weights, rng: &mut Prg, seed: Seed, source: Preprocessing) {
     for _ in 0..3 {
         let input = random_input(plan, rng);
-        let run = run(plan, weights, &input).unwrap();
+        let output = run(plan, weights, &input, source, rng).output;
         let want = plain(plan, weights, &input);
-        assert_eq!(run.output, want, "{:?}, seed {seed:?}", plan.backend);
+        assert_eq!(output, want, "{:?} {source:?}, seed {seed:?}", plan.backend);
     }
 }
 
@@ -207,12 +229,12 @@ fn joint(a: Tally, b: Tally) -> (u64, u64) {
 #[test]
 fn each_layer_costs_exactly_its_formula() {
     let fixed = FixedPoint { f: 12, k: 32 };
-    let mut rng = Prg::new(Seed::random());
+    let (_, mut rng) = test_rng();
     let (mut plan, weights) = mlp(&[30, 24, 16, 10], fixed, &mut rng);
     let input = vec![fixed.encode(0.5); 30];
     for backend in [Backend::Gmw, Backend::Gc] {
         plan.backend = backend;
-        let run = run_local(&plan, &weights, &input).unwrap();
+        let run = run(&plan, &weights, &input, Preprocessing::Dealer, &mut rng);
         let model = cost::online(&plan);
         for (layer, want) in model.iter().enumerate() {
             let scope = Scope::layer(Phase::Online, layer);
@@ -246,12 +268,12 @@ fn each_layer_costs_exactly_its_formula() {
 #[test]
 fn each_cnn_layer_costs_exactly_its_formula() {
     let fixed = FixedPoint { f: 10, k: 34 };
-    let mut rng = Prg::new(Seed::random());
+    let (_, mut rng) = test_rng();
     let (mut plan, weights) = cnn(fixed, &mut rng);
     let input = vec![fixed.encode(0.25); plan.input_len()];
     for backend in [Backend::Gmw, Backend::Gc] {
         plan.backend = backend;
-        let run = run_local(&plan, &weights, &input).unwrap();
+        let run = run(&plan, &weights, &input, Preprocessing::Dealer, &mut rng);
         for (layer, want) in cost::online(&plan).iter().enumerate() {
             let scope = Scope::layer(Phase::Online, layer);
             let (bytes, rounds) = joint(run.server.tally(scope), run.client.tally(scope));
@@ -276,15 +298,15 @@ fn each_cnn_layer_costs_exactly_its_formula() {
 #[test]
 fn dealer_free_layers_cost_exactly_their_formula() {
     let fixed = FixedPoint { f: 10, k: 34 };
-    let mut rng = Prg::new(Seed::random());
+    let (_, mut rng) = test_rng();
     let (cnn_plan, cnn_weights) = cnn(fixed, &mut rng);
     let (mlp_plan, mlp_weights) = mlp(&[30, 24, 16, 10], fixed, &mut rng);
     for (mut plan, weights) in [(cnn_plan, cnn_weights), (mlp_plan, mlp_weights)] {
         for backend in [Backend::Gmw, Backend::Gc] {
             plan.backend = backend;
             let input = vec![fixed.encode(0.25); plan.input_len()];
-            let run = run_local_two_party(&plan, &weights, &input).unwrap();
-            let formula = crate::prep::offline_bytes(&plan).unwrap();
+            let run = run(&plan, &weights, &input, Preprocessing::TwoParty, &mut rng);
+            let formula = cost::two_party(&plan).unwrap();
             for (layer, want) in formula.iter().enumerate() {
                 if backend == Backend::Gc && !plan.layers[layer].kind.is_linear() {
                     continue; // the garbled layer's own offline traffic shares the scope
@@ -313,73 +335,100 @@ fn dealer_free_layers_cost_exactly_their_formula() {
     }
 }
 
+/// One layer's stored bytes (its protocol's tag, then its ready state).
+fn layer_bytes(put: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let mut w = Writer::default();
+    put(&mut w);
+    w.into_bytes()
+}
+
+/// A stored ready state, read back as its type.
+fn read_stored<T: Stored>(bytes: &[u8]) -> T {
+    let mut r = Reader::new(&bytes[1..]);
+    let value = T::get(&mut r).unwrap();
+    r.finish().unwrap();
+    value
+}
+
+/// Both parties' queries made in one dealer-free session, each as its layers' bytes.
+type Made = (Vec<Vec<Vec<u8>>>, Vec<Vec<Vec<u8>>>);
+
+/// Sets up one dealer-free session of `plan` and makes `n` queries' material and offline
+/// steps; returns each party's queries, layer by layer, as stored bytes. The client counts
+/// the layers it was told were done into `seen`.
+fn made_queries(plan: &Plan, weights: &Weights, n: usize, seen: &mut Vec<usize>) -> Made {
+    let (a, b) = MemTransport::pair();
+    let (_, mut rng) = test_rng();
+    let (mut server_rng, mut client_rng) = (rng.split(), rng.split());
+    std::thread::scope(|scope| {
+        let server = scope.spawn(move || {
+            let rng = &mut server_rng;
+            let mut ch = Channel::new(a);
+            let mut setup = ServerSetup::run(&mut ch, plan, weights, None, rng).unwrap();
+            (0..n)
+                .map(|_| {
+                    let m = setup.make(&mut ch).unwrap();
+                    let q = setup.offline(&mut ch, m, rng).unwrap();
+                    q.steps.iter().map(|s| layer_bytes(|w| s.put(w))).collect()
+                })
+                .collect()
+        });
+        let rng = &mut client_rng;
+        let mut ch = Channel::new(b);
+        let mut setup = ClientSetup::run(&mut ch, plan, Preprocessing::TwoParty, rng).unwrap();
+        let client = (0..n)
+            .map(|_| {
+                let m = setup.make(&mut ch, &mut |i| seen.push(i)).unwrap();
+                let q = setup.offline(&mut ch, m, rng).unwrap();
+                q.steps.iter().map(|s| layer_bytes(|w| s.put(w))).collect()
+            })
+            .collect();
+        (server.join().unwrap(), client)
+    })
+}
+
 /// Two queries of one dealer-free session: every piece of material is fresh, and the
 /// linear shares sum to W ⋆ V.
 #[test]
 fn dealer_free_queries_never_share_material() {
-    use crate::channel::MemTransport;
-    use crate::prep::TwoPartyPrep;
     let fixed = FixedPoint { f: 10, k: 34 };
-    let mut rng = Prg::new(Seed::random());
+    let (_, mut rng) = test_rng();
     let (plan, weights) = cnn(fixed, &mut rng);
-    let (a, b) = MemTransport::pair();
-    let (server, client) = std::thread::scope(|scope| {
-        let server = scope.spawn(|| {
-            let mut ch = Channel::new(a);
-            let mut prep = TwoPartyPrep::server(&mut ch, &plan, &weights).unwrap();
-            [(); 2].map(|_| prep.query(&mut ch, &plan, &mut |_| {}).unwrap())
-        });
-        let mut ch = Channel::new(b);
-        let mut prep = TwoPartyPrep::client(&mut ch, &plan).unwrap();
-        let mut seen = Vec::new();
-        let client = [(); 2].map(|_| prep.query(&mut ch, &plan, &mut |i| seen.push(i)).unwrap());
-        let layers: Vec<usize> = (0..plan.layers.len()).collect();
-        assert_eq!(
-            seen,
-            [layers.clone(), layers].concat(),
-            "progress once per layer"
-        );
-        (server.join().unwrap(), client)
-    });
-    let linear = |m: &QueryMaterial, i: usize| match &m.layers[i] {
-        LayerMaterial::Linear(l) => l.clone(),
-        _ => panic!("layer {i} is linear"),
-    };
-    let relu = |m: &QueryMaterial, i: usize| match &m.layers[i] {
-        LayerMaterial::Relu(r) => r.clone(),
-        _ => panic!("layer {i} is a GMW ReLU"),
-    };
+    let mut seen = Vec::new();
+    let (server, client) = made_queries(&plan, &weights, 2, &mut seen);
+    let layers: Vec<usize> = (0..plan.layers.len()).collect();
+    assert_eq!(
+        seen,
+        [layers.clone(), layers].concat(),
+        "progress once per layer"
+    );
     let mut w = weights.linear.iter();
     for (i, layer) in plan.layers.iter().enumerate() {
-        match &layer.kind {
-            LayerKind::Linear(l) => {
-                let w = &w.next().unwrap().w;
-                let (s, c) = (
-                    [0, 1].map(|q| linear(&server[q], i)),
-                    [0, 1].map(|q| linear(&client[q], i)),
-                );
-                for q in 0..2 {
-                    assert!(s[q].mask.is_empty());
-                    assert_eq!(
-                        crate::share::add(&s[q].uv, &c[q].uv),
-                        l.apply(w, &c[q].mask)
-                    );
-                }
-                assert_ne!(c[0].mask, c[1].mask, "layer {i}");
-                assert_ne!(s[0].uv, s[1].uv, "layer {i}");
+        for q in [&server, &client] {
+            assert_ne!(q[0][i], q[1][i], "layer {i}: the second query's material is fresh");
+        }
+        let LayerKind::Linear(l) = &layer.kind else {
+            for q in [&server, &client] {
+                let r: [ReluShare; 2] = [0, 1].map(|n| read_stored(&q[n][i]));
+                assert_ne!(r[0].triples[0].u, r[1].triples[0].u, "layer {i}");
+                assert_ne!(r[0].product.big_r, r[1].product.big_r, "layer {i}");
             }
-            _ => {
-                let (s, c) = (
-                    [0, 1].map(|q| relu(&server[q], i)),
-                    [0, 1].map(|q| relu(&client[q], i)),
-                );
-                for r in [&s, &c] {
-                    assert_ne!(r[0].triples[0].u, r[1].triples[0].u, "layer {i}");
-                    assert_ne!(r[0].product.big_r, r[1].product.big_r, "layer {i}");
-                    assert_ne!(r[0].carry.arith, r[1].carry.arith, "layer {i}");
-                    assert_ne!(r[0].wrap.arith, r[1].wrap.arith, "layer {i}");
+            continue;
+        };
+        let w = &w.next().unwrap().w;
+        for q in 0..2 {
+            let s: LinearShare = read_stored(&server[q][i]);
+            let c: PreparedLinear = read_stored(&client[q][i]);
+            assert!(s.mask.is_empty(), "the server never holds V");
+            let (mask, residual_mask, output) = c.parts();
+            let mut sum = crate::share::add(&s.uv, output);
+            if let Some(t) = residual_mask {
+                // The client's share carries 2^f · T for a residual input: take it off.
+                for (v, t) in sum.iter_mut().zip(t) {
+                    *v = v.wrapping_sub(t << fixed.f);
                 }
             }
+            assert_eq!(sum, l.apply(w, mask), "layer {i}: shares of W ⋆ V");
         }
     }
 }
@@ -389,35 +438,22 @@ fn dealer_free_queries_never_share_material() {
 /// is bit-exact (a garbled layer resumes at its own tweaks), and damaged bytes are an error.
 #[test]
 fn kept_queries_are_spent_later_out_of_order() {
-    use crate::channel::MemTransport;
-    let seed = Seed::random();
-    let mut rng = Prg::new(seed);
+    let (seed, mut rng) = test_rng();
     let fixed = FixedPoint { f: 10, k: 34 };
     let (mut plan, weights) = cnn(fixed, &mut rng);
     for backend in [Backend::Gmw, Backend::Gc] {
         plan.backend = backend;
-        let (a, b) = MemTransport::pair();
-        let (server, client) = std::thread::scope(|scope| {
-            let server = scope.spawn(|| {
-                let mut ch = Channel::new(a);
-                let mut setup = server_setup(&mut ch, &plan, &weights, None).unwrap();
-                [(); 3].map(|_| {
-                    let m = server_material(&mut ch, &plan, &mut setup).unwrap();
-                    server_offline(&mut ch, &plan, &mut setup, m)
-                        .unwrap()
-                        .to_bytes()
-                })
+        let (server, client) = made_queries(&plan, &weights, 3, &mut Vec::new());
+        let joined = |layers: &Vec<Vec<u8>>| {
+            let mut w = Writer::default();
+            w.u32(layers.len() as u32);
+            layers.iter().for_each(|l| {
+                w.bytes(l);
             });
-            let mut ch = Channel::new(b);
-            let mut setup = client_setup(&mut ch, &plan, Preprocessing::TwoParty).unwrap();
-            let client = [(); 3].map(|_| {
-                let m = client_material(&mut ch, &plan, &mut setup, &mut |_| {}).unwrap();
-                client_offline(&mut ch, &plan, &mut setup, m)
-                    .unwrap()
-                    .to_bytes()
-            });
-            (server.join().unwrap(), client)
-        });
+            w.into_bytes()
+        };
+        let server: Vec<Vec<u8>> = server.iter().map(joined).collect();
+        let client: Vec<Vec<u8>> = client.iter().map(joined).collect();
 
         for q in [2, 0, 1] {
             let input = random_input(&plan, &mut rng);

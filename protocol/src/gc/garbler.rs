@@ -8,8 +8,12 @@ use super::halfgates::{and_tweak, garble_and, output_tweak, AND_TABLE_BYTES};
 use super::hash::{tccr, HashKey, Tccr, GROUP};
 use super::SHARE_BYTES;
 use crate::block::Block;
+use crate::channel::{Channel, Transport};
+use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
+use crate::ot::CotSender;
 use crate::prg::{Prg, Seed};
+use crate::stored::Stored;
 use crate::simd::{Cipher, Kernel, Lane};
 
 /// The garbling side of half-gates. A wire is the 0-label of one bit position for every
@@ -70,15 +74,23 @@ impl Encoder {
             .collect())
     }
 
-    /// Δ as 16 bytes, to store with the garbled layers it encodes for.
-    pub fn to_bytes(&self) -> [u8; 16] {
-        self.delta.to_bytes()
-    }
+}
 
-    /// The encoder stored by [`Encoder::to_bytes`]; `None` unless Δ's low bit is set.
-    pub fn from_bytes(bytes: [u8; 16]) -> Option<Encoder> {
-        let delta = Block::from_bytes(bytes);
-        delta.lsb().then_some(Encoder { delta })
+/// Δ as 16 bytes, kept with the garbled layers it encodes for (a query made ahead of time
+/// waits on the server's disk); read back only with its low bit set.
+impl Stored for Encoder {
+    fn put(&self, w: &mut Writer) {
+        w.bytes(&self.delta.to_bytes());
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let delta = Block::from_bytes(r.array("Δ")?);
+        match delta.lsb() {
+            true => Ok(Encoder { delta }),
+            false => Err(DecodeError::Invalid {
+                what: "Δ",
+                detail: "its low bit is not set".into(),
+            }),
+        }
     }
 }
 
@@ -107,9 +119,20 @@ impl Garbler {
         self.key
     }
 
-    /// Δ, for the OT sender that hands the evaluator its input labels (correlated OT with
-    /// offset Δ). Nothing else may see it: with Δ every label opens.
-    pub fn delta_for_ot(&self) -> Block {
+    /// The OT sender that hands the evaluator its input labels: correlated OT with offset
+    /// Δ, set up with the evaluator (128 base OTs). The only way Δ leaves the garbler:
+    /// with Δ every label opens.
+    pub fn ot_sender<T: Transport + ?Sized>(
+        &self,
+        ch: &mut Channel<T>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<CotSender, ProtocolError> {
+        CotSender::setup_with_delta(ch, rng, self.delta)
+    }
+
+    /// Δ, for tests that check what it must never reach.
+    #[cfg(test)]
+    pub(crate) fn delta(&self) -> Block {
         self.delta
     }
 
@@ -178,7 +201,7 @@ impl Garbler {
     /// `b·2^i − ρ`, a uniform value, and nothing about `L_{1−b}`. Returns the garbler's
     /// shares `Σ_i ρ` per element and the message: bit-major, then element, each
     /// `slot₀ ‖ slot₁` as little-endian u64 (16 bytes per output bit per element).
-    pub fn share_output<R: RngCore + CryptoRng>(
+    pub fn share_output<R: RngCore + CryptoRng + ?Sized>(
         &mut self,
         wires: &[Vec<Block>],
         rng: &mut R,
@@ -202,7 +225,7 @@ impl Garbler {
 
     /// Output-share ciphertexts for up to [`CHUNK`] elements of one output bit of weight
     /// `weight`: adds each `ρ` to `shares`, appends `slot₀ ‖ slot₁` to `msg`.
-    fn share_chunk<R: RngCore + CryptoRng>(
+    fn share_chunk<R: RngCore + CryptoRng + ?Sized>(
         &mut self,
         zero: &[Block],
         weight: u64,

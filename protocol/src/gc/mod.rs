@@ -26,7 +26,7 @@
 //!    each element `e`, `T_G ‖ T_E`, each 16 little-endian bytes. So the table of gate `g`,
 //!    element `e` of a batch of equal widths `n` starts at `32·(g·n + e)` past the batch.
 //! 3. the evaluator's own input labels come by correlated OT with offset
-//!    [`Garbler::delta_for_ot`]; the garbler's by [`Garbler::encode`] (16 bytes per input
+//!    Δ ([`Garbler::ot_sender`]); the garbler's by [`Garbler::encode`] (16 bytes per input
 //!    bit per element).
 //! 4. outputs: either the colour bits of [`Garbler::decode_bits`] (1 bit per output bit per
 //!    element; the evaluator learns the bit) or the ciphertexts of

@@ -48,7 +48,7 @@ fn and_of_x_with_x_and_with_not_x_leaves_delta_out_of_the_evaluators_view() {
             .unwrap();
         evaluator.finish().unwrap();
 
-        let delta = garbler.delta_for_ot();
+        let delta = garbler.delta();
         let mut view = active;
         view.extend(table_blocks(&tables));
         view.extend(out.iter().flatten());
@@ -151,12 +151,12 @@ fn delta_has_low_bit_one_and_is_fresh_per_session() {
     let mut keys = HashSet::new();
     for _ in 0..500 {
         let g = Garbler::new(&mut rng);
-        assert!(g.delta_for_ot().lsb());
-        assert!(deltas.insert(g.delta_for_ot().0));
+        assert!(g.delta().lsb());
+        assert!(deltas.insert(g.delta().0));
         assert!(keys.insert(g.hash_key().0));
         let shown = format!("{g:?}");
-        assert!(!shown.contains(&g.delta_for_ot().0.to_string()));
-        assert!(!shown.contains(&format!("{:x}", g.delta_for_ot().0)));
+        assert!(!shown.contains(&g.delta().0.to_string()));
+        assert!(!shown.contains(&format!("{:x}", g.delta().0)));
     }
 }
 
@@ -170,13 +170,13 @@ fn encode_gives_exactly_one_label_per_element() {
     assert_eq!(labels.len(), bits.len);
     for e in 0..bits.len {
         let want = if bits.get(e) {
-            zero[e] ^ g.delta_for_ot()
+            zero[e] ^ g.delta()
         } else {
             zero[e]
         };
         assert_eq!(labels[e], want);
     }
-    assert!(!reveals(&labels, g.delta_for_ot()));
+    assert!(!reveals(&labels, g.delta()));
     assert!(matches!(
         g.encode(&zero, &Bits::zeros(199)),
         Err(ProtocolError::Misuse(_))

@@ -248,7 +248,7 @@ fn output_shares_of_a_second_call_use_fresh_tweaks_and_still_add_up() {
 fn tables_are_half_gates_with_tweaks_two_j_and_two_j_plus_one_over_the_session() {
     let mut rng = Prg::new(Seed([6; 16]));
     let mut garbler = Garbler::new(&mut rng);
-    let (delta, hash) = (garbler.delta_for_ot(), Tccr::new(&garbler.hash_key()));
+    let (delta, hash) = (garbler.delta(), Tccr::new(&garbler.hash_key()));
     let n = CHUNK + 5;
     let (a, b) = (garbler.input(n), garbler.input(n));
     // The same gate in two batches, then a gate in a batch of two: j runs over all ANDs.

@@ -9,27 +9,30 @@
 //! server takes `W ⋆ (x_s + F) + [U⋆V]_s + b`. The shares sum to `W ⋆ x + b`.
 //!
 //! Without a dealer there is no U and no E: the parties make shares of `W ⋆ V` by
-//! oblivious transfer ([`crate::prep`]), the client's output share is `[W⋆V]_c` and the
-//! server's steps are unchanged, with `[W⋆V]_s` in place of `[U⋆V]_s`.
+//! oblivious transfer ([`crate::prep`]: Gilboa's product with the layer as a sparse
+//! matrix M(W), 1,024 bytes per column plus 260 per nonzero), the client's output share is
+//! `[W⋆V]_c` and the server's steps are unchanged, with `[W⋆V]_s` in place of `[U⋆V]_s`.
 //!
-//! A residual input r (an earlier ReLU's output, scale 2^f) adds `2^f · r`. So that the
-//! client's output share stays known offline (the garbled-circuit ReLU after it needs that
-//! for its OTs), the client re-shares: it draws a uniform T offline, adds `2^f · T` to its
-//! share, and sends `G = r_c − T` with F; the server adds `2^f · (r_s + G)`.
-//! Online cost: one message of `8 · (inputs + residual outputs)` bytes, one round.
+//! A residual input is re-shared so that the client's output share stays known offline
+//! ([`super::residual`]).
+//! Online cost: one message of `8 · (inputs + residual outputs)` bytes, one round. Setup
+//! with a dealer: `8 · weights` bytes; the dealer's corrections, `8 · outputs` per query.
 
-use crate::channel::{Channel, Transport};
+use rand_core::CryptoRngCore;
+
+use super::{residual, ClientCx, Clocks, Inputs, LayerProtocol, ServerCx};
+use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::engine::Preprocessing;
 use crate::error::ProtocolError;
-use crate::material::LinearShare;
+use crate::material::{Draw, LinearShare, Pair};
 use crate::plan::{Linear, LinearWeights};
-use crate::prg::Prg;
-use crate::ring::Ring;
+use crate::prep::{linear_bytes, mask_share, weights_share, LinearMatrix, PrepSession};
+use crate::ring::{FixedPoint, Ring};
 use crate::share;
 use crate::stored::Stored;
 
 /// The client's per-query state for one linear layer, computed offline.
-#[derive(Debug)]
 pub struct PreparedLinear {
     mask: Vec<Ring>,
     /// T, the re-sharing mask of the residual input, if the layer has one.
@@ -37,10 +40,18 @@ pub struct PreparedLinear {
     output: Vec<Ring>,
 }
 
+redacted_debug!(PreparedLinear, |p: &PreparedLinear| p.output.len());
+
 impl PreparedLinear {
     /// The client's output share, known before the online phase.
     pub fn output(&self) -> &[Ring] {
         &self.output
+    }
+
+    /// V, T (for a residual input) and the output share, for tests of the material.
+    #[cfg(test)]
+    pub(crate) fn parts(&self) -> (&[Ring], Option<&[Ring]>, &[Ring]) {
+        (&self.mask, self.residual_mask.as_deref(), &self.output)
     }
 }
 
@@ -62,17 +73,18 @@ impl Stored for PreparedLinear {
 /// Payload bytes of the layer's online message.
 pub fn online_bytes(layer: &Linear) -> usize {
     let residual = layer.residual.map_or(0, |_| layer.output_len());
-    8 * (layer.input_len() + residual)
+    8 * layer.input_len() + residual::online_bytes(residual)
 }
 
 /// The client's offline step: its output share `E ⋆ V + [U⋆V]_c (+ 2^f · T)` with a
 /// dealer; without one (`masked_weights` = `None`, its material holding `[W⋆V]_c`),
-/// `[W⋆V]_c (+ 2^f · T)`.
-pub fn client_prepare(
+/// `[W⋆V]_c (+ 2^f · T)`. T, for a residual input, comes from `rng`.
+pub(crate) fn client_prepare(
     masked_weights: Option<&[Ring]>,
     layer: &Linear,
     f: u32,
     material: LinearShare,
+    rng: &mut dyn CryptoRngCore,
 ) -> Result<PreparedLinear, ProtocolError> {
     if material.mask.len() != layer.input_len() || material.uv.len() != layer.output_len() {
         return Err(ProtocolError::Material(
@@ -83,13 +95,9 @@ pub fn client_prepare(
         Some(e) => share::add(&layer.apply(e, &material.mask), &material.uv),
         None => material.uv,
     };
-    let residual_mask = layer.residual.map(|_| {
-        let t = Prg::from_os().ring_vec(output.len());
-        for (o, t) in output.iter_mut().zip(&t) {
-            *o = o.wrapping_add(t << f);
-        }
-        t
-    });
+    let residual_mask = layer
+        .residual
+        .map(|_| residual::client_mask(&mut output, f, rng));
     Ok(PreparedLinear {
         mask: material.mask,
         residual_mask,
@@ -99,7 +107,7 @@ pub fn client_prepare(
 
 /// The client's online step: sends `F = x_c − V` (and `G = r_c − T` for a residual
 /// input `r_c`), returns its output share.
-pub fn client_online<T: Transport + ?Sized>(
+pub(crate) fn client_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     x: &[Ring],
     residual: Option<&[Ring]>,
@@ -113,8 +121,8 @@ pub fn client_online<T: Transport + ?Sized>(
     let mut w = Writer::with_capacity(8 * (x.len() + prepared.output.len()));
     w.ring(&share::sub(x, &prepared.mask));
     match (residual, &prepared.residual_mask) {
-        (Some(r), Some(t)) if r.len() == t.len() => w.ring(&share::sub(r, t)),
-        (None, None) => &mut w,
+        (Some(r), Some(t)) if r.len() == t.len() => residual::client_write(&mut w, r, t),
+        (None, None) => {}
         _ => return Err(ProtocolError::Misuse("the residual input does not fit")),
     };
     ch.send(&w.into_bytes())?;
@@ -125,13 +133,12 @@ pub fn client_online<T: Transport + ?Sized>(
 /// `W ⋆ (x_s + F) + [U⋆V]_s + b (+ 2^f · (r_s + G))`. `x` is the server's input share,
 /// `None` for the first layer (the client holds it all); `residual` its share of the
 /// residual input.
-pub fn server_online<T: Transport + ?Sized>(
+pub(crate) fn server_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     layer: &Linear,
     weights: &LinearWeights,
     f: u32,
-    x: Option<&[Ring]>,
-    residual: Option<&[Ring]>,
+    input: Inputs<'_>,
     material: LinearShare,
 ) -> Result<Vec<Ring>, ProtocolError> {
     let rows = layer.output_len();
@@ -140,18 +147,18 @@ pub fn server_online<T: Transport + ?Sized>(
             "linear material of the wrong shape".into(),
         ));
     }
-    if residual.map(<[Ring]>::len) != layer.residual.map(|_| rows) {
+    if input.residual.map(<[Ring]>::len) != layer.residual.map(|_| rows) {
         return Err(ProtocolError::Misuse("the residual input does not fit"));
     }
     let msg = ch.recv()?;
     let mut r = Reader::new(&msg);
     let masked = r.ring(layer.input_len(), "masked input F")?;
-    let g = match residual {
-        Some(_) => Some(r.ring(rows, "re-shared residual G")?),
+    let g = match input.residual {
+        Some(_) => Some(residual::server_read(&mut r, rows)?),
         None => None,
     };
     r.finish()?;
-    let z = match x {
+    let z = match input.x {
         Some(x) => share::add(x, &masked),
         None => masked,
     };
@@ -159,35 +166,188 @@ pub fn server_online<T: Transport + ?Sized>(
     for (i, v) in y.iter_mut().enumerate() {
         *v = v.wrapping_add(material.uv[i]).wrapping_add(weights.bias[i]);
     }
-    if let (Some(rs), Some(g)) = (residual, g) {
-        for ((v, rs), g) in y.iter_mut().zip(rs).zip(&g) {
-            *v = v.wrapping_add(rs.wrapping_add(*g) << f);
-        }
+    if let (Some(rs), Some(g)) = (input.residual, g) {
+        residual::server_add(&mut y, rs, &g, f);
     }
     Ok(y)
 }
 
-/// The server's setup: `E = W − U` for one layer, sent to the client.
-pub fn server_setup<T: Transport + ?Sized>(
-    ch: &mut Channel<T>,
-    weights: &LinearWeights,
-    mask: &[Ring],
-) -> Result<(), ProtocolError> {
-    let e = share::sub(&weights.w, mask);
-    let mut w = Writer::with_capacity(8 * e.len());
-    w.ring(&e);
-    ch.send(&w.into_bytes())?;
-    Ok(())
+/// The layer's protocol: its shape and fixed point.
+pub(crate) struct LinearLayer {
+    layer: Linear,
+    fixed: FixedPoint,
 }
 
-/// The client's setup: receives `E` for one layer.
-pub fn client_setup<T: Transport + ?Sized>(
-    ch: &mut Channel<T>,
-    layer: &Linear,
-) -> Result<Vec<Ring>, ProtocolError> {
-    let msg = ch.recv()?;
-    let mut r = Reader::new(&msg);
-    let e = r.ring(layer.op.weight_len(), "masked weights E")?;
-    r.finish()?;
-    Ok(e)
+impl LinearLayer {
+    /// The protocol of a layer of this shape.
+    pub fn new(layer: Linear, fixed: FixedPoint) -> LinearLayer {
+        LinearLayer { layer, fixed }
+    }
+}
+
+/// What the server keeps of the session: nothing with a dealer (W is passed in online),
+/// M(W) without one.
+pub(crate) struct ServerSession(Option<(LinearMatrix, Vec<Ring>)>);
+
+/// What the client keeps of the session: E = W − U with a dealer, M's pattern without.
+pub(crate) enum ClientSession {
+    Dealer { masked_weights: Vec<Ring> },
+    TwoParty { matrix: LinearMatrix },
+}
+
+const NOT_TWO_PARTY: ProtocolError =
+    ProtocolError::Internal("two-party material in a session set up with a dealer");
+
+impl LayerProtocol for LinearLayer {
+    const TAG: u8 = 0;
+    type ServerSession = ServerSession;
+    type ClientSession = ClientSession;
+    type ServerMaterial = LinearShare;
+    type ClientMaterial = LinearShare;
+    type ServerReady = LinearShare;
+    type ClientReady = PreparedLinear;
+
+    fn online_cost(&self, clocks: &mut Clocks) -> u64 {
+        clocks.client_to_server();
+        online_bytes(&self.layer) as u64
+    }
+
+    fn setup_bytes(&self) -> u64 {
+        8 * self.layer.op.weight_len() as u64
+    }
+
+    fn two_party_bytes(&self) -> Result<u64, ProtocolError> {
+        let (server, client) = linear_bytes(LinearMatrix::of(&self.layer)?.pattern());
+        Ok((server + client) as u64)
+    }
+
+    fn mask_len(&self) -> usize {
+        self.layer.op.weight_len()
+    }
+
+    /// With the dealer's U: sends `E = W − U`. Without: derives M(W).
+    fn server_setup(
+        &self,
+        ch: &mut Link,
+        weights: Option<&LinearWeights>,
+        mask: Option<&[Ring]>,
+    ) -> Result<ServerSession, ProtocolError> {
+        let weights = weights.ok_or(ProtocolError::Misuse("a linear layer without weights"))?;
+        match mask {
+            Some(u) => {
+                let e = share::sub(&weights.w, u);
+                let mut w = Writer::with_capacity(8 * e.len());
+                w.ring(&e);
+                ch.send(&w.into_bytes())?;
+                Ok(ServerSession(None))
+            }
+            None => {
+                let matrix = LinearMatrix::of(&self.layer)?;
+                let values = matrix.weights(&weights.w)?;
+                Ok(ServerSession(Some((matrix, values))))
+            }
+        }
+    }
+
+    /// With a dealer: receives E. Without: derives M's pattern.
+    fn client_setup(
+        &self,
+        ch: &mut Link,
+        source: Preprocessing,
+    ) -> Result<ClientSession, ProtocolError> {
+        match source {
+            Preprocessing::Dealer => {
+                let msg = ch.recv()?;
+                let mut r = Reader::new(&msg);
+                let masked_weights = r.ring(self.layer.op.weight_len(), "masked weights E")?;
+                r.finish()?;
+                Ok(ClientSession::Dealer { masked_weights })
+            }
+            Preprocessing::TwoParty => Ok(ClientSession::TwoParty {
+                matrix: LinearMatrix::of(&self.layer)?,
+            }),
+        }
+    }
+
+    fn draw(&self, d: &mut Draw<'_>, u: Option<&[Ring]>) -> Result<Pair<LinearShare>, DecodeError> {
+        d.linear(&self.layer, u)
+    }
+
+    fn server_make(
+        &self,
+        session: &ServerSession,
+        prep: &mut PrepSession,
+        ch: &mut Link,
+    ) -> Result<LinearShare, ProtocolError> {
+        let (matrix, values) = session.0.as_ref().ok_or(NOT_TWO_PARTY)?;
+        Ok(LinearShare {
+            mask: Vec::new(),
+            uv: weights_share(prep, ch, matrix.pattern(), values)?,
+        })
+    }
+
+    /// The client's fresh mask V, from the session's generator.
+    fn client_make(
+        &self,
+        session: &ClientSession,
+        prep: &mut PrepSession,
+        ch: &mut Link,
+    ) -> Result<LinearShare, ProtocolError> {
+        let ClientSession::TwoParty { matrix } = session else {
+            return Err(NOT_TWO_PARTY);
+        };
+        let mask = prep.ring_vec(matrix.pattern().cols());
+        let uv = mask_share(prep, ch, matrix.pattern(), &mask)?;
+        Ok(LinearShare { mask, uv })
+    }
+
+    fn server_offline(
+        &self,
+        _: &mut Link,
+        _: &mut ServerCx<'_>,
+        material: LinearShare,
+    ) -> Result<LinearShare, ProtocolError> {
+        Ok(material)
+    }
+
+    fn client_offline(
+        &self,
+        _: &mut Link,
+        cx: &mut ClientCx<'_>,
+        session: &ClientSession,
+        material: LinearShare,
+    ) -> Result<PreparedLinear, ProtocolError> {
+        let e = match session {
+            ClientSession::Dealer { masked_weights } => Some(masked_weights.as_slice()),
+            ClientSession::TwoParty { .. } => None,
+        };
+        client_prepare(e, &self.layer, self.fixed.f, material, &mut *cx.rng)
+    }
+
+    fn known_output(ready: &PreparedLinear) -> Option<&[Ring]> {
+        Some(ready.output())
+    }
+
+    fn server_online(
+        &self,
+        ch: &mut Link,
+        weights: Option<&LinearWeights>,
+        material: LinearShare,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError> {
+        let weights = weights.ok_or(ProtocolError::Misuse("a linear layer without weights"))?;
+        server_online(ch, &self.layer, weights, self.fixed.f, input, material)
+    }
+
+    fn client_online(
+        &self,
+        ch: &mut Link,
+        prepared: PreparedLinear,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError> {
+        let x = input
+            .x
+            .ok_or(ProtocolError::Misuse("the client holds every layer's input"))?;
+        client_online(ch, x, input.residual, prepared)
+    }
 }

@@ -1,6 +1,246 @@
-//! The protocols of one layer each: linear on shares with matrix triples, ReLU by GMW
-//! or by garbled circuits.
+//! The protocol of each layer kind, behind one trait ([`LayerProtocol`]), and the table
+//! that picks a layer's protocol from its kind and the session's backend.
+//!
+//! A layer protocol says, for one layer of a plan:
+//! - its **cost**: the online messages replayed on the round clocks ([`Clocks`]), the
+//!   setup bytes, the two-party preprocessing bytes (the dealer's correction bytes come
+//!   from drawing the material without writing it);
+//! - its **setup**: what each party keeps of the session for this layer (the client's
+//!   masked weights E = W − U of a linear layer; without a dealer, the server's matrix
+//!   M(W));
+//! - its **material** for one query from each source: drawn from the dealer's seeds
+//!   ([`Draw`]: the dealer draws both sides, each party its own, by the same code) or made
+//!   by the two parties with oblivious transfer ([`PrepSession`]);
+//! - each party's **offline step** (garbling, the client's E ⋆ V), which turns material
+//!   into what the online phase spends and what may wait on disk ([`Stored`]);
+//! - each party's **online step**.
+//!
+//! | layer kind | backend | module |
+//! |---|---|---|
+//! | linear: dense, convolution, sum-pool, with a residual input | both | [`linear`], [`residual`] |
+//! | ReLU with exact truncation | GMW | [`relu_gmw`] |
+//! | ReLU with exact truncation | garbled circuits | [`relu_gc`] |
+//! | max-pool with its ReLU | both | [`maxpool`], run by [`relu_gmw`] or [`relu_gc`] |
+//!
+//! The engine holds a plan's protocols as [`Layer`] trait objects in a [`Stack`]. Each
+//! piece of material and each ready state travels inside an object with the protocol that
+//! made it ([`boxed`]), so a layer can only ever be handed its own kind's material: there
+//! is no combination to check at run time.
+//!
+//! Adding a layer kind: its shape in `veil-plan`, a module here with a type implementing
+//! [`LayerProtocol`], and its line in [`Stack::of`]'s table.
 
+mod boxed;
+mod cost;
 pub mod linear;
-pub mod relu;
+pub mod maxpool;
 pub mod relu_gc;
+pub mod relu_gmw;
+pub mod residual;
+
+use std::sync::Arc;
+
+use rand_core::CryptoRngCore;
+
+pub(crate) use boxed::{ClientLayer, ClientPiece, ClientStep, Layer, ServerLayer, ServerPiece, ServerStep};
+pub use cost::Clocks;
+
+use crate::channel::Link;
+use crate::codec::DecodeError;
+use crate::engine::Preprocessing;
+use crate::error::ProtocolError;
+use crate::material::{Draw, Pair};
+use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Windows};
+use crate::prep::PrepSession;
+use crate::ring::Ring;
+use crate::stored::Stored;
+use linear::LinearLayer;
+use relu_gc::{GcClient, GcServer, ReluGc};
+use relu_gmw::ReluGmw;
+
+/// The protocol of one layer kind, for one layer's public shape. See the module doc.
+///
+/// Material, ready states and session state are the protocol's own types: the generic
+/// glue in [`boxed`] pairs each with its protocol, so they never meet another kind's.
+pub(crate) trait LayerProtocol: Send + Sync + Sized + 'static {
+    /// The tag of this protocol's ready states in a kept query's bytes.
+    const TAG: u8;
+    /// What the server keeps of the session for this layer.
+    type ServerSession: Send + Sync + 'static;
+    /// What the client keeps of the session for this layer.
+    type ClientSession: Send + Sync + 'static;
+    /// The server's material for one query, from either source.
+    type ServerMaterial: Send + 'static;
+    /// The client's material for one query, from either source.
+    type ClientMaterial: Send + 'static;
+    /// What the server's online step spends.
+    type ServerReady: Stored + Send + 'static;
+    /// What the client's online step spends.
+    type ClientReady: Stored + Send + 'static;
+
+    /// Replays the layer's online messages on `clocks`; returns their payload bytes, both
+    /// directions.
+    fn online_cost(&self, clocks: &mut Clocks) -> u64;
+    /// Payload bytes of this layer's own setup with a dealer.
+    fn setup_bytes(&self) -> u64 {
+        0
+    }
+    /// Payload bytes of this layer's two-party preprocessing, both directions (what the
+    /// online and offline steps send is counted apart).
+    fn two_party_bytes(&self) -> Result<u64, ProtocolError> {
+        Ok(0)
+    }
+    /// Length of this layer's session mask U, drawn by the dealer (0: none).
+    fn mask_len(&self) -> usize {
+        0
+    }
+
+    /// The server's setup of this layer: `mask` is the dealer's U for it, `None` without
+    /// a dealer; `weights` are the layer's, if it has any.
+    fn server_setup(
+        &self,
+        ch: &mut Link,
+        weights: Option<&LinearWeights>,
+        mask: Option<&[Ring]>,
+    ) -> Result<Self::ServerSession, ProtocolError>;
+    /// The client's setup of this layer.
+    fn client_setup(
+        &self,
+        ch: &mut Link,
+        source: Preprocessing,
+    ) -> Result<Self::ClientSession, ProtocolError>;
+
+    /// Draws one query's material from the dealer's seeds: both sides at the dealer
+    /// (`u` is then the layer's session mask), one side at a party.
+    fn draw(
+        &self,
+        d: &mut Draw<'_>,
+        u: Option<&[Ring]>,
+    ) -> Result<Pair<Self::ServerMaterial, Self::ClientMaterial>, DecodeError>;
+    /// The server makes its material with the client, who calls [`Self::client_make`].
+    fn server_make(
+        &self,
+        session: &Self::ServerSession,
+        prep: &mut PrepSession,
+        ch: &mut Link,
+    ) -> Result<Self::ServerMaterial, ProtocolError>;
+    /// The client makes its material with the server.
+    fn client_make(
+        &self,
+        session: &Self::ClientSession,
+        prep: &mut PrepSession,
+        ch: &mut Link,
+    ) -> Result<Self::ClientMaterial, ProtocolError>;
+
+    /// The server's offline step.
+    fn server_offline(
+        &self,
+        ch: &mut Link,
+        cx: &mut ServerCx<'_>,
+        material: Self::ServerMaterial,
+    ) -> Result<Self::ServerReady, ProtocolError>;
+    /// The client's offline step.
+    fn client_offline(
+        &self,
+        ch: &mut Link,
+        cx: &mut ClientCx<'_>,
+        session: &Self::ClientSession,
+        material: Self::ClientMaterial,
+    ) -> Result<Self::ClientReady, ProtocolError>;
+    /// The client's output share, where it is known before the online phase.
+    fn known_output(_ready: &Self::ClientReady) -> Option<&[Ring]> {
+        None
+    }
+
+    /// The server's online step: its output share.
+    fn server_online(
+        &self,
+        ch: &mut Link,
+        weights: Option<&LinearWeights>,
+        ready: Self::ServerReady,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError>;
+    /// The client's online step: its output share.
+    fn client_online(
+        &self,
+        ch: &mut Link,
+        ready: Self::ClientReady,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError>;
+}
+
+/// A party's shares that one layer's online step reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Inputs<'a> {
+    /// The share of the layer's input; `None` at the server for the first layer (the
+    /// client holds the whole input).
+    pub x: Option<&'a [Ring]>,
+    /// The share of the earlier output the layer adds, if it adds one.
+    pub residual: Option<&'a [Ring]>,
+}
+
+/// The server's session-wide state that offline steps share.
+pub(crate) struct ServerCx<'a> {
+    /// The garbling session, under the GC backend.
+    pub gc: Option<&'a mut GcServer>,
+    /// The caller's randomness.
+    pub rng: &'a mut dyn CryptoRngCore,
+}
+
+/// The client's session-wide state that offline steps share.
+pub(crate) struct ClientCx<'a> {
+    /// The evaluation session, under the GC backend.
+    pub gc: Option<&'a mut GcClient>,
+    /// The caller's randomness.
+    pub rng: &'a mut dyn CryptoRngCore,
+    /// The client's share of this layer's input, where the layer before knew it offline.
+    pub input: Option<&'a [Ring]>,
+}
+
+/// Under the GC backend the engine always sets up garbling: a garbled layer without it
+/// is a bug.
+const GC_MISSING: ProtocolError =
+    ProtocolError::Internal("a garbled layer in a session set up without garbling");
+
+/// The protocols of a plan's layers, in plan order.
+#[derive(Clone)]
+pub(crate) struct Stack(Vec<Arc<dyn Layer>>);
+
+impl Stack {
+    /// The table: each layer's protocol from its kind and the plan's backend.
+    pub fn of(plan: &Plan) -> Stack {
+        let fixed = plan.fixed;
+        let layers = plan.layers.iter().map(|layer| {
+            let kind = &layer.kind;
+            // Every non-linear kind of a validated plan has windows; a ReLU is the
+            // max-pool of one candidate ([`maxpool`]).
+            let windows = || {
+                kind.windows().unwrap_or(Windows {
+                    m: 1,
+                    index: Vec::new(),
+                })
+            };
+            let protocol: Arc<dyn Layer> = match (kind, plan.backend) {
+                (LayerKind::Linear(l), _) => Arc::new(LinearLayer::new(*l, fixed)),
+                (LayerKind::ReluTrunc { .. } | LayerKind::MaxPoolRelu { .. }, Backend::Gmw) => {
+                    Arc::new(ReluGmw::new(fixed, windows()))
+                }
+                (LayerKind::ReluTrunc { .. } | LayerKind::MaxPoolRelu { .. }, Backend::Gc) => {
+                    Arc::new(ReluGc::new(fixed, windows()))
+                }
+            };
+            protocol
+        });
+        Stack(layers.collect())
+    }
+
+    /// The layers' protocols in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Arc<dyn Layer>> {
+        self.0.iter()
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}

@@ -21,14 +21,19 @@
 
 use veil_circuits::{max_relu_shift, Bits, Counter};
 
+use rand_core::{CryptoRng, RngCore};
+
+use super::{ClientCx, Clocks, Inputs, LayerProtocol, ServerCx};
 use crate::block::Block;
-use crate::channel::{Channel, Transport};
+use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::engine::Preprocessing;
 use crate::error::ProtocolError;
 use crate::gc::{Encoder, Evaluator, Garbler, HashKey, AND_TABLE_BYTES};
+use crate::material::{Draw, Pair};
 use crate::ot::{CotReceiver, CotSender};
-use crate::plan::Windows;
-use crate::prg::Prg;
+use crate::plan::{LinearWeights, Windows};
+use crate::prep::PrepSession;
 use crate::ring::{low_bits, FixedPoint, Ring};
 use crate::stored::{get_bytes, put_bytes, Stored};
 
@@ -39,7 +44,6 @@ const SHARE_BYTES: usize = 16;
 pub struct GcServer {
     garbler: Garbler,
     ot: CotSender,
-    rng: Prg,
 }
 
 /// The client's evaluation session: the hash key, the OT extension, and the garbler's
@@ -81,17 +85,13 @@ pub struct ReceivedRelu {
 
 impl Stored for GarbledRelu {
     fn put(&self, w: &mut Writer) {
-        w.bytes(&self.encoder.to_bytes());
+        self.encoder.put(w);
         self.own.put(w);
         self.shares.put(w);
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let encoder = Encoder::from_bytes(r.array("Δ")?).ok_or(DecodeError::Invalid {
-            what: "Δ",
-            detail: "its low bit is not set".into(),
-        })?;
         Ok(GarbledRelu {
-            encoder,
+            encoder: Stored::get(r)?,
             own: Stored::get(r)?,
             shares: Stored::get(r)?,
         })
@@ -114,6 +114,109 @@ impl Stored for ReceivedRelu {
             tables: get_bytes(r, "garbled tables")?,
             output: get_bytes(r, "output ciphertexts")?,
         })
+    }
+}
+
+/// The layer's protocol: its fixed point and windows (one candidate each for a ReLU).
+pub(crate) struct ReluGc {
+    fixed: FixedPoint,
+    windows: Windows,
+}
+
+impl ReluGc {
+    /// The protocol of a layer with these windows.
+    pub fn new(fixed: FixedPoint, windows: Windows) -> ReluGc {
+        ReluGc { fixed, windows }
+    }
+}
+
+/// No material from either source (the parties garble and run OT in the offline step)
+/// and no setup of its own: the session's garbling setup is shared by every garbled layer.
+impl LayerProtocol for ReluGc {
+    const TAG: u8 = 2;
+    type ServerSession = ();
+    type ClientSession = ();
+    type ServerMaterial = ();
+    type ClientMaterial = ();
+    type ServerReady = GarbledRelu;
+    type ClientReady = ReceivedRelu;
+
+    fn online_cost(&self, clocks: &mut Clocks) -> u64 {
+        clocks.server_to_client();
+        online_bytes(self.fixed, self.windows.index.len()) as u64
+    }
+
+    fn server_setup(
+        &self,
+        _: &mut Link,
+        _: Option<&LinearWeights>,
+        _: Option<&[Ring]>,
+    ) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+
+    fn client_setup(&self, _: &mut Link, _: Preprocessing) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+
+    fn draw(&self, _: &mut Draw<'_>, _: Option<&[Ring]>) -> Result<Pair<()>, DecodeError> {
+        Ok((Some(()), Some(())))
+    }
+
+    fn server_make(&self, _: &(), _: &mut PrepSession, _: &mut Link) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+
+    fn client_make(&self, _: &(), _: &mut PrepSession, _: &mut Link) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+
+    fn server_offline(
+        &self,
+        ch: &mut Link,
+        cx: &mut ServerCx<'_>,
+        _: (),
+    ) -> Result<GarbledRelu, ProtocolError> {
+        let shape = (self.windows.m, self.windows.outputs());
+        let gc = cx.gc.as_deref_mut().ok_or(super::GC_MISSING)?;
+        server_offline(ch, gc, self.fixed, shape, &mut *cx.rng)
+    }
+
+    fn client_offline(
+        &self,
+        ch: &mut Link,
+        cx: &mut ClientCx<'_>,
+        _: &(),
+        _: (),
+    ) -> Result<ReceivedRelu, ProtocolError> {
+        // The layer's input share is the preceding linear layer's, known offline.
+        let x = cx
+            .input
+            .ok_or(ProtocolError::Misuse("a ReLU must follow a linear layer"))?;
+        let gc = cx.gc.as_deref_mut().ok_or(super::GC_MISSING)?;
+        client_offline(ch, gc, self.fixed, &self.windows, x)
+    }
+
+    fn server_online(
+        &self,
+        ch: &mut Link,
+        _: Option<&LinearWeights>,
+        layer: GarbledRelu,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError> {
+        let x = input
+            .x
+            .ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
+        server_online(ch, self.fixed, &self.windows, layer, x)
+    }
+
+    fn client_online(
+        &self,
+        ch: &mut Link,
+        layer: ReceivedRelu,
+        _: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError> {
+        client_online(ch, self.fixed, self.windows.m, layer)
     }
 }
 
@@ -157,37 +260,48 @@ fn wire_width(wires: &Candidates) -> usize {
     wires.first().and_then(|c| c.first()).map_or(0, Vec::len)
 }
 
-/// The server's setup: fresh Δ and hash key, the key to the client, base OTs.
-pub fn server_setup<T: Transport + ?Sized>(ch: &mut Channel<T>) -> Result<GcServer, ProtocolError> {
-    let mut rng = Prg::from_os();
-    let garbler = Garbler::new(&mut rng);
-    ch.send(&garbler.hash_key().0)?;
-    let ot = CotSender::setup_with_delta(ch, &mut rng, garbler.delta_for_ot())?;
-    Ok(GcServer { garbler, ot, rng })
+impl GcServer {
+    /// The server's setup: fresh Δ and hash key from `rng`, the key to the client, base
+    /// OTs.
+    pub fn setup<T: Transport + ?Sized>(
+        ch: &mut Channel<T>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<GcServer, ProtocolError> {
+        let garbler = Garbler::new(rng);
+        ch.send(&garbler.hash_key().0)?;
+        let ot = garbler.ot_sender(ch, rng)?;
+        Ok(GcServer { garbler, ot })
+    }
 }
 
-/// The client's setup: the hash key, base OTs.
-pub fn client_setup<T: Transport + ?Sized>(ch: &mut Channel<T>) -> Result<GcClient, ProtocolError> {
-    let msg = ch.recv()?;
-    let mut r = Reader::new(&msg);
-    let key = HashKey(r.array("hash key")?);
-    r.finish()?;
-    let ot = CotReceiver::setup(ch, &mut Prg::from_os())?;
-    Ok(GcClient {
-        key,
-        ot,
-        ands: 0,
-        outputs: 0,
-    })
+impl GcClient {
+    /// The client's setup: the hash key, base OTs.
+    pub fn setup<T: Transport + ?Sized>(
+        ch: &mut Channel<T>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<GcClient, ProtocolError> {
+        let msg = ch.recv()?;
+        let mut r = Reader::new(&msg);
+        let key = HashKey(r.array("hash key")?);
+        r.finish()?;
+        let ot = CotReceiver::setup(ch, rng)?;
+        Ok(GcClient {
+            key,
+            ot,
+            ands: 0,
+            outputs: 0,
+        })
+    }
 }
 
-/// The server's offline step for one layer of `n` outputs with `m` candidates each.
-pub fn server_offline<T: Transport + ?Sized>(
+/// The server's offline step for one layer of `n` outputs with `m` candidates each; its
+/// output shares are drawn from `rng`.
+pub(crate) fn server_offline<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     gc: &mut GcServer,
     fixed: FixedPoint,
-    m: usize,
-    n: usize,
+    (m, n): (usize, usize),
+    rng: &mut (impl RngCore + CryptoRng + ?Sized),
 ) -> Result<GarbledRelu, ProtocolError> {
     let (k, c) = (fixed.k as usize, m * n);
     let zero = gc.ot.send_correlated(ch, k * c)?;
@@ -199,7 +313,7 @@ pub fn server_offline<T: Transport + ?Sized>(
     // The message is the tables with the output ciphertexts appended, sent from the
     // garbler's own buffer, which it then writes the next layer's tables into.
     let mut msg = gc.garbler.take_tables();
-    let (shares, output) = gc.garbler.share_output(&out, &mut gc.rng)?;
+    let (shares, output) = gc.garbler.share_output(&out, rng)?;
     msg.extend_from_slice(&output);
     ch.send(&msg)?;
     gc.garbler.recycle(msg);
@@ -212,7 +326,7 @@ pub fn server_offline<T: Transport + ?Sized>(
 
 /// The client's offline step for one layer: OT on its share's bits (its share `x` of the
 /// layer's input, gathered by `windows`), then the tables.
-pub fn client_offline<T: Transport + ?Sized>(
+pub(crate) fn client_offline<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     gc: &mut GcClient,
     fixed: FixedPoint,
@@ -255,7 +369,7 @@ pub fn client_offline<T: Transport + ?Sized>(
 
 /// The server's online step: sends the labels of its share's bits (its share `x` of the
 /// layer's input, gathered by `windows`); returns its output shares.
-pub fn server_online<T: Transport + ?Sized>(
+pub(crate) fn server_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     fixed: FixedPoint,
     windows: &Windows,
@@ -294,7 +408,7 @@ pub fn server_online<T: Transport + ?Sized>(
 
 /// The client's online step: receives the server's labels, evaluates, decrypts its
 /// output shares.
-pub fn client_online<T: Transport + ?Sized>(
+pub(crate) fn client_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     fixed: FixedPoint,
     m: usize,

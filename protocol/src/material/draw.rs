@@ -15,7 +15,7 @@ use crate::prg::Prg;
 use crate::ring::Ring;
 
 /// How corrections (the client's explicitly sent shares) are produced or consumed.
-pub(super) enum Corrections<'a> {
+enum Corrections<'a> {
     /// The dealer computes each correction and appends it.
     Write(&'a mut Writer),
     /// The client reads each correction from the dealer's message.
@@ -67,15 +67,71 @@ impl Corrections<'_> {
     }
 }
 
-/// The sources of one drawing: each party's PRG where that party's share is wanted.
-pub(super) struct Draw<'a> {
-    pub server: Option<&'a mut Prg>,
-    pub client: Option<&'a mut Prg>,
-    pub corrections: Corrections<'a>,
+/// The sources of one drawing: each party's PRG where that party's share is wanted, and
+/// the client's corrections (written by the dealer, read by the client).
+pub(crate) struct Draw<'a> {
+    server: Option<&'a mut Prg>,
+    client: Option<&'a mut Prg>,
+    corrections: Corrections<'a>,
 }
 
-/// Both sides of one piece; a side is `None` where it is not being drawn.
-pub(super) type Pair<T> = (Option<T>, Option<T>);
+/// Both sides of one piece, the server's and the client's; a side is `None` where it is
+/// not being drawn.
+pub(crate) type Pair<S, C = S> = (Option<S>, Option<C>);
+
+impl<'a> Draw<'a> {
+    /// The dealer's drawing: both sides, corrections written to `out`.
+    pub fn dealer(server: &'a mut Prg, client: &'a mut Prg, out: &'a mut Writer) -> Self {
+        Draw {
+            server: Some(server),
+            client: Some(client),
+            corrections: Corrections::Write(out),
+        }
+    }
+
+    /// The server's drawing: its side from its seed alone.
+    pub fn server(prg: &'a mut Prg) -> Self {
+        Draw {
+            server: Some(prg),
+            client: None,
+            corrections: Corrections::Skip(0),
+        }
+    }
+
+    /// The client's drawing: its side from its seed and the dealer's `corrections`.
+    pub fn client(prg: &'a mut Prg, corrections: &'a [u8]) -> Self {
+        Draw {
+            server: None,
+            client: Some(prg),
+            corrections: Corrections::Read(Reader::new(corrections)),
+        }
+    }
+
+    /// A drawing of neither side that only counts the corrections' bytes.
+    pub fn counting() -> Draw<'static> {
+        Draw {
+            server: None,
+            client: None,
+            corrections: Corrections::Skip(0),
+        }
+    }
+
+    /// The correction bytes counted so far (0 unless counting or at the server).
+    pub fn counted(&self) -> usize {
+        match self.corrections {
+            Corrections::Skip(n) => n,
+            _ => 0,
+        }
+    }
+
+    /// Checks that the client read every correction, no more and no fewer.
+    pub fn finish(self) -> Result<(), DecodeError> {
+        match self.corrections {
+            Corrections::Read(r) => r.finish(),
+            _ => Ok(()),
+        }
+    }
+}
 
 const BOTH: &str = "the dealer draws both sides";
 
@@ -212,7 +268,6 @@ impl Draw<'_> {
 }
 
 /// One party's share of a random bit injected into the ring.
-#[derive(Clone, Debug)]
 pub struct InjectPair {
     /// XOR share of the bit r.
     pub r: Bits,
@@ -221,7 +276,6 @@ pub struct InjectPair {
 }
 
 /// One party's share of a bit-times-ring product's material.
-#[derive(Clone, Debug)]
 pub struct BitRing {
     /// The random bit r, XOR- and additively shared.
     pub inject: InjectPair,
@@ -232,10 +286,13 @@ pub struct BitRing {
 }
 
 /// One party's material for a linear layer.
-#[derive(Clone, Debug)]
 pub struct LinearShare {
     /// The client's mask V (input length); empty on the server.
     pub mask: Vec<Ring>,
     /// This party's share of U·V (output length).
     pub uv: Vec<Ring>,
 }
+
+redacted_debug!(InjectPair, |p: &InjectPair| p.arith.len());
+redacted_debug!(BitRing, |p: &BitRing| p.big_r.len());
+redacted_debug!(LinearShare, |p: &LinearShare| p.uv.len());

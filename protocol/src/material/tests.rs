@@ -1,5 +1,8 @@
 use super::*;
-use crate::plan::PlanLayer;
+use crate::layers::linear::LinearLayer;
+use crate::layers::relu_gmw::{schedule, ReluGmw};
+use crate::layers::LayerProtocol;
+use crate::plan::{LayerKind, PlanLayer};
 use crate::ring::FixedPoint;
 
 fn plan() -> Plan {
@@ -22,24 +25,45 @@ fn plan() -> Plan {
     }
 }
 
-fn both(plan: &Plan, masks: &SessionMasks) -> (QueryMaterial, QueryMaterial) {
-    let (s, c) = deal(plan, masks);
+/// The plan's two protocols.
+fn protocols(plan: &Plan) -> (LinearLayer, ReluGmw) {
+    let LayerKind::Linear(l) = plan.layers[0].kind else {
+        unreachable!("the first layer is linear")
+    };
+    let windows = plan.layers[1].kind.windows().unwrap();
     (
-        expand(plan, Role::Server, s).unwrap(),
-        expand(plan, Role::Client, c).unwrap(),
+        LinearLayer::new(l, plan.fixed),
+        ReluGmw::new(plan.fixed, windows),
     )
 }
 
 #[test]
 fn expanded_material_satisfies_every_identity() {
     let plan = plan();
-    let masks = SessionMasks::expand(&plan, Seed::random());
-    let (s, c) = both(&plan, &masks);
-    let (LayerMaterial::Linear(sl), LayerMaterial::Linear(cl)) = (&s.layers[0], &c.layers[0])
-    else {
-        panic!("linear material expected")
+    let mut rng = Prg::new(Seed::random());
+    let masks = SessionMasks::expand(&plan, Seed::from_rng(&mut rng));
+    let (s_msg, c_msg) = deal(&masks, &mut rng);
+    // Each party expands its message as the engine does: the layers in order, one drawing.
+    let (linear, relu) = protocols(&plan);
+    let mut s_prg = Prg::new(s_msg.seed);
+    let mut d = Draw::server(&mut s_prg);
+    let (Some(sl), _) = linear.draw(&mut d, None).unwrap() else {
+        panic!("the server's linear material")
     };
-    let uv = crate::linalg::matvec(masks.linear(0), 70, 5, &cl.mask);
+    let (Some(sr), _) = relu.draw(&mut d, None).unwrap() else {
+        panic!("the server's ReLU material")
+    };
+    let mut c_prg = Prg::new(c_msg.seed);
+    let mut d = Draw::client(&mut c_prg, &c_msg.corrections);
+    let (_, Some(cl)) = linear.draw(&mut d, None).unwrap() else {
+        panic!("the client's linear material")
+    };
+    let (_, Some(cr)) = relu.draw(&mut d, None).unwrap() else {
+        panic!("the client's ReLU material")
+    };
+    d.finish().expect("every correction read");
+
+    let uv = crate::linalg::matvec(masks.layer(0), 70, 5, &cl.mask);
     assert_eq!(
         crate::share::add(&sl.uv, &cl.uv),
         uv,
@@ -47,10 +71,7 @@ fn expanded_material_satisfies_every_identity() {
     );
     assert!(sl.mask.is_empty(), "the server never holds V");
 
-    let (LayerMaterial::Relu(sr), LayerMaterial::Relu(cr)) = (&s.layers[1], &c.layers[1]) else {
-        panic!("relu material expected")
-    };
-    let schedule = crate::layers::relu::schedule(plan.fixed, 1, 70);
+    let schedule = schedule(plan.fixed, 1, 70);
     assert_eq!(
         sr.triples.len(),
         schedule.iter().map(|(g, _)| g).sum::<usize>()
@@ -81,24 +102,39 @@ fn expanded_material_satisfies_every_identity() {
 #[test]
 fn each_deal_is_fresh_and_the_server_gets_only_a_seed() {
     let plan = plan();
-    let masks = SessionMasks::expand(&plan, Seed::random());
-    let (s1, c1) = deal(&plan, &masks);
-    let (s2, c2) = deal(&plan, &masks);
+    let mut rng = Prg::new(Seed::random());
+    let masks = SessionMasks::expand(&plan, Seed::from_rng(&mut rng));
+    let (s1, c1) = deal(&masks, &mut rng);
+    let (s2, c2) = deal(&masks, &mut rng);
     assert_ne!(s1.seed, s2.seed);
     assert_ne!(c1.corrections, c2.corrections);
     assert_eq!(s1.encode().len(), 16);
     assert_eq!(c1.corrections.len(), correction_len(&plan));
     assert_eq!(
-        correction_len_by_layer(&plan).iter().sum::<usize>(),
-        correction_len(&plan)
+        correction_len_by_layer(&plan),
+        vec![8 * 70, correction_len(&plan) - 8 * 70],
+        "one ring element per output of the linear layer"
     );
+}
+
+#[test]
+fn the_same_seeds_deal_the_same_material() {
+    let plan = plan();
+    let seed = Seed::random();
+    let masks = SessionMasks::expand(&plan, seed);
+    let (a, b) = (
+        deal(&masks, &mut Prg::new(seed)),
+        deal(&masks, &mut Prg::new(seed)),
+    );
+    assert_eq!(a, b, "the dealer draws nothing of its own");
 }
 
 #[test]
 fn wrong_length_messages_are_refused() {
     let plan = plan();
-    let masks = SessionMasks::expand(&plan, Seed::random());
-    let (_, c) = deal(&plan, &masks);
+    let mut rng = Prg::new(Seed::random());
+    let masks = SessionMasks::expand(&plan, Seed::from_rng(&mut rng));
+    let (_, c) = deal(&masks, &mut rng);
     let bytes = c.encode();
     assert!(MaterialMsg::decode(&plan, Role::Client, &bytes).is_ok());
     assert!(MaterialMsg::decode(&plan, Role::Client, &bytes[..bytes.len() - 1]).is_err());

@@ -216,7 +216,7 @@ impl CotSender {
     /// Set-up with the caller's Δ (e.g. the garbling Δ, low bit 1): then
     /// [`CotSender::send_correlated`] yields pairs (x0, x0 ⊕ `delta`). `delta` must be
     /// secret and uniform (at least 127 free bits); it is used as the base-OT choices.
-    pub fn setup_with_delta<T: Transport + ?Sized>(
+    pub(crate) fn setup_with_delta<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         rng: &mut (impl RngCore + CryptoRng),
         delta: Block,
@@ -236,8 +236,9 @@ impl CotSender {
     }
 
     /// The global correlation Δ: x1 = x0 ⊕ Δ for every [`CotSender::send_correlated`]
-    /// pair. A secret (the garbler's own); never send it.
-    pub fn delta(&self) -> Block {
+    /// pair, for tests that check the correlation.
+    #[cfg(test)]
+    pub(crate) fn delta(&self) -> Block {
         self.core.delta
     }
 

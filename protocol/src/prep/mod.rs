@@ -10,9 +10,9 @@
 //! - [`weights_share`] / [`mask_share`]: shares of M(W)·V for a linear layer, Gilboa's
 //!   product over vector OT, dense or sparse M ([`linear`]).
 //!
-//! A whole query's material, layer by layer as the dealer would draw it, comes from
-//! [`TwoPartyPrep`] ([`material`]); each linear layer's matrix M from the plan's layer
-//! ([`LinearMatrix`], [`matrix`]).
+//! Each layer's protocol calls them to make its material, in the order and shape the
+//! dealer would draw it ([`crate::layers`]); each linear layer's matrix M comes from the
+//! plan's layer ([`LinearMatrix`], [`matrix`]).
 //!
 //! Vector OT ([`vole`]) is the common engine: one random OT per choice bit, its keys
 //! stretched by a PRG to a whole vector of ring values, the sender's masked difference as
@@ -30,7 +30,6 @@
 //! [`ProtocolError::Misuse`]: crate::ProtocolError::Misuse
 
 pub mod linear;
-pub mod material;
 pub mod matrix;
 mod pack;
 pub mod relu;
@@ -39,11 +38,11 @@ pub mod triples;
 pub mod vole;
 
 pub use linear::{linear_bytes, mask_share, weights_share, Pattern};
-pub use material::{offline_bytes, TwoPartyPrep};
 pub use matrix::LinearMatrix;
 pub use relu::{bit_rings, inject_pairs, relu_pairs};
 pub use session::PrepSession;
-pub use triples::and_triples;
+pub use triples::{and_triples, and_triples_of};
+pub use vole::ot_bytes;
 
 #[cfg(test)]
 mod tests;

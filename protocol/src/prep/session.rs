@@ -4,11 +4,13 @@
 //! a_1·b_0), so each party is extension sender in one instance and receiver in the other.
 //! The base OTs of both run once per client session, at set-up.
 
+use rand_core::{CryptoRng, RngCore};
+
 use crate::block::Block;
 use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
 use crate::ot::{CotReceiver, CotSender, FLIGHT_OTS};
-use crate::prg::Prg;
+use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
 use crate::share::Role;
 
@@ -39,9 +41,14 @@ impl std::fmt::Debug for PrepSession {
 
 impl PrepSession {
     /// Set-up: base OTs for both instances, the server's sender instance first. Each party
-    /// sends 32 + 4,096 bytes; two round trips.
-    pub fn setup<T: Transport + ?Sized>(ch: &mut Channel<T>, role: Role) -> Result<Self, ProtocolError> {
-        let mut prg = Prg::from_os();
+    /// sends 32 + 4,096 bytes; two round trips. The session's own shares later come from a
+    /// generator seeded from `rng` now.
+    pub fn setup<T: Transport + ?Sized>(
+        ch: &mut Channel<T>,
+        role: Role,
+        rng: &mut (impl RngCore + CryptoRng + ?Sized),
+    ) -> Result<Self, ProtocolError> {
+        let mut prg = Prg::new(Seed::from_rng(rng));
         let (sender, receiver) = match role {
             Role::Server => {
                 let s = CotSender::setup(ch, &mut prg)?;
@@ -149,7 +156,7 @@ impl PrepSession {
     }
 
     /// `n` uniform ring elements of this party's own.
-    pub(super) fn ring_vec(&mut self, n: usize) -> Vec<Ring> {
+    pub(crate) fn ring_vec(&mut self, n: usize) -> Vec<Ring> {
         self.prg.ring_vec(n)
     }
 }

@@ -11,7 +11,7 @@ use crate::error::ProtocolError;
 use crate::gmw::BitTriple;
 use crate::linalg::matvec;
 use crate::material::{BitRing, InjectPair};
-use crate::prg::Prg;
+use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
 use crate::share::{add, Role};
 
@@ -64,8 +64,8 @@ fn sessions() -> ((PrepSession, Ch), (PrepSession, Ch)) {
     };
     let (mut cs, mut cc) = (Channel::new(tap(a)), Channel::new(tap(b)));
     let (s, c) = both(
-        || PrepSession::setup(&mut cs, Role::Server).expect("server set-up"),
-        || PrepSession::setup(&mut cc, Role::Client).expect("client set-up"),
+        || PrepSession::setup(&mut cs, Role::Server, &mut Prg::new(Seed::random())).expect("server set-up"),
+        || PrepSession::setup(&mut cc, Role::Client, &mut Prg::new(Seed::random())).expect("client set-up"),
     );
     for ch in [&mut cs, &mut cc] {
         ch.take_meter();
@@ -91,8 +91,8 @@ fn set_up_runs_base_ots_both_ways() {
     let (a, b) = MemTransport::pair();
     let (mut cs, mut cc) = (Channel::new(a), Channel::new(b));
     let (s, c) = both(
-        || PrepSession::setup(&mut cs, Role::Server).unwrap(),
-        || PrepSession::setup(&mut cc, Role::Client).unwrap(),
+        || PrepSession::setup(&mut cs, Role::Server, &mut Prg::new(Seed::random())).unwrap(),
+        || PrepSession::setup(&mut cc, Role::Client, &mut Prg::new(Seed::random())).unwrap(),
     );
     assert_eq!((s.role(), c.role()), (Role::Server, Role::Client));
     for ch in [&cs, &cc] {
@@ -231,7 +231,7 @@ fn gilboa(
 
 /// A random mask with the extreme values up front: all ones, top bit alone, zero.
 fn mask(cols: usize) -> Vec<Ring> {
-    let mut v = Prg::from_os().ring_vec(cols);
+    let mut v = Prg::new(Seed::random()).ring_vec(cols);
     for (x, special) in v.iter_mut().zip([u64::MAX, 1 << 63, 0, (1 << 63) | 1]) {
         *x = special;
     }
@@ -243,7 +243,7 @@ fn gilboa_shares_sum_to_m_times_v_for_a_dense_matrix() {
     let (mut s, mut c) = sessions();
     // 70 · 64 · 260 bytes of corrections: two frames.
     let (rows, cols) = (70, 64);
-    let w = Prg::from_os().ring_vec(rows * cols);
+    let w = Prg::new(Seed::random()).ring_vec(rows * cols);
     let pattern = Pattern::dense(rows as u32, cols);
     let weights = pattern.gather(|r, j| w[r * cols + j]);
     let v = mask(cols);
@@ -279,7 +279,7 @@ fn gilboa_shares_sum_to_m_times_v_for_convolutions() {
             },
             residual: None,
         };
-        let kernel = Prg::from_os().ring_vec(layer.op.weight_len());
+        let kernel = Prg::new(Seed::random()).ring_vec(layer.op.weight_len());
         let matrix = LinearMatrix::of(&layer).unwrap();
         let pattern = matrix.pattern();
         let v = mask(layer.input_len());

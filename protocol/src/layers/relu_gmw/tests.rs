@@ -1,33 +1,11 @@
 use super::*;
 use crate::channel::{MemTransport, Phase, Scope};
-use crate::material::{deal, expand, LayerMaterial, SessionMasks};
-use crate::plan::{LayerKind, Plan, PlanLayer};
+use crate::material::both_sides;
+use crate::plan::LayerKind;
 use crate::prg::{Prg, Seed};
 use crate::ring::truncate;
 use crate::share::split;
 use std::thread;
-
-/// A linear layer feeding `kind`, so that the dealer draws `kind`'s material.
-fn plan_for(kind: LayerKind, fixed: FixedPoint) -> Plan {
-    let n = kind.input_len();
-    Plan {
-        model: "relu".into(),
-        input_shape: vec![n],
-        input_range: (-1.0, 1.0),
-        fixed,
-        backend: crate::plan::Backend::Gmw,
-        layers: vec![
-            PlanLayer {
-                name: "fc".into(),
-                kind: LayerKind::dense(n, n),
-            },
-            PlanLayer {
-                name: "relu".into(),
-                kind,
-            },
-        ],
-    }
-}
 
 /// Runs the layer `kind` on `x` split into random shares; returns the opened output and
 /// the server's and client's tallies.
@@ -36,20 +14,10 @@ fn run_kind(
     x: &[u64],
     fixed: FixedPoint,
 ) -> (Vec<u64>, crate::channel::Tally, crate::channel::Tally) {
-    let plan = plan_for(kind.clone(), fixed);
     let windows = kind.windows().unwrap();
-    let masks = SessionMasks::expand(&plan, Seed::random());
-    let (sm, cm) = deal(&plan, &masks);
-    let take = |m: (Role, crate::material::MaterialMsg)| match expand(&plan, m.0, m.1)
-        .unwrap()
-        .layers
-        .pop()
-    {
-        Some(LayerMaterial::Relu(r)) => r,
-        _ => unreachable!(),
-    };
-    let (s_mat, c_mat) = (take((Role::Server, sm)), take((Role::Client, cm)));
-    let (xs, xc) = split(x, &mut Prg::from_os());
+    let mut rng = Prg::new(Seed::random());
+    let (s_mat, c_mat) = both_sides(&ReluGmw::new(fixed, windows.clone()), None, &mut rng);
+    let (xs, xc) = split(x, &mut rng);
     let (a, b) = MemTransport::pair();
     let scope = Scope::layer(Phase::Online, 1);
     let client_windows = windows.clone();
@@ -102,7 +70,7 @@ fn exact_at_the_boundaries_of_the_range() {
 #[test]
 fn exact_on_random_values_and_bytes_and_rounds_match_the_formula() {
     let fixed = FixedPoint { f: 12, k: 32 };
-    let mut rng = Prg::from_os();
+    let mut rng = Prg::new(Seed::random());
     let bound = 1u64 << (fixed.k - 1);
     let xs: Vec<u64> = (0..300)
         .map(|_| (rng.next_u64() % (2 * bound - 1)).wrapping_sub(bound - 1))
@@ -122,7 +90,7 @@ fn exact_on_random_values_and_bytes_and_rounds_match_the_formula() {
 fn max_pool_relu_is_exact_with_ties_negatives_and_overlapping_windows() {
     use crate::plan::{Image, Window};
     let fixed = FixedPoint { f: 8, k: 26 };
-    let mut rng = Prg::from_os();
+    let mut rng = Prg::new(Seed::random());
     // Values within ±2^(k−2): every difference fits k bits, as calibration ensures.
     let bound = 1u64 << (fixed.k - 2);
     for (input, window) in [

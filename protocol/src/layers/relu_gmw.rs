@@ -1,6 +1,6 @@
 //! ReLU (of a window's maximum) with exact truncation, by GMW: `y = ReLU(x) >> f` on
 //! additive shares; a max-pool with its ReLU folded in is the same protocol with several
-//! candidates per output.
+//! candidates per output ([`super::maxpool`]).
 //!
 //! Let `a`, `b` be the low `k` bits of the server's and client's shares of `x`, with
 //! |x| < 2^(k−1). The carry circuit gives XOR shares of the sign `msb`, the rounding carry
@@ -28,13 +28,218 @@
 
 use veil_circuits::{pairs, select_max, sign_and_carries, Bits, Counter};
 
-use crate::channel::{Channel, Transport};
+use super::{maxpool, ClientCx, Clocks, Inputs, LayerProtocol, ServerCx};
+use crate::channel::{Channel, Link, Transport};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::engine::Preprocessing;
 use crate::error::ProtocolError;
 use crate::gmw::{and_finish, and_masks, input_wires, BitTriple, Gmw};
-use crate::material::{InjectPair, ReluShare};
-use crate::plan::Windows;
+use crate::material::{BitRing, Draw, InjectPair, Pair};
+use crate::plan::{LinearWeights, Windows};
+use crate::prep::{and_triples_of, ot_bytes, relu_pairs, PrepSession};
 use crate::ring::{low_bits, FixedPoint, Ring};
 use crate::share::Role;
+use crate::stored::Stored;
+
+/// One party's share of a ReLU (or max-pool ReLU) layer's material, sized for all its
+/// candidates: from the dealer or made by OT, spent as it is online.
+pub struct ReluShare {
+    /// AND triples for the carry circuit, the selection and the two closing ANDs, in gate
+    /// order ([`schedule`]).
+    pub triples: Vec<BitTriple>,
+    /// The bit-times-ring pair for sign · truncated value.
+    pub product: BitRing,
+    /// Injection pair for sign ∧ rounding carry.
+    pub carry: InjectPair,
+    /// Injection pair for sign ∧ wrap.
+    pub wrap: InjectPair,
+}
+
+redacted_debug!(ReluShare, |s: &ReluShare| s.triples.len());
+
+impl Stored for ReluShare {
+    fn put(&self, w: &mut Writer) {
+        self.triples.put(w);
+        self.product.put(w);
+        self.carry.put(w);
+        self.wrap.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ReluShare {
+            triples: Stored::get(r)?,
+            product: Stored::get(r)?,
+            carry: Stored::get(r)?,
+            wrap: Stored::get(r)?,
+        })
+    }
+}
+
+/// The layer's protocol: its fixed point and windows (one candidate each for a ReLU).
+pub(crate) struct ReluGmw {
+    fixed: FixedPoint,
+    windows: Windows,
+}
+
+impl ReluGmw {
+    /// The protocol of a layer with these windows.
+    pub fn new(fixed: FixedPoint, windows: Windows) -> ReluGmw {
+        ReluGmw { fixed, windows }
+    }
+
+    /// Candidates in all: `m · n`.
+    fn candidates(&self) -> usize {
+        self.windows.index.len()
+    }
+
+    /// Each AND triple's width, in gate order.
+    fn widths(&self) -> Vec<usize> {
+        schedule(self.fixed, self.windows.m, self.windows.outputs())
+            .into_iter()
+            .flat_map(|(gates, width)| std::iter::repeat_n(width, gates))
+            .collect()
+    }
+
+    /// Both parties make one share each with the other, at once.
+    fn make(&self, prep: &mut PrepSession, ch: &mut Link) -> Result<ReluShare, ProtocolError> {
+        let triples = and_triples_of(prep, ch, &self.widths())?;
+        let (product, carry, wrap) = relu_pairs(prep, ch, self.candidates())?;
+        Ok(ReluShare {
+            triples,
+            product,
+            carry,
+            wrap,
+        })
+    }
+
+    fn online(
+        &self,
+        ch: &mut Link,
+        role: Role,
+        share: ReluShare,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError> {
+        let x = input
+            .x
+            .ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
+        relu_trunc(ch, role, self.fixed, &self.windows, x, share)
+    }
+}
+
+/// Material as it comes (dealer or OT) is what the online phase spends: no offline step,
+/// no setup. Two-party bytes for T AND gates and N = m·n candidates:
+/// 2·ot(T) + ot(3N) + ot(N) + 40·N ([`crate::prep`]).
+impl LayerProtocol for ReluGmw {
+    const TAG: u8 = 1;
+    type ServerSession = ();
+    type ClientSession = ();
+    type ServerMaterial = ReluShare;
+    type ClientMaterial = ReluShare;
+    type ServerReady = ReluShare;
+    type ClientReady = ReluShare;
+
+    fn online_cost(&self, clocks: &mut Clocks) -> u64 {
+        let (m, n) = (self.windows.m, self.windows.outputs());
+        (0..rounds(self.fixed, m)).for_each(|_| clocks.exchange());
+        2 * bytes_sent(self.fixed, m, n) as u64
+    }
+
+    fn two_party_bytes(&self) -> Result<u64, ProtocolError> {
+        let (m, n) = (self.windows.m, self.windows.outputs());
+        let ands = and_gates(self.fixed, m, n);
+        let c = self.candidates();
+        Ok((2 * ot_bytes(ands) + ot_bytes(3 * c) + ot_bytes(c) + 40 * c) as u64)
+    }
+
+    fn server_setup(
+        &self,
+        _: &mut Link,
+        _: Option<&LinearWeights>,
+        _: Option<&[Ring]>,
+    ) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+
+    fn client_setup(&self, _: &mut Link, _: Preprocessing) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+
+    fn draw(
+        &self,
+        d: &mut Draw<'_>,
+        _: Option<&[Ring]>,
+    ) -> Result<Pair<ReluShare>, DecodeError> {
+        let c = self.candidates();
+        let (st, ct) = d.triples(&self.widths())?;
+        let (sp, cp) = d.bit_ring(c)?;
+        let (sc, cc) = d.inject_pair(c)?;
+        let (sw, cw) = d.inject_pair(c)?;
+        let join = |triples: Option<_>, product: Option<_>, carry: Option<_>, wrap| {
+            Some(ReluShare {
+                triples: triples?,
+                product: product?,
+                carry: carry?,
+                wrap: wrap?,
+            })
+        };
+        Ok((join(st, sp, sc, sw), join(ct, cp, cc, cw)))
+    }
+
+    fn server_make(
+        &self,
+        _: &(),
+        prep: &mut PrepSession,
+        ch: &mut Link,
+    ) -> Result<ReluShare, ProtocolError> {
+        self.make(prep, ch)
+    }
+
+    fn client_make(
+        &self,
+        _: &(),
+        prep: &mut PrepSession,
+        ch: &mut Link,
+    ) -> Result<ReluShare, ProtocolError> {
+        self.make(prep, ch)
+    }
+
+    fn server_offline(
+        &self,
+        _: &mut Link,
+        _: &mut ServerCx<'_>,
+        material: ReluShare,
+    ) -> Result<ReluShare, ProtocolError> {
+        Ok(material)
+    }
+
+    fn client_offline(
+        &self,
+        _: &mut Link,
+        _: &mut ClientCx<'_>,
+        _: &(),
+        material: ReluShare,
+    ) -> Result<ReluShare, ProtocolError> {
+        Ok(material)
+    }
+
+    fn server_online(
+        &self,
+        ch: &mut Link,
+        _: Option<&LinearWeights>,
+        share: ReluShare,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError> {
+        self.online(ch, Role::Server, share, input)
+    }
+
+    fn client_online(
+        &self,
+        ch: &mut Link,
+        share: ReluShare,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError> {
+        self.online(ch, Role::Client, share, input)
+    }
+}
 
 /// The AND batches of a layer of `n` outputs with `m` candidates each, in the order the
 /// protocol spends triples: `(gates, width)`. The carry circuit runs on every candidate
@@ -98,14 +303,7 @@ pub fn relu_trunc<T: Transport + ?Sized>(
         ));
     }
     // Candidates, then every pairwise difference, into one carry circuit.
-    let candidates = windows.gather(x);
-    let mut values = candidates.clone();
-    for i in 0..m {
-        for j in i + 1..m {
-            values
-                .extend((0..n).map(|o| candidates[i * n + o].wrapping_sub(candidates[j * n + o])));
-        }
-    }
+    let values = maxpool::compared(windows, x);
     let low: Vec<u64> = values.iter().map(|v| low_bits(*v, k)).collect();
     let (xw, yw) = input_wires(role, &low, k);
     let mut gmw = Gmw::new(ch, role, material.triples);
@@ -154,16 +352,11 @@ pub fn relu_trunc<T: Transport + ?Sized>(
     // candidates (at most one is selected).
     let [carry, wrap] = inject(ch, role, [&u, &v], [&material.carry, &material.wrap])?;
     let shift = 1u64 << (k - f);
-    Ok((0..n)
-        .map(|o| {
-            (0..m).fold(0u64, |acc, i| {
-                let j = i * n + o;
-                acc.wrapping_add(product[j])
-                    .wrapping_add(carry[j])
-                    .wrapping_sub(shift.wrapping_mul(wrap[j]))
-            })
-        })
-        .collect())
+    Ok(maxpool::per_output(m, n, |j| {
+        product[j]
+            .wrapping_add(carry[j])
+            .wrapping_sub(shift.wrapping_mul(wrap[j]))
+    }))
 }
 
 /// Bit injection: additive ring shares of XOR-shared bits, one round for all of them.

@@ -1,0 +1,407 @@
+//! The inference engine: a plan's layers in order, on shares, for either party.
+//!
+//! Phases (CONTRACT.md): *setup* once per client session ([`ServerSetup::run`],
+//! [`ClientSetup::run`]: each layer's own setup, such as the masked weights E = W − U
+//! with a dealer, then without a dealer the base OTs of two-party preprocessing, then
+//! under GC the garbling session); *offline* per query (the material from the dealer's
+//! message or made by the two parties, then each party's offline step); *online* from the
+//! client's encoded input to its decoded output ([`server_online`], [`client_online`]).
+//! What each layer does in each phase is its protocol's ([`crate::layers`]); the engine
+//! runs them in order, meters each under its own [`Scope`], keeps outputs that a later
+//! layer adds as a residual, and has the server reveal its output share at the end.
+//!
+//! The server learns nothing: every value it receives is masked by one-time randomness.
+//! The client learns the output only. After the offline phase a query needs nothing of its
+//! session: [`ServerQuery`] and [`PreparedQuery`] encode to bytes, so a query made ahead of
+//! time can wait on disk and be spent on a later connection (`veil-client precompute`).
+//!
+//! Randomness comes in from the caller at each step that draws any; nothing here seeds
+//! itself.
+
+pub mod cost;
+mod kept;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand_core::{CryptoRng, RngCore};
+
+use crate::channel::{Link, Phase, Scope};
+use crate::error::ProtocolError;
+use crate::layers::relu_gc::{GcClient, GcServer};
+use crate::layers::{
+    ClientCx, ClientLayer, ClientPiece, ClientStep, Inputs, ServerCx, ServerLayer, ServerPiece,
+    ServerStep, Stack,
+};
+use crate::material::{Draw, MaterialMsg, SessionMasks};
+use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Weights};
+use crate::prep::PrepSession;
+use crate::prg::Prg;
+use crate::ring::Ring;
+use crate::share::Role;
+
+/// Where a session's correlated randomness comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preprocessing {
+    /// A third party deals it; the server sends E = W − U at setup.
+    Dealer,
+    /// The two parties make it by oblivious transfer ([`crate::prep`]); there is no U.
+    TwoParty,
+}
+
+/// The server's half of a session after setup: each layer's session state, and the
+/// garbling and OT sessions that the plan's layers share.
+pub struct ServerSetup {
+    layers: Vec<Arc<dyn ServerLayer>>,
+    gc: Option<GcServer>,
+    prep: Option<PrepSession>,
+}
+
+/// The client's half of a session after setup.
+pub struct ClientSetup {
+    layers: Vec<Arc<dyn ClientLayer>>,
+    gc: Option<GcClient>,
+    prep: Option<PrepSession>,
+    /// Bytes of the dealer's corrections per query.
+    corrections: usize,
+}
+
+/// The server's material for one query, from the dealer or made with the client.
+pub struct ServerMaterial(Vec<Box<dyn ServerPiece>>);
+
+/// The client's material for one query, from the dealer or made with the server.
+pub struct ClientMaterial(Vec<Box<dyn ClientPiece>>);
+
+/// The server's share of one query, ready for the online phase.
+pub struct ServerQuery {
+    steps: Vec<Box<dyn ServerStep>>,
+}
+
+/// The client's share of one query, its outputs prepared offline, ready for its input.
+pub struct PreparedQuery {
+    steps: Vec<Box<dyn ClientStep>>,
+}
+
+redacted_debug!(ServerMaterial, |m: &ServerMaterial| m.0.len());
+redacted_debug!(ClientMaterial, |m: &ClientMaterial| m.0.len());
+redacted_debug!(ServerQuery, |q: &ServerQuery| q.steps.len());
+redacted_debug!(PreparedQuery, |q: &PreparedQuery| q.steps.len());
+
+/// Wall time spent in each layer, in plan order.
+#[derive(Clone, Debug, Default)]
+pub struct LayerTimes(pub Vec<Duration>);
+
+impl LayerTimes {
+    /// Each layer's time in milliseconds.
+    pub fn ms(&self) -> Vec<f64> {
+        self.0.iter().map(|d| d.as_secs_f64() * 1e3).collect()
+    }
+}
+
+const OTHER_SESSION: ProtocolError =
+    ProtocolError::Misuse("material of another session's plan");
+const NOT_TWO_PARTY: ProtocolError =
+    ProtocolError::Misuse("two-party material asked of a session with a dealer");
+
+impl ServerSetup {
+    /// The server's setup. With the dealer's session masks `masks`, each linear layer
+    /// sends E = W − U; without (`None`), the base OTs of two-party preprocessing run and
+    /// nothing of W is sent. Under GC the garbling session starts (hash key, base OTs).
+    pub fn run(
+        ch: &mut Link,
+        plan: &Plan,
+        weights: &Weights,
+        masks: Option<&SessionMasks>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<ServerSetup, ProtocolError> {
+        let by_layer = layer_weights(plan, weights)?;
+        let mut layers = Vec::with_capacity(plan.layers.len());
+        for (index, protocol) in Stack::of(plan).iter().enumerate() {
+            ch.enter(Scope::layer(Phase::Setup, index));
+            let mask = masks.map(|m| m.layer(index));
+            layers.push(protocol.clone().server_setup(ch, by_layer[index], mask)?);
+        }
+        ch.enter(Scope::phase(Phase::Setup));
+        let prep = match masks {
+            Some(_) => None,
+            None => Some(PrepSession::setup(ch, Role::Server, rng)?),
+        };
+        let gc = match plan.backend {
+            Backend::Gc => Some(GcServer::setup(ch, rng)?),
+            Backend::Gmw => None,
+        };
+        Ok(ServerSetup { layers, gc, prep })
+    }
+
+    /// One query's material from the dealer's message.
+    pub fn expand(&self, msg: MaterialMsg) -> Result<ServerMaterial, ProtocolError> {
+        let mut prg = Prg::new(msg.seed);
+        let mut d = Draw::server(&mut prg);
+        let pieces = self.layers.iter().map(|l| l.clone().expand(&mut d));
+        Ok(ServerMaterial(pieces.collect::<Result<_, _>>()?))
+    }
+
+    /// Without a dealer, makes one query's material with the client, who calls
+    /// [`ClientSetup::make`] at once.
+    pub fn make(&mut self, ch: &mut Link) -> Result<ServerMaterial, ProtocolError> {
+        let prep = self.prep.as_mut().ok_or(NOT_TWO_PARTY)?;
+        let mut pieces = Vec::with_capacity(self.layers.len());
+        for (index, layer) in self.layers.iter().enumerate() {
+            ch.enter(Scope::layer(Phase::Offline, index));
+            pieces.push(layer.clone().make(prep, ch)?);
+        }
+        Ok(ServerMaterial(pieces))
+    }
+
+    /// The server's offline step for one query: under GC it garbles each non-linear
+    /// layer (after the client's OTs) and sends the tables; other material passes through.
+    pub fn offline(
+        &mut self,
+        ch: &mut Link,
+        material: ServerMaterial,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<ServerQuery, ProtocolError> {
+        if material.0.len() != self.layers.len() {
+            return Err(OTHER_SESSION);
+        }
+        let mut steps = Vec::with_capacity(material.0.len());
+        for (index, piece) in material.0.into_iter().enumerate() {
+            ch.enter(Scope::layer(Phase::Offline, index));
+            let mut cx = ServerCx {
+                gc: self.gc.as_mut(),
+                rng: &mut *rng,
+            };
+            steps.push(piece.offline(ch, &mut cx)?);
+        }
+        Ok(ServerQuery { steps })
+    }
+}
+
+impl ClientSetup {
+    /// The client's setup: each layer's (with a dealer, E for each linear layer), then
+    /// without a dealer the base OTs of two-party preprocessing; under GC it then joins
+    /// the garbling session.
+    pub fn run(
+        ch: &mut Link,
+        plan: &Plan,
+        source: Preprocessing,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<ClientSetup, ProtocolError> {
+        let stack = Stack::of(plan);
+        let mut layers = Vec::with_capacity(stack.len());
+        let mut corrections = 0;
+        for (index, protocol) in stack.iter().enumerate() {
+            ch.enter(Scope::layer(Phase::Setup, index));
+            corrections += protocol.correction_len();
+            layers.push(protocol.clone().client_setup(ch, source)?);
+        }
+        ch.enter(Scope::phase(Phase::Setup));
+        let prep = match source {
+            Preprocessing::Dealer => None,
+            Preprocessing::TwoParty => Some(PrepSession::setup(ch, Role::Client, rng)?),
+        };
+        let gc = match plan.backend {
+            Backend::Gc => Some(GcClient::setup(ch, rng)?),
+            Backend::Gmw => None,
+        };
+        Ok(ClientSetup {
+            layers,
+            gc,
+            prep,
+            corrections,
+        })
+    }
+
+    /// Decodes the dealer's message for this session's plan (its length is fixed by it).
+    pub fn decode_material(&self, bytes: &[u8]) -> Result<MaterialMsg, ProtocolError> {
+        Ok(MaterialMsg::decode_len(self.corrections, bytes)?)
+    }
+
+    /// One query's material from the dealer's message.
+    pub fn expand(&self, msg: MaterialMsg) -> Result<ClientMaterial, ProtocolError> {
+        let mut prg = Prg::new(msg.seed);
+        let mut d = Draw::client(&mut prg, &msg.corrections);
+        let pieces = self
+            .layers
+            .iter()
+            .map(|l| l.clone().expand(&mut d))
+            .collect::<Result<_, _>>()?;
+        d.finish()?;
+        Ok(ClientMaterial(pieces))
+    }
+
+    /// Without a dealer, makes one query's material with the server, who calls
+    /// [`ServerSetup::make`] at once. `done(index)` is called as each layer's material is
+    /// ready (for a progress display; [`cost::two_party`] weighs the layers).
+    pub fn make(
+        &mut self,
+        ch: &mut Link,
+        done: &mut dyn FnMut(usize),
+    ) -> Result<ClientMaterial, ProtocolError> {
+        let prep = self.prep.as_mut().ok_or(NOT_TWO_PARTY)?;
+        let mut pieces = Vec::with_capacity(self.layers.len());
+        for (index, layer) in self.layers.iter().enumerate() {
+            ch.enter(Scope::layer(Phase::Offline, index));
+            pieces.push(layer.clone().make(prep, ch)?);
+            done(index);
+        }
+        Ok(ClientMaterial(pieces))
+    }
+
+    /// The client's offline step for one query: `E ⋆ V + [U⋆V]_c` for every linear layer
+    /// (`[W⋆V]_c` alone without a dealer); under GC, OT on its share of each non-linear
+    /// layer's input, then the garbled tables.
+    pub fn offline(
+        &mut self,
+        ch: &mut Link,
+        material: ClientMaterial,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<PreparedQuery, ProtocolError> {
+        if material.0.len() != self.layers.len() {
+            return Err(OTHER_SESSION);
+        }
+        let mut steps: Vec<Box<dyn ClientStep>> = Vec::with_capacity(material.0.len());
+        for (index, piece) in material.0.into_iter().enumerate() {
+            ch.enter(Scope::layer(Phase::Offline, index));
+            let mut cx = ClientCx {
+                gc: self.gc.as_mut(),
+                rng: &mut *rng,
+                input: steps.last().and_then(|s| s.known_output()),
+            };
+            let step = piece.offline(ch, &mut cx)?;
+            steps.push(step);
+        }
+        Ok(PreparedQuery { steps })
+    }
+}
+
+/// Each layer's weights, where it has any: the plan's linear layers take the weights'
+/// entries in order.
+fn layer_weights<'w>(
+    plan: &Plan,
+    weights: &'w Weights,
+) -> Result<Vec<Option<&'w LinearWeights>>, ProtocolError> {
+    weights
+        .check(plan)
+        .map_err(|_| ProtocolError::Misuse("the weights do not fit the plan"))?;
+    let mut linear = weights.linear.iter();
+    Ok(plan
+        .layers
+        .iter()
+        .map(|l| l.kind.is_linear().then(|| linear.next()).flatten())
+        .collect())
+}
+
+/// The outputs of earlier layers that a later linear layer adds as its residual input.
+struct Residuals<'p> {
+    plan: &'p Plan,
+    needed: Vec<bool>,
+    values: Vec<Option<Vec<Ring>>>,
+}
+
+impl<'p> Residuals<'p> {
+    fn new(plan: &'p Plan) -> Residuals<'p> {
+        let mut needed = vec![false; plan.layers.len()];
+        for (_, l) in plan.linear_layers() {
+            if let Some(r) = l.residual {
+                needed[r] = true;
+            }
+        }
+        Residuals {
+            plan,
+            values: vec![None; needed.len()],
+            needed,
+        }
+    }
+
+    fn keep(&mut self, index: usize, x: &[Ring]) {
+        if self.needed[index] {
+            self.values[index] = Some(x.to_vec());
+        }
+    }
+
+    /// The shares layer `index` adds, if it adds a residual.
+    fn of(&self, index: usize) -> Result<Option<&[Ring]>, ProtocolError> {
+        match &self.plan.layers[index].kind {
+            LayerKind::Linear(l) => match l.residual {
+                Some(r) => self.values[r].as_deref().map(Some).ok_or(ProtocolError::Misuse(
+                    "a residual input comes from a later layer",
+                )),
+                None => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The server's online phase for one query.
+pub fn server_online(
+    ch: &mut Link,
+    plan: &Plan,
+    weights: &Weights,
+    query: ServerQuery,
+) -> Result<LayerTimes, ProtocolError> {
+    if query.steps.len() != plan.layers.len() {
+        return Err(OTHER_SESSION);
+    }
+    let by_layer = layer_weights(plan, weights)?;
+    let mut x: Option<Vec<Ring>> = None;
+    let mut residuals = Residuals::new(plan);
+    let mut times = LayerTimes::default();
+    let last = plan.layers.len() - 1;
+    for (index, step) in query.steps.into_iter().enumerate() {
+        ch.enter(Scope::layer(Phase::Online, index));
+        let start = Instant::now();
+        let input = Inputs {
+            x: x.as_deref(),
+            residual: residuals.of(index)?,
+        };
+        let y = step.online(ch, by_layer[index], input)?;
+        residuals.keep(index, &y);
+        if index == last {
+            ch.reveal_ring(&y)?;
+        }
+        x = Some(y);
+        times.0.push(start.elapsed());
+    }
+    Ok(times)
+}
+
+/// The client's online phase: from its encoded input to the opened output.
+pub fn client_online(
+    ch: &mut Link,
+    plan: &Plan,
+    prepared: PreparedQuery,
+    input: &[Ring],
+) -> Result<(Vec<Ring>, LayerTimes), ProtocolError> {
+    if input.len() != plan.input_len() {
+        return Err(ProtocolError::Misuse(
+            "the input length differs from the plan's",
+        ));
+    }
+    if prepared.steps.len() != plan.layers.len() {
+        return Err(OTHER_SESSION);
+    }
+    let mut x = input.to_vec();
+    let mut residuals = Residuals::new(plan);
+    let mut times = LayerTimes::default();
+    let last = plan.layers.len() - 1;
+    for (index, step) in prepared.steps.into_iter().enumerate() {
+        ch.enter(Scope::layer(Phase::Online, index));
+        let start = Instant::now();
+        let input = Inputs {
+            x: Some(&x),
+            residual: residuals.of(index)?,
+        };
+        x = step.online(ch, input)?;
+        residuals.keep(index, &x);
+        if index == last {
+            x = ch.receive_reveal(&x)?;
+        }
+        times.0.push(start.elapsed());
+    }
+    Ok((x, times))
+}
+
+#[cfg(test)]
+mod tests;
