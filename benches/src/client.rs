@@ -4,13 +4,16 @@
 //! A raised stop flag (Ctrl-C) ends the session cleanly between two queries.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use veil_client::{QueryReport, Session};
-use veil_net::{Identity, LinkShape};
+use veil_net::{Identity, LinkShape, QuicDialer, QuicTransport, DEFAULT_CONNECT_TIMEOUT};
 use veil_protocol::plan::Backend;
+use veil_protocol::prg::Prg;
 use veil_protocol::ring::Ring;
+use veil_protocol::session::client::{self, Open, Options};
+use veil_protocol::session::QueryReport;
 use veil_server::HostedModel;
 
 use crate::cluster::Cluster;
@@ -60,19 +63,25 @@ pub fn run_session(
     stop: &AtomicBool,
     progress: &ProgressBar,
 ) -> Result<Run, BenchError> {
-    let options = veil_client::Options {
+    let options = Options {
         backend,
         ..cluster.client_options(model)
     };
-    let pins = cluster.client_pins()?;
-    let identity = Identity::ephemeral("client")?;
+    let pins = Arc::new(cluster.client_pins()?);
+    let identity = Arc::new(Identity::ephemeral("client")?);
     let handle = cluster.handle();
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("veil-bench-client".into())
             .spawn_scoped(scope, || -> Result<Run, BenchError> {
-                let session = Session::open(&options, &identity, &pins, &handle)?;
-                query_all(session, inputs, stop, progress)
+                let (identity, pins) = (identity.clone(), pins.clone());
+                let mut dialer = QuicDialer::new(identity, pins, handle, DEFAULT_CONNECT_TIMEOUT)
+                    .with_shape(cluster.shape());
+                let mut rng = Prg::from_os();
+                let (session, _) = client::open(&mut dialer, &options, &mut rng)?;
+                let run = query_all(session, inputs, stop, progress, &mut rng);
+                dialer.close();
+                run
             })
             .map_err(|_| BenchError::Internal("cannot start the client thread"))?;
         worker
@@ -83,10 +92,11 @@ pub fn run_session(
 
 /// Runs the queries on an open session, then closes it.
 fn query_all(
-    mut session: Session,
+    mut session: Open<QuicTransport>,
     inputs: &[Vec<Ring>],
     stop: &AtomicBool,
     progress: &ProgressBar,
+    rng: &mut Prg,
 ) -> Result<Run, BenchError> {
     let mut run = Run::default();
     let start = Instant::now();
@@ -95,9 +105,10 @@ fn query_all(
             run.interrupted = true;
             break;
         }
-        let (output, report) = session.query(input)?;
-        run.outputs.push(output);
-        run.reports.push(report);
+        let (next, answer) = session.query(input, rng)?;
+        session = next;
+        run.outputs.push(answer.output);
+        run.reports.push(answer.report);
         progress.inc(1);
     }
     run.elapsed = start.elapsed();

@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
-use veil_client::Options;
 use veil_dealer::Sessions;
 use veil_net::{
     Fingerprint, Identity, KnownHosts, LinkShape, Listener, NetError, DEFAULT_CONNECT_TIMEOUT,
 };
-use veil_server::{DealerLink, HostedModel, ServerConfig};
+use veil_protocol::session::client::Options;
+use veil_protocol::session::server::Hosting;
+use veil_server::{HostedModel, ServerConfig};
 
 use crate::error::BenchError;
 
@@ -83,7 +84,7 @@ impl Cluster {
         })
     }
 
-    /// The runtime's handle, for a client's [`veil_client::Session::open`].
+    /// The runtime's handle, for a client's dialer.
     pub fn handle(&self) -> Handle {
         self.runtime.handle().clone()
     }
@@ -106,9 +107,12 @@ impl Cluster {
             model,
             backend: veil_protocol::plan::Backend::Gmw,
             dealer: self.dealer.map(|d| d.name()),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            shape: self.shape,
         }
+    }
+
+    /// How every link is shaped (`None`: unshaped).
+    pub fn shape(&self) -> Option<LinkShape> {
+        self.shape
     }
 
     /// In-memory pins holding the server's and the dealer's keys.
@@ -170,16 +174,15 @@ fn spawn_peers(
     let (server_listener, (server, server_identity)) = listen("server", shape)?;
     let server_pins = pinned(&dealer.into_iter().collect::<Vec<_>>())?;
     let config = Arc::new(ServerConfig {
-        models,
-        dealer: dealer.map(|d| DealerLink {
-            addr: d.addr,
-            name: d.name(),
-            shape,
-        }),
-        identity: server_identity,
-        pins: server_pins,
+        hosting: Hosting {
+            models,
+            dealer: dealer.map(|d| d.name()),
+            precomputed: None,
+        },
+        identity: Arc::new(server_identity),
+        pins: Arc::new(server_pins),
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-        precomputed: None,
+        dealer_shape: shape,
     });
     tasks.push(runtime.spawn(veil_server::serve(server_listener, config)));
     Ok((dealer, server, tasks))

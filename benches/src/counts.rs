@@ -11,7 +11,7 @@
 use std::ops::Add;
 
 use serde::Serialize;
-use veil_protocol::layers::{relu, relu_gc};
+use veil_protocol::layers::{relu_gc, relu_gmw as relu};
 use veil_protocol::ot::iknp::BASE_OTS;
 use veil_protocol::plan::{Backend, Plan};
 

@@ -1,9 +1,9 @@
 //! Why a bench command failed, and which exit code that means (CONTRACT.md: 1 for a
 //! runtime failure, 2 for bad usage or a bad file).
 
-use veil_client::ClientError;
 use veil_model::{InputError, ModelError};
 use veil_net::NetError;
+use veil_protocol::session::SessionError;
 
 /// Why a bench command failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +23,7 @@ pub enum BenchError {
     Net(#[from] NetError),
     /// The client session failed.
     #[error(transparent)]
-    Client(#[from] ClientError),
+    Session(#[from] SessionError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -37,7 +37,7 @@ impl BenchError {
     pub fn exit_code(&self) -> u8 {
         match self {
             BenchError::Usage(_) | BenchError::Model(_) | BenchError::Input(_) => 2,
-            BenchError::Client(e) => e.exit_code(),
+            BenchError::Session(e) => e.exit_code(),
             _ => 1,
         }
     }

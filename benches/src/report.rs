@@ -1,7 +1,7 @@
 //! Reports for people (aligned tables) and for scripts (one JSON object).
 
 use serde::Serialize;
-use veil_client::Links;
+use veil_protocol::session::Links;
 
 use crate::accuracy::AccuracyReport;
 use crate::compare::Comparison;

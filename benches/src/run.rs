@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use indicatif::ProgressBar;
 use serde::Serialize;
-use veil_client::{LinkBytes, Links, QueryReport};
+use veil_protocol::session::{LinkBytes, Links, QueryReport};
 use veil_model::{reference, LoadedModel};
 use veil_net::LinkShape;
 use veil_protocol::plan::{Backend, Plan};

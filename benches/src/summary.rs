@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use veil_client::{PhaseCost, QueryReport};
+use veil_protocol::session::{PhaseCost, QueryReport};
 
 use crate::stats::Spread;
 
@@ -93,7 +93,7 @@ pub fn summarize(reports: &[QueryReport], elapsed: Duration) -> CostSummary {
         .iter()
         .enumerate()
         .map(|(i, layer)| {
-            let costs = |pick: fn(&veil_client::LayerCost) -> PhaseCost| {
+            let costs = |pick: fn(&veil_protocol::session::LayerCost) -> PhaseCost| {
                 let costs: Vec<PhaseCost> = reports
                     .iter()
                     .filter_map(|r| r.layers.get(i).map(pick))
@@ -138,7 +138,7 @@ fn counts(r: &QueryReport) -> Vec<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use veil_client::{LayerCost, Links};
+    use veil_protocol::session::{LayerCost, Links};
 
     fn cost(bytes: u64, rounds: u64, ms: f64) -> PhaseCost {
         PhaseCost { bytes, rounds, ms }

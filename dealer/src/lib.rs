@@ -1,17 +1,32 @@
-//! The dealer: a third machine that turns a public plan into one-time correlated
-//! randomness for a server and a client, and serves it over QUIC.
-//!
-//! It learns the plan (layer kinds and shapes) and nothing else: no inputs, weights or
-//! outputs. It must not collude with either party; the client chooses or pins it. A
-//! session has a random 128-bit id; the server opens it with the plan, the client joins
-//! with the plan's hash, each role is bound to the connection (and so the pinned key)
-//! that claimed it, and every piece of material is served once, to one role, then
-//! forgotten. The session's mask seed is forgotten when the session closes.
+//! The dealer's QUIC front end: each party's connection is served on a blocking thread by
+//! the dealer's side of the session ([`veil_protocol::session::dealer`]), against one
+//! table of sessions that all connections share.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod service;
-mod sessions;
+use std::sync::Arc;
 
-pub use service::{serve, serve_connection, ServeError};
-pub use sessions::{Refusal, Sessions, MAX_AHEAD};
+use tokio::runtime::Handle;
+use veil_net::{serve_blocking, Connection, Listener, NetError, QuicTransport};
+use veil_protocol::prg::Prg;
+use veil_protocol::session::dealer::{self, Dealt};
+use veil_protocol::session::SessionError;
+
+pub use veil_protocol::session::dealer::{Refusal, Sessions, MAX_AHEAD};
+
+/// Accepts parties until the listener closes, each on a blocking thread; a failing
+/// connection is logged and dropped, the others go on.
+pub async fn serve(listener: Listener, sessions: Arc<Sessions>) -> Result<(), NetError> {
+    serve_blocking(listener, sessions, "party connection", serve_connection).await
+}
+
+/// Serves one party's connection to its end, with randomness seeded from the OS.
+/// Blocking: call from a plain thread or `spawn_blocking`.
+pub fn serve_connection(
+    conn: &Connection,
+    handle: Handle,
+    sessions: &Sessions,
+) -> Result<Dealt, SessionError> {
+    let transport = QuicTransport::accept(conn, handle)?;
+    dealer::serve(transport, sessions, &mut Prg::from_os())
+}

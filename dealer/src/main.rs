@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use clap::Parser;
 use veil_dealer::{serve, Sessions};
+use veil_net::cli::{exit, init_logging, runtime};
 use veil_net::{state_dir, Identity, Listener};
+use veil_protocol::session::SessionError;
 
 /// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
 #[global_allocator]
@@ -26,43 +28,26 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "veil_dealer=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("veil-dealer: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("veil-dealer: {e}");
-            ExitCode::from(1)
-        }
-    }
+    init_logging("veil_dealer=info");
+    exit("veil-dealer", run(args))
 }
 
-async fn run(args: Args) -> Result<(), veil_net::NetError> {
-    let identity = Identity::load_or_create(&state_dir(), "dealer")?;
-    let listener = Listener::bind(args.listen, &identity)?;
-    eprintln!(
-        "veil-dealer listening on {} (key {})",
-        listener.local_addr()?,
-        identity.fingerprint()
-    );
-    let sessions = Arc::new(Sessions::new());
-    tokio::select! {
-        r = serve(listener, sessions) => r,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("veil-dealer: stopping");
-            Ok(())
+fn run(args: Args) -> Result<(), SessionError> {
+    runtime()?.block_on(async {
+        let identity = Identity::load_or_create(&state_dir(), "dealer")?;
+        let listener = Listener::bind(args.listen, &identity)?;
+        eprintln!(
+            "veil-dealer listening on {} (key {})",
+            listener.local_addr()?,
+            identity.fingerprint()
+        );
+        let sessions = Arc::new(Sessions::new());
+        tokio::select! {
+            r = serve(listener, sessions) => Ok(r?),
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("veil-dealer: stopping");
+                Ok(())
+            }
         }
-    }
+    })
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
+use veil_protocol::session::SessionError;
 
 /// Why setting up identities, pins or connections failed.
 ///
@@ -140,5 +141,25 @@ fn location(path: &std::path::Path, line: Option<usize>) -> String {
     match line {
         Some(line) => format!("line {line} of {}", path.display()),
         None => path.display().to_string(),
+    }
+}
+
+/// Network failures by fault, for a session: an address that does not resolve is the
+/// user's; a peer that cannot be reached, fails the handshake or shows another key is the
+/// peer's; the local socket, files and TLS set-up are this machine's.
+impl From<NetError> for SessionError {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Resolve { .. } => SessionError::usage(e),
+            NetError::Unreachable { .. }
+            | NetError::Handshake { .. }
+            | NetError::KeyChanged { .. }
+            | NetError::NoPeerCertificate { .. }
+            | NetError::ConnectionLost(_)
+            | NetError::BadHello
+            | NetError::StreamClosed
+            | NetError::Timeout { .. } => SessionError::connection(e),
+            _ => SessionError::local(e),
+        }
     }
 }

@@ -11,8 +11,10 @@
 //!   fingerprint so the application can bind roles to it.
 //! - [`QuicTransport`]: the protocol's blocking
 //!   [`Transport`](veil_protocol::channel::Transport) over one QUIC stream.
+//! - [`QuicDialer`]: how a session ([`veil_protocol::session`]) reaches its peers.
 //! - [`Store`]: queries made ahead of time, waiting in the state folder; each piece is
-//!   removed for good before it is used.
+//!   removed for good before it is used (the session's
+//!   [`KeptStore`](veil_protocol::session::KeptStore)).
 //! - [`shaper`]: delays frames as a link of given bandwidth and round-trip time would, so
 //!   benchmarks on loopback can stand in for a LAN or a WAN.
 //!
@@ -22,6 +24,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod cli;
+mod dial;
 mod endpoint;
 mod error;
 mod fingerprint;
@@ -34,6 +38,7 @@ mod store;
 mod tls;
 mod transport;
 
+pub use dial::QuicDialer;
 pub use endpoint::{
     connect, Connection, Incoming, Listener, DEFAULT_CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT,
     IDLE_TIMEOUT, KEEP_ALIVE,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use veil_protocol::session::{KeptBatch, KeptStore, SessionError};
 use veil_protocol::wire::BatchId;
 
 use crate::state::{ensure_dir, io_err, write_new};
@@ -70,8 +71,13 @@ impl Store {
         }
     }
 
+}
+
+impl KeptStore for Store {
+    type Batch = Batch;
+
     /// Starts a new batch for `owner`, described by `header`.
-    pub fn create(&self, owner: &str, id: BatchId, header: &[u8]) -> Result<Batch, NetError> {
+    fn create(&self, owner: &str, id: BatchId, header: &[u8]) -> Result<Batch, SessionError> {
         let owner = self.owner_dir(owner);
         ensure_dir(&owner)?;
         let dir = owner.join(id.to_string());
@@ -90,13 +96,13 @@ impl Store {
     }
 
     /// The batch `id` of `owner`, if it exists.
-    pub fn batch(&self, owner: &str, id: BatchId) -> Result<Option<Batch>, NetError> {
+    fn batch(&self, owner: &str, id: BatchId) -> Result<Option<Batch>, SessionError> {
         let dir = self.owner_dir(owner).join(id.to_string());
         let path = dir.join(HEADER);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&path, e)),
+            Err(e) => return Err(io_err(&path, e).into()),
         };
         let header = unsealed(&path, bytes)?;
         Ok(Some(Batch { dir, id, header }))
@@ -104,12 +110,12 @@ impl Store {
 
     /// Every batch of `owner` that still holds a piece, in id order; batches whose every
     /// piece is spent are removed on the way.
-    pub fn batches(&self, owner: &str) -> Result<Vec<Batch>, NetError> {
+    fn batches(&self, owner: &str) -> Result<Vec<Batch>, SessionError> {
         let dir = self.owner_dir(owner);
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io_err(&dir, e)),
+            Err(e) => return Err(io_err(&dir, e).into()),
         };
         let mut ids: Vec<BatchId> = entries
             .filter_map(|e| e.ok()?.file_name().to_str().and_then(parse_id))
@@ -130,58 +136,44 @@ impl Store {
 }
 
 impl Batch {
-    /// The batch's id.
-    pub fn id(&self) -> BatchId {
-        self.id
-    }
-
-    /// What the batch was made for, as its creator wrote it.
-    pub fn header(&self) -> &[u8] {
-        &self.header
-    }
-
     fn piece_path(&self, index: u32) -> PathBuf {
         self.dir.join(format!("{index}.{PIECE}"))
     }
+}
 
-    /// Stores piece `index`, durably; `Ok(false)` if that index is already there.
-    pub fn put(&self, index: u32, bytes: &[u8]) -> Result<bool, NetError> {
+impl KeptBatch for Batch {
+    fn id(&self) -> BatchId {
+        self.id
+    }
+
+    fn header(&self) -> &[u8] {
+        &self.header
+    }
+
+    fn put(&self, index: u32, bytes: &[u8]) -> Result<bool, SessionError> {
         let stored = write_new(&self.piece_path(index), &sealed(bytes), PRIVATE)?;
         sync_dir(&self.dir)?;
         Ok(stored)
     }
 
-    /// Takes piece `index`: removes it for good, then returns its bytes (`None` if it is
-    /// not there: never made, or already taken).
-    pub fn take(&self, index: u32) -> Result<Option<Vec<u8>>, NetError> {
+    fn take(&self, index: u32) -> Result<Option<Vec<u8>>, SessionError> {
         let path = self.piece_path(index);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&path, e)),
+            Err(e) => return Err(io_err(&path, e).into()),
         };
         match fs::remove_file(&path) {
             Ok(()) => {}
             // Another process took it between the read and the removal: it is theirs.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&path, e)),
+            Err(e) => return Err(io_err(&path, e).into()),
         }
         sync_dir(&self.dir)?;
-        unsealed(&path, bytes).map(Some)
+        Ok(Some(unsealed(&path, bytes)?))
     }
 
-    /// Takes the piece with the lowest index, if any is left.
-    pub fn take_first(&self) -> Result<Option<(u32, Vec<u8>)>, NetError> {
-        for index in self.pieces()? {
-            if let Some(bytes) = self.take(index)? {
-                return Ok(Some((index, bytes)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The indices of the pieces not yet taken, in order.
-    pub fn pieces(&self) -> Result<Vec<u32>, NetError> {
+    fn pieces(&self) -> Result<Vec<u32>, SessionError> {
         let entries = fs::read_dir(&self.dir).map_err(|e| io_err(&self.dir, e))?;
         let mut pieces: Vec<u32> = entries
             .filter_map(|e| {
@@ -197,8 +189,8 @@ impl Batch {
         Ok(pieces)
     }
 
-    /// Removes the batch with whatever pieces it still holds (best effort).
-    pub fn remove(self) {
+    /// Best effort: a folder that cannot be removed stays, empty of use.
+    fn remove(self) {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -3,14 +3,18 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use veil_client::{
-    spend, ClientError, Kept, KeptBatch, Options, PhaseCost, QueryReport, Session, Spent,
-};
-use veil_net::{state_dir, Identity, KnownHosts, DEFAULT_CONNECT_TIMEOUT};
+use veil_net::cli::{exit, runtime};
+use veil_net::{state_dir, Identity, KnownHosts, QuicDialer, Store, DEFAULT_CONNECT_TIMEOUT};
+use veil_protocol::plan::Plan;
+use veil_protocol::prg::Prg;
+use veil_protocol::session::client::{self, Kept, KeptQueries, Open, Options, Spent};
+use veil_protocol::session::{LayerCost, PhaseCost, QueryReport, SessionError};
+use veil_protocol::wire::BatchId;
 
 /// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
 #[global_allocator]
@@ -112,7 +116,7 @@ struct InferJson<'a> {
     setup: PhaseCost,
     offline: PhaseCost,
     online: PhaseCost,
-    layers: &'a [veil_client::LayerCost],
+    layers: &'a [LayerCost],
     /// QUIC's own count of the bytes on the wire (both ways, framing and TLS included),
     /// apart from the protocol bytes above.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,114 +142,96 @@ fn main() -> ExitCode {
         Command::Infer(args) => infer(&args),
         Command::Precompute(args) => precompute(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("veil-client: {e}");
-            ExitCode::from(e.exit_code())
-        }
-    }
-}
-
-/// Errors of the command line: the client's, or the process's own.
-#[derive(Debug, thiserror::Error)]
-enum CliError {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error("{0}")]
-    Runtime(String),
-}
-
-impl CliError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Client(e) => e.exit_code(),
-            CliError::Runtime(_) => 1,
-        }
-    }
+    exit("veil-client", result)
 }
 
 /// The client's keys, pins and runtime, and the options for `args`.
 struct Context {
-    dir: PathBuf,
-    identity: Identity,
-    pins: KnownHosts,
+    identity: Arc<Identity>,
+    pins: Arc<KnownHosts>,
     runtime: tokio::runtime::Runtime,
     opts: Options,
+    kept: Kept<Store>,
+    /// Where the kept queries live.
+    kept_root: PathBuf,
 }
 
 impl Context {
-    fn new(args: &PeerArgs) -> Result<Context, CliError> {
+    fn new(args: &PeerArgs) -> Result<Context, SessionError> {
         let dir = state_dir();
-        let identity = Identity::load_or_create(&dir, "client").map_err(ClientError::from)?;
-        let pins = KnownHosts::open(&dir).map_err(ClientError::from)?;
-        let runtime =
-            tokio::runtime::Runtime::new().map_err(|e| CliError::Runtime(e.to_string()))?;
-        let opts = Options {
-            server: args.server.clone(),
-            model: args.model.clone(),
-            backend: args.backend.into(),
-            dealer: args.dealer.clone(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            shape: None,
-        };
+        let kept_root = dir.join("precomputed");
         Ok(Context {
-            dir,
-            identity,
-            pins,
-            runtime,
-            opts,
+            identity: Arc::new(Identity::load_or_create(&dir, "client")?),
+            pins: Arc::new(KnownHosts::open(&dir)?),
+            runtime: runtime()?,
+            opts: Options {
+                server: args.server.clone(),
+                model: args.model.clone(),
+                backend: args.backend.into(),
+                dealer: args.dealer.clone(),
+            },
+            kept: Kept::new(Store::new(&kept_root)),
+            kept_root,
         })
     }
 
-    /// Opens a session (setup included), telling the user once about a dealer trusted on
-    /// first contact.
-    fn open(&self) -> Result<Session, ClientError> {
-        let session = Session::open(
-            &self.opts,
-            &self.identity,
-            &self.pins,
-            self.runtime.handle(),
-        )?;
-        if let Some(notice) = session.dealer_notice() {
-            eprintln!("veil-client: {notice}");
-        }
-        Ok(session)
+    /// A dialer for one session's connections.
+    fn dialer(&self) -> QuicDialer {
+        let (identity, pins) = (self.identity.clone(), self.pins.clone());
+        let handle = self.runtime.handle().clone();
+        QuicDialer::new(identity, pins, handle, DEFAULT_CONNECT_TIMEOUT)
     }
 }
 
-fn infer(args: &InferArgs) -> Result<(), CliError> {
+/// Opens a session (setup included) with `dialer`, telling the user once about a dealer
+/// trusted on first contact.
+fn open(
+    dialer: &mut QuicDialer,
+    opts: &Options,
+    rng: &mut Prg,
+) -> Result<Open<veil_net::QuicTransport>, SessionError> {
+    let (session, notice) = client::open(dialer, opts, rng)?;
+    if let Some(notice) = notice {
+        eprintln!("veil-client: {notice}");
+    }
+    Ok(session)
+}
+
+/// One answered query: the plan it ran, its output, its costs, whether a dealer made the
+/// material, whether it was made ahead of time.
+struct Answered {
+    plan: Plan,
+    output: Vec<u64>,
+    report: QueryReport,
+    dealer: bool,
+    precomputed: bool,
+}
+
+fn infer(args: &InferArgs) -> Result<(), SessionError> {
     // Read the input before touching the network: a bad file fails fast.
-    let input = veil_model::read_npy(&args.input).map_err(ClientError::from)?;
+    let input = veil_model::read_npy(&args.input).map_err(SessionError::usage)?;
     let cx = Context::new(&args.peer)?;
-    let kept = Kept::open(&cx.dir);
-    let found = kept.find(&cx.opts.server, cx.opts.model.as_deref(), cx.opts.backend)?;
-    let answered = match found {
+    let found = cx
+        .kept
+        .find(&cx.opts.server, cx.opts.model.as_deref(), cx.opts.backend)?;
+    let spent = match found {
         Some(batch) => spend_kept(&cx, &batch, &input.data)?,
         None => None,
     };
-    let (plan, output, report, dealer, precomputed) = match answered {
-        Some((plan, output, report, dealer)) => (plan, output, report, dealer, true),
-        None => {
-            let mut session = cx.open()?;
-            let bar = progress_bar(&mut session);
-            let dealer = session.has_dealer();
-            // Close the session on every path, so that no peer waits for its idle timeout.
-            let answered = query(&mut session, &input.data);
-            bar.finish_and_clear();
-            session.close();
-            let (plan, output, report) = answered?;
-            (plan, output, report, dealer, false)
-        }
+    let answered = match spent {
+        Some(answered) => answered,
+        // Every random choice of the session, seeded from the OS here at the top.
+        None => fresh_query(&cx, &input.data, &mut Prg::from_os())?,
     };
-    let logits = veil_model::decode_output(&plan, &output);
+    let logits = veil_model::decode_output(&answered.plan, &answered.output);
     let label = argmax(&logits);
+    let report = &answered.report;
     if args.peer.json {
         let json = InferJson {
-            model: &plan.model,
-            backend: plan.backend.name(),
-            dealer,
-            precomputed,
+            model: &answered.plan.model,
+            backend: answered.plan.backend.name(),
+            dealer: answered.dealer,
+            precomputed: answered.precomputed,
             label,
             logits,
             setup: report.setup,
@@ -254,37 +240,68 @@ fn infer(args: &InferArgs) -> Result<(), CliError> {
             layers: &report.layers,
             wire_bytes: report.wire_bytes,
         };
-        println!(
-            "{}",
-            serde_json::to_string(&json).map_err(|e| CliError::Runtime(e.to_string()))?
-        );
+        println!("{}", to_json(&json)?);
     } else {
-        print_text(&plan.model, label, &logits, &report, precomputed);
+        print_text(&answered.plan.model, label, &logits, report, answered.precomputed);
     }
     Ok(())
 }
 
-/// A query answered from a kept batch: the plan, output, costs and whether a dealer made
-/// the material.
-type Answered = (veil_protocol::plan::Plan, Vec<u64>, QueryReport, bool);
+/// Opens a session, runs one query on `input`; the connections close on every path, so
+/// that no peer waits for its idle timeout.
+fn fresh_query(cx: &Context, input: &[f32], rng: &mut Prg) -> Result<Answered, SessionError> {
+    let mut dialer = cx.dialer();
+    let answered = query_once(&mut dialer, cx, input, rng);
+    dialer.close();
+    answered
+}
+
+/// Opens a session with `dialer`, checks and encodes `input` against its plan, queries, and
+/// says goodbye.
+fn query_once(
+    dialer: &mut QuicDialer,
+    cx: &Context,
+    input: &[f32],
+    rng: &mut Prg,
+) -> Result<Answered, SessionError> {
+    let mut session = open(dialer, &cx.opts, rng)?;
+    let plan = session.plan().clone();
+    let dealer = session.has_dealer();
+    let encoded = veil_model::encode_input(&plan, input).map_err(SessionError::usage)?;
+    let bar = progress_bar(&mut session);
+    let answered = session.query(&encoded, rng);
+    bar.finish_and_clear();
+    let (session, answer) = answered?;
+    session.close();
+    Ok(Answered {
+        plan,
+        output: answer.output,
+        report: answer.report,
+        dealer,
+        precomputed: false,
+    })
+}
 
 /// Spends a query made ahead of time; `None` (after telling the user why) if the piece
 /// could not be used, so that a fresh query runs instead.
 fn spend_kept(
     cx: &Context,
-    batch: &KeptBatch,
+    batch: &KeptQueries<veil_net::Batch>,
     input: &[f32],
-) -> Result<Option<Answered>, CliError> {
+) -> Result<Option<Answered>, SessionError> {
     // A bad input is refused before a piece is taken.
-    let encoded = veil_model::encode_input(batch.plan(), input).map_err(ClientError::from)?;
-    let handle = cx.runtime.handle();
-    match spend(&cx.opts, &cx.identity, &cx.pins, handle, batch, &encoded)? {
-        Spent::Answered(output, report) => Ok(Some((
-            batch.plan().clone(),
+    let encoded = veil_model::encode_input(batch.plan(), input).map_err(SessionError::usage)?;
+    let mut dialer = cx.dialer();
+    let spent = client::spend(&mut dialer, &cx.opts, batch, &encoded);
+    dialer.close();
+    match spent? {
+        Spent::Answered(output, report) => Ok(Some(Answered {
+            plan: batch.plan().clone(),
             output,
-            *report,
-            batch.has_dealer(),
-        ))),
+            report: *report,
+            dealer: batch.has_dealer(),
+            precomputed: true,
+        })),
         Spent::Unusable(why) => {
             eprintln!(
                 "veil-client: a precomputed query could not be used ({why}); running a fresh query"
@@ -294,28 +311,18 @@ fn spend_kept(
     }
 }
 
-fn precompute(args: &PrecomputeArgs) -> Result<(), CliError> {
+fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
     let cx = Context::new(&args.peer)?;
-    let kept = Kept::open(&cx.dir);
-    let mut session = cx.open()?;
-    let batch = kept.create(&cx.opts.server, &session)?;
-    let bar = count_bar(args.queries as u64);
-    let (mut setup, mut offline) = (PhaseCost::default(), PhaseCost::default());
-    let stashed = session.stash(&batch, 0, args.queries, &mut |_, report| {
-        if setup == PhaseCost::default() {
-            setup = report.setup;
-        }
-        offline.bytes += report.offline.bytes;
-        offline.rounds = offline.rounds.max(report.offline.rounds);
-        offline.ms += report.offline.ms;
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
-    let plan = session.plan().clone();
-    let dealer = session.has_dealer();
-    session.close();
-    stashed?;
-    let waiting = kept.waiting(&cx.opts.server, &plan.model, plan.backend)?;
+    let mut dialer = cx.dialer();
+    let made = make_ahead(&mut dialer, &cx, args.queries);
+    dialer.close();
+    let Made {
+        plan,
+        dealer,
+        setup,
+        offline,
+    } = made?;
+    let waiting = cx.kept.waiting(&cx.opts.server, &plan.model, plan.backend)?;
     if args.peer.json {
         let json = PrecomputeJson {
             model: &plan.model,
@@ -326,10 +333,7 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), CliError> {
             offline,
             waiting,
         };
-        println!(
-            "{}",
-            serde_json::to_string(&json).map_err(|e| CliError::Runtime(e.to_string()))?
-        );
+        println!("{}", to_json(&json)?);
     } else {
         let per_query = offline.ms / f64::from(args.queries);
         println!(
@@ -346,26 +350,59 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), CliError> {
         );
         println!(
             "{waiting} now waiting in {}; `veil-client infer` spends them first",
-            kept.root().display()
+            cx.kept_root.display()
         );
     }
     Ok(())
 }
 
-/// Checks and encodes the input against the session's plan, and runs one query.
-fn query(
-    session: &mut Session,
-    input: &[f32],
-) -> Result<(veil_protocol::plan::Plan, Vec<u64>, QueryReport), ClientError> {
-    let plan = session.plan().clone();
-    let encoded = veil_model::encode_input(&plan, input)?;
-    let (output, report) = session.query(&encoded)?;
-    Ok((plan, output, report))
+/// What `precompute` made: for which plan, with or without a dealer, at what cost (the
+/// offline phases' bytes and time summed, rounds per query).
+struct Made {
+    plan: Plan,
+    dealer: bool,
+    setup: PhaseCost,
+    offline: PhaseCost,
+}
+
+/// Opens a session with `dialer`, makes `queries` queries ahead of time in a new batch,
+/// and says goodbye.
+fn make_ahead(dialer: &mut QuicDialer, cx: &Context, queries: u32) -> Result<Made, SessionError> {
+    // Every random choice of the session, seeded from the OS here at the top.
+    let mut rng = Prg::from_os();
+    let session = open(dialer, &cx.opts, &mut rng)?;
+    let batch = cx
+        .kept
+        .create(&cx.opts.server, &session, BatchId::from_rng(&mut rng))?;
+    let (plan, dealer) = (session.plan().clone(), session.has_dealer());
+    let bar = count_bar(u64::from(queries));
+    let (mut setup, mut offline) = (PhaseCost::default(), PhaseCost::default());
+    let stashed = session.stash(&batch, (0, queries), &mut rng, &mut |_, report| {
+        if setup == PhaseCost::default() {
+            setup = report.setup;
+        }
+        offline.bytes += report.offline.bytes;
+        offline.rounds = offline.rounds.max(report.offline.rounds);
+        offline.ms += report.offline.ms;
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    stashed?.close();
+    Ok(Made {
+        plan,
+        dealer,
+        setup,
+        offline,
+    })
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, SessionError> {
+    serde_json::to_string(value).map_err(SessionError::local)
 }
 
 /// A bar on stderr for the dealer-free preprocessing, weighed by bytes; hidden when
 /// stderr is not a terminal (or a dealer serves the material).
-fn progress_bar(session: &mut Session) -> ProgressBar {
+fn progress_bar(session: &mut Open<veil_net::QuicTransport>) -> ProgressBar {
     if !std::io::stderr().is_terminal() || session.has_dealer() {
         return ProgressBar::hidden();
     }

@@ -300,7 +300,7 @@ fn against_a_dealer_free_server_the_json_says_no_dealer_and_counts_its_preproces
     let (online_bytes, _) = phase(&json, "online");
     // Setup: the base OTs both ways, and no E = W − U.
     assert_eq!(setup_bytes, 2 * (32 + 4096), "{json}");
-    let prep: u64 = veil_protocol::prep::offline_bytes(plan)
+    let prep: u64 = veil_protocol::engine::cost::two_party(plan)
         .unwrap()
         .iter()
         .sum();

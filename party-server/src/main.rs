@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use veil_net::{
-    resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT,
-};
-use veil_server::{serve, DealerLink, HostedModel, Precomputed, ServerConfig};
+use veil_net::cli::{exit, init_logging, runtime};
+use veil_net::{resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT};
+use veil_protocol::session::server::Hosting;
+use veil_protocol::session::SessionError;
+use veil_server::{serve, HostedModel, Precomputed, ServerConfig};
 
 /// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
 #[global_allocator]
@@ -42,68 +43,45 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "veil_server=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let dealer = match args
-        .dealer
-        .clone()
-        .map(|name| resolve(&name).map(|addr| (addr, name)))
-    {
-        None => None,
-        Some(Ok((addr, name))) => Some(DealerLink {
-            addr,
-            name,
-            shape: None,
-        }),
-        Some(Err(e)) => {
-            eprintln!("veil-server: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let models = match args
+    init_logging("veil_server=info");
+    exit("veil-server", configure(&args).and_then(|c| run(args.listen, c)))
+}
+
+/// The models and the dealer, checked before anything listens: a bad file or address is
+/// a usage error.
+fn configure(args: &Args) -> Result<Hosting<Store>, SessionError> {
+    if let Some(dealer) = &args.dealer {
+        resolve(dealer)?;
+    }
+    let models = args
         .models
         .iter()
         .map(|m| load(m))
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("veil-server: {e}");
-            return ExitCode::from(2);
-        }
-    };
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(name) = duplicate_name(&models) {
-        eprintln!("veil-server: two models are named {name:?}; name them with NAME=FILE");
-        return ExitCode::from(2);
+        return Err(SessionError::usage(format!(
+            "two models are named {name:?}; name them with NAME=FILE"
+        )));
     }
-    match run(args.listen, models, dealer, args.max_precomputed) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("veil-server: {e}");
-            ExitCode::from(1)
-        }
-    }
+    let dir = state_dir();
+    Ok(Hosting {
+        models,
+        dealer: args.dealer.clone(),
+        precomputed: (args.max_precomputed > 0).then(|| Precomputed {
+            store: Store::new(dir.join("precomputed")),
+            max_per_client: args.max_precomputed,
+        }),
+    })
 }
 
-fn run(
-    listen: SocketAddr,
-    models: Vec<HostedModel>,
-    dealer: Option<DealerLink>,
-    max_precomputed: usize,
-) -> Result<(), String> {
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    runtime.block_on(async {
+fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> {
+    runtime()?.block_on(async {
         let dir = state_dir();
-        let identity = Identity::load_or_create(&dir, "server").map_err(|e| e.to_string())?;
-        let pins = KnownHosts::open(&dir).map_err(|e| e.to_string())?;
-        let listener = Listener::bind(listen, &identity).map_err(|e| e.to_string())?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        for m in &models {
+        let identity = Identity::load_or_create(&dir, "server")?;
+        let pins = KnownHosts::open(&dir)?;
+        let listener = Listener::bind(listen, &identity)?;
+        let addr = listener.local_addr()?;
+        for m in &hosting.models {
             eprintln!(
                 "veil-server: hosting {} ({} layers, input {:?}, f = {}, k = {})",
                 m.name,
@@ -113,8 +91,8 @@ fn run(
                 m.plan.fixed.k
             );
         }
-        let dealing = match &dealer {
-            Some(d) => format!("dealer {}", d.name),
+        let dealing = match &hosting.dealer {
+            Some(d) => format!("dealer {d}"),
             None => "dealer-free (two-party preprocessing)".into(),
         };
         eprintln!(
@@ -122,18 +100,14 @@ fn run(
             identity.fingerprint()
         );
         let config = Arc::new(ServerConfig {
-            models,
-            dealer,
-            identity,
-            pins,
+            hosting,
+            identity: Arc::new(identity),
+            pins: Arc::new(pins),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            precomputed: (max_precomputed > 0).then(|| Precomputed {
-                store: Store::new(dir.join("precomputed")),
-                max_per_client: max_precomputed,
-            }),
+            dealer_shape: None,
         });
         tokio::select! {
-            r = serve(listener, config) => r.map_err(|e| e.to_string()),
+            r = serve(listener, config) => Ok(r?),
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("veil-server: stopping");
                 Ok(())
@@ -143,13 +117,14 @@ fn run(
 }
 
 /// Loads `FILE` or `NAME=FILE`.
-fn load(spec: &str) -> Result<HostedModel, String> {
+fn load(spec: &str) -> Result<HostedModel, SessionError> {
     let (name, path) = match spec.split_once('=') {
         Some((n, p)) if !n.is_empty() => (Some(n.to_string()), PathBuf::from(p)),
         _ => (None, PathBuf::from(spec)),
     };
-    let loaded = veil_model::load(&path)
-        .map_err(|e| format!("cannot load the model {}: {e}", path.display()))?;
+    let loaded = veil_model::load(&path).map_err(|e| {
+        SessionError::usage(format!("cannot load the model {}: {e}", path.display()))
+    })?;
     let name = name.unwrap_or(loaded.name);
     let mut plan = loaded.plan;
     plan.model = name.clone();

@@ -42,8 +42,8 @@ fn pair() -> Pair {
     let (a, b) = MemTransport::pair();
     let (mut cs, mut cc) = (Channel::new(a), Channel::new(b));
     let (s, c) = both(
-        || PrepSession::setup(&mut cs, Role::Server).unwrap(),
-        || PrepSession::setup(&mut cc, Role::Client).unwrap(),
+        || PrepSession::setup(&mut cs, Role::Server, &mut Prg::from_os()).unwrap(),
+        || PrepSession::setup(&mut cc, Role::Client, &mut Prg::from_os()).unwrap(),
     );
     Pair { s, c, cs, cc }
 }

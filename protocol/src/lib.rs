@@ -36,6 +36,7 @@ pub mod material;
 pub mod ot;
 pub mod prep;
 pub mod prg;
+pub mod session;
 pub mod share;
 mod simd;
 mod stored;

@@ -46,9 +46,9 @@ impl std::fmt::Debug for SessionId {
 pub struct BatchId(pub [u8; 16]);
 
 impl BatchId {
-    /// A fresh id from the OS's randomness.
-    pub fn random() -> BatchId {
-        BatchId(crate::prg::Seed::random().0)
+    /// A fresh id drawn from `rng`.
+    pub fn from_rng<R: rand_core::RngCore + rand_core::CryptoRng>(rng: &mut R) -> BatchId {
+        BatchId(crate::prg::Seed::from_rng(rng).0)
     }
 }
 

@@ -14,7 +14,7 @@ mod common;
 use rand_core::RngCore;
 
 use veil_protocol::channel::MemTransport;
-use veil_protocol::layers::relu;
+use veil_protocol::layers::relu_gmw as relu;
 use veil_protocol::plan::{Plan, Weights};
 use veil_protocol::ring::Ring;
 

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Phase, Scope, Transport};
 use veil_protocol::codec::DecodeError;
-use veil_protocol::engine;
-use veil_protocol::layers::relu;
-use veil_protocol::material::{deal, expand, MaterialMsg, SessionMasks};
+use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
+use veil_protocol::layers::relu_gmw as relu;
+use veil_protocol::material::{deal, MaterialMsg, SessionMasks};
 use veil_protocol::plan::{Plan, Weights};
-use veil_protocol::prg::Seed;
+use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::ring::Ring;
 use veil_protocol::share::Role;
 use veil_protocol::ProtocolError;
@@ -326,70 +326,95 @@ fn other_plan(seed: &TestSeed) -> (Plan, Weights) {
     mlp(&[16, 10, 6, 4], FIXED, &mut seed.prg())
 }
 
-#[test]
-fn material_for_another_plan_is_refused() {
-    let seed = TestSeed::new();
-    let fx = Fixture::new(&seed);
-    let (other, _) = other_plan(&seed);
-    let (_, c_msg) = deal(&fx.plan, &SessionMasks::expand(&fx.plan, Seed::random()));
-
-    // The client's corrections are sized by the plan.
-    assert!(matches!(
-        expand(&other, Role::Client, c_msg.clone()),
-        Err(ProtocolError::Peer(_))
-    ));
-    let mut short = c_msg.clone();
-    short.corrections.pop();
-    assert!(matches!(
-        expand(&fx.plan, Role::Client, short),
-        Err(ProtocolError::Peer(DecodeError::Truncated { .. }))
-    ));
-    let mut long = c_msg.clone();
-    long.corrections.push(0);
-    assert!(matches!(
-        expand(&fx.plan, Role::Client, long),
-        Err(ProtocolError::Peer(DecodeError::Trailing(1)))
-    ));
-    expand(&fx.plan, Role::Client, c_msg).expect("the right plan's material expands");
+/// Both parties' setups for `plan` with a dealer, on one thread (at setup the server
+/// only sends), and their channels.
+fn set_up(
+    plan: &Plan,
+    weights: &Weights,
+    masks: &SessionMasks,
+    rng: &mut Prg,
+) -> (ServerSetup, ClientSetup, Channel<MemTransport>, Channel<MemTransport>) {
+    let (a, b) = MemTransport::pair();
+    let (mut server, mut client) = (Channel::new(a), Channel::new(b));
+    let s = ServerSetup::run(&mut server, plan, weights, Some(masks), rng).expect("setup");
+    let c = ClientSetup::run(&mut client, plan, Preprocessing::Dealer, rng).expect("setup");
+    (s, c, server, client)
 }
 
 #[test]
-fn material_of_another_shape_is_an_error_not_a_panic() {
+fn material_for_another_plan_is_refused() {
     let seed = TestSeed::new();
+    let mut rng = seed.prg();
     let fx = Fixture::new(&seed);
     let (other, _) = other_plan(&seed);
-    // Same number and kinds of layers, other widths: only a shape check can tell.
-    assert_eq!(other.layers.len(), fx.plan.layers.len());
-    let (s_msg, c_msg) = deal(&other, &SessionMasks::expand(&other, Seed::random()));
-    let server_material = expand(&other, Role::Server, s_msg).expect("expands for its plan");
-    let client_material = expand(&other, Role::Client, c_msg).expect("expands for its plan");
+    let other_masks = SessionMasks::expand(&other, Seed::from_rng(&mut rng));
+    let (_, foreign) = deal(&other_masks, &mut rng);
+    let masks = SessionMasks::expand(&fx.plan, Seed::from_rng(&mut rng));
+    let (_, c_msg) = deal(&masks, &mut rng);
+    let (_, client, _, _) = set_up(&fx.plan, &fx.weights, &masks, &mut rng);
 
-    let (a, b) = MemTransport::pair();
-    let (mut server, mut client) = (Channel::new(a), Channel::new(b));
-    let masks = SessionMasks::expand(&fx.plan, Seed::random());
-    // At setup the server only sends, so one thread can run both sides.
-    let mut server_setup =
-        engine::server_setup(&mut server, &fx.plan, &fx.weights, Some(&masks)).expect("setup");
-    let mut client_setup =
-        engine::client_setup(&mut client, &fx.plan, engine::Preprocessing::Dealer).expect("setup");
+    // The client's corrections are sized by its session's plan.
     assert!(matches!(
-        engine::client_offline(&mut client, &fx.plan, &mut client_setup, client_material),
-        Err(ProtocolError::Material(_))
+        client.decode_material(&foreign.encode()),
+        Err(ProtocolError::Peer(_))
     ));
-    // The server notices before it waits for the client's first message.
-    let query = engine::server_offline(&mut server, &fx.plan, &mut server_setup, server_material)
+    assert!(matches!(client.expand(foreign), Err(ProtocolError::Peer(_))));
+    let mut short = MaterialMsg::decode(&fx.plan, Role::Client, &c_msg.encode()).unwrap();
+    short.corrections.pop();
+    assert!(matches!(
+        client.expand(short),
+        Err(ProtocolError::Peer(DecodeError::Truncated { .. }))
+    ));
+    let mut long = MaterialMsg::decode(&fx.plan, Role::Client, &c_msg.encode()).unwrap();
+    long.corrections.push(0);
+    assert!(matches!(
+        client.expand(long),
+        Err(ProtocolError::Peer(DecodeError::Trailing(1)))
+    ));
+    client
+        .expand(c_msg)
+        .expect("the right plan's material expands");
+}
+
+/// A query made in a session of another plan (same layer kinds, other widths) and spent
+/// on this plan: only a shape check can tell, and it does, without a panic.
+#[test]
+fn a_query_of_another_shape_is_an_error_not_a_panic() {
+    let seed = TestSeed::new();
+    let mut rng = seed.prg();
+    let fx = Fixture::new(&seed);
+    let (other, other_weights) = other_plan(&seed);
+    assert_eq!(other.layers.len(), fx.plan.layers.len());
+    let masks = SessionMasks::expand(&other, Seed::from_rng(&mut rng));
+    let (s_msg, c_msg) = deal(&masks, &mut rng);
+    let (mut s, mut c, mut server, mut client) = set_up(&other, &other_weights, &masks, &mut rng);
+    let material = s.expand(s_msg).expect("expands for its plan");
+    let query = s
+        .offline(&mut server, material, &mut rng)
         .expect("GMW material passes through offline");
+    let material = c.expand(c_msg).expect("expands for its plan");
+    let prepared = c
+        .offline(&mut client, material, &mut rng)
+        .expect("the client's offline step sends nothing with a dealer");
+    // The server notices before it waits for the client's first message; the client
+    // before it sends anything.
     assert!(matches!(
         engine::server_online(&mut server, &fx.plan, &fx.weights, query),
         Err(ProtocolError::Material(_))
     ));
+    let input = vec![0; fx.plan.input_len()];
+    assert!(engine::client_online(&mut client, &fx.plan, prepared, &input).is_err());
+    let online = client.meter().tally(Scope::layer(Phase::Online, 0));
+    assert_eq!(online.sent, 0, "the mismatch was caught before any online traffic");
 }
 
 #[test]
 fn material_msg_decode_refuses_truncated_and_extended_bytes() {
     let seed = TestSeed::new();
+    let mut rng = seed.prg();
     let fx = Fixture::new(&seed);
-    let (s_msg, c_msg) = deal(&fx.plan, &SessionMasks::expand(&fx.plan, Seed::random()));
+    let masks = SessionMasks::expand(&fx.plan, Seed::from_rng(&mut rng));
+    let (s_msg, c_msg) = deal(&masks, &mut rng);
     for (role, msg) in [(Role::Server, s_msg), (Role::Client, c_msg)] {
         let bytes = msg.encode();
         assert_eq!(
@@ -413,34 +438,6 @@ fn material_msg_decode_refuses_truncated_and_extended_bytes() {
             Err(DecodeError::Trailing(1))
         );
     }
-}
-
-#[test]
-fn the_other_partys_material_is_misuse() {
-    let seed = TestSeed::new();
-    let fx = Fixture::new(&seed);
-    let masks = SessionMasks::expand(&fx.plan, Seed::random());
-    let (s_msg, c_msg) = deal(&fx.plan, &masks);
-    let server_material = expand(&fx.plan, Role::Server, s_msg).expect("expands");
-    let client_material = expand(&fx.plan, Role::Client, c_msg).expect("expands");
-
-    let (a, b) = MemTransport::pair();
-    let (mut server, mut client) = (Channel::new(a), Channel::new(b));
-    let mut server_setup =
-        engine::server_setup(&mut server, &fx.plan, &fx.weights, Some(&masks)).expect("setup");
-    let mut client_setup =
-        engine::client_setup(&mut client, &fx.plan, engine::Preprocessing::Dealer).expect("setup");
-    assert!(matches!(
-        engine::server_offline(&mut server, &fx.plan, &mut server_setup, client_material),
-        Err(ProtocolError::Misuse(_))
-    ));
-    assert!(matches!(
-        engine::client_offline(&mut client, &fx.plan, &mut client_setup, server_material),
-        Err(ProtocolError::Misuse(_))
-    ));
-    // The misuse was caught before any online traffic.
-    let online = server.meter().tally(Scope::layer(Phase::Online, 0));
-    assert_eq!((online.sent, online.received), (0, 0));
 }
 
 /// The garbled-circuit backend: hash key, base OTs, OT extension matrices, garbled tables,

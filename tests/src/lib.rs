@@ -6,9 +6,9 @@
 //! port 0 on 127.0.0.1. Their logs go to a buffer private to the harness
 //! ([`Harness::logs`]), so a test can wait for the server to report a failed session.
 //!
-//! Clients are plain [`veil_client::Session`]s opened from the test thread
-//! ([`Harness::open`]), or [`Raw`] channels that speak the wire protocol by hand to play
-//! a misbehaving peer. [`Harness::shutdown`] stops accepting, waits until every server
+//! Clients are [`Session`]s (the protocol's client session over QUIC) opened from the test
+//! thread ([`Harness::open`]), or [`Raw`] channels that speak the wire protocol by hand to
+//! play a misbehaving peer. [`Harness::shutdown`] stops accepting, waits until every server
 //! session has ended (each holds a session open at the dealer) and stops the runtime.
 //!
 //! Who learns what is the product's business; this crate only drives it.
@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 use tracing::dispatcher::{DefaultGuard, Dispatch};
-use veil_client::{ClientError, Options, Session};
 use veil_dealer::Sessions;
 use veil_model::LoadedModel;
 use veil_net::{
@@ -35,7 +34,13 @@ use veil_net::{
 };
 use veil_protocol::channel::{Channel, ChannelError};
 use veil_protocol::ring::Ring;
-use veil_server::{DealerLink, HostedModel, Precomputed, ServerConfig};
+use veil_protocol::session::server::Hosting;
+use veil_protocol::session::{QueryReport, SessionError};
+use veil_server::{HostedModel, Precomputed, ServerConfig};
+
+mod client;
+
+pub use client::{kept_in, spend, Options, Session};
 
 /// How long test clients wait for a handshake.
 pub const CONNECT: Duration = Duration::from_secs(5);
@@ -287,19 +292,18 @@ impl Builder {
         let listener = Listener::bind(addr, &identity).expect("binding the server");
         let server_addr = listener.local_addr().expect("the server's address");
         let config = ServerConfig {
-            models: self.models,
-            dealer: dealer_addr.map(|addr| DealerLink {
-                addr,
-                name: addr.to_string(),
-                shape: None,
-            }),
-            identity,
-            pins,
+            hosting: Hosting {
+                models: self.models,
+                dealer: dealer_addr.map(|addr| addr.to_string()),
+                precomputed: self.precomputed.map(|root| Precomputed {
+                    store: Store::new(root),
+                    max_per_client: 100,
+                }),
+            },
+            identity: Arc::new(identity),
+            pins: Arc::new(pins),
             connect_timeout: self.connect_timeout,
-            precomputed: self.precomputed.map(|root| Precomputed {
-                store: Store::new(root),
-                max_per_client: 100,
-            }),
+            dealer_shape: None,
         };
         let server_task = rt.spawn(veil_server::serve(listener, Arc::new(config)));
         drop(entered);
@@ -439,18 +443,21 @@ impl Harness {
             backend: veil_protocol::plan::Backend::Gmw,
             dealer: None,
             connect_timeout: CONNECT,
-            shape: None,
         }
     }
 
     /// Opens a session as a fresh client (new key, empty in-memory pins).
-    pub fn open_with(&self, opts: &Options) -> Result<Session, ClientError> {
-        self.open_pinned(opts, &KnownHosts::in_memory())
+    pub fn open_with(&self, opts: &Options) -> Result<Session, SessionError> {
+        self.open_pinned(opts, &Arc::new(KnownHosts::in_memory()))
     }
 
     /// Opens a session as a fresh client with the given pins.
-    pub fn open_pinned(&self, opts: &Options, pins: &KnownHosts) -> Result<Session, ClientError> {
-        let identity = Identity::ephemeral("client")?;
+    pub fn open_pinned(
+        &self,
+        opts: &Options,
+        pins: &Arc<KnownHosts>,
+    ) -> Result<Session, SessionError> {
+        let identity = Arc::new(Identity::ephemeral("client")?);
         Session::open(opts, &identity, pins, self.handle())
     }
 
@@ -595,10 +602,7 @@ pub fn reference_of(model: &LoadedModel, image: &[f32]) -> Vec<Ring> {
 }
 
 /// Runs one secure query of `image`; panics on failure.
-pub fn secure_output(
-    session: &mut Session,
-    image: &[f32],
-) -> (Vec<Ring>, veil_client::QueryReport) {
+pub fn secure_output(session: &mut Session, image: &[f32]) -> (Vec<Ring>, QueryReport) {
     let input = veil_model::encode_input(session.plan(), image).expect("a valid image");
     session
         .query(&input)

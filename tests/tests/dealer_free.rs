@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use veil_client::{ClientError, Options, QueryReport};
+use veil_protocol::session::{QueryReport, SessionError, Usage};
+use veil_tests::Options;
 use veil_protocol::engine::cost;
 use veil_protocol::plan::{Backend, Plan};
-use veil_protocol::prep::offline_bytes;
 use veil_protocol::wire::{ToClient, ToServer};
 use veil_tests::{mnist, model_path, secure_output, Harness};
 
@@ -35,7 +35,7 @@ fn options(h: &Harness, backend: Backend) -> Options {
 /// bytes (under GC the linear layers alone: a garbled layer's own OTs and tables share its
 /// scope) and the online cost; setup (first query only) holds no E.
 fn check_costs(plan: &Plan, q: usize, r: &QueryReport) {
-    let offline = offline_bytes(plan).expect("a valid plan");
+    let offline = cost::two_party(plan).expect("a valid plan");
     let online = cost::online(plan);
     for (i, layer) in r.layers.iter().enumerate() {
         if plan.backend == Backend::Gmw || plan.layers[i].kind.is_linear() {
@@ -126,7 +126,7 @@ fn a_client_that_names_a_dealer_is_told_the_server_runs_without_one() {
         ..h.options()
     };
     match h.open_with(&opts) {
-        Err(e @ ClientError::DealerUnused { .. }) => {
+        Err(e @ SessionError::Usage(Usage::DealerUnused { .. })) => {
             assert_eq!(e.exit_code(), 2, "a usage error");
             assert!(e.to_string().contains("without --dealer"), "{e}");
         }

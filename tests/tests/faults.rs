@@ -2,15 +2,16 @@
 //! second client at the dealer, changed keys, and one-time material. After each fault
 //! the server must log it and go on serving: a normal session afterwards is bit-exact.
 
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use veil_client::ClientError;
 use veil_dealer::Sessions;
 use veil_net::{Fingerprint, KnownHosts, NetError, KNOWN_HOSTS};
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
-use veil_protocol::engine;
-use veil_protocol::material::{expand, MaterialMsg, SessionMasks};
+use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
+use veil_protocol::material::{MaterialMsg, SessionMasks};
+use veil_protocol::session::{PeerError, SessionError, Usage};
 use veil_protocol::plan::Plan;
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::share::Role;
@@ -120,7 +121,7 @@ fn an_unreachable_server_fails_open_with_a_net_error_in_bounded_time() {
     let err = h.open_with(&opts).err().expect("nobody answers there");
     let elapsed = start.elapsed();
     assert!(
-        matches!(&err, ClientError::Net(NetError::Unreachable { addr: a, .. }) if *a == addr),
+        matches!(err.find(), Some(NetError::Unreachable { addr: a, .. }) if *a == addr),
         "{err:?}"
     );
     assert_eq!(err.exit_code(), 1);
@@ -139,7 +140,7 @@ fn an_unreachable_dealer_of_the_clients_choice_fails_open_with_a_net_error() {
     let err = h.open_with(&opts).err().expect("nobody answers there");
     let elapsed = start.elapsed();
     assert!(
-        matches!(&err, ClientError::Net(NetError::Unreachable { addr: a, .. }) if *a == addr),
+        matches!(err.find(), Some(NetError::Unreachable { addr: a, .. }) if *a == addr),
         "{err:?}"
     );
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
@@ -164,10 +165,9 @@ fn a_server_whose_dealer_is_unreachable_refuses_the_client_in_bounded_time() {
         .expect("no dealer, no session");
     let elapsed = start.elapsed();
     match &err {
-        ClientError::Refused {
-            bad_request: false,
-            reason,
-        } => assert!(reason.contains("cannot reach its dealer"), "{reason}"),
+        SessionError::Peer(PeerError::Refused { reason, .. }) => {
+            assert!(reason.contains("cannot reach its dealer"), "{reason}")
+        }
         other => panic!("expected a refusal that is not the client's fault: {other:?}"),
     }
     assert_eq!(err.exit_code(), 1);
@@ -260,10 +260,8 @@ fn an_unknown_model_is_a_bad_request_listing_the_hosted_names() {
     let mut opts = h.options();
     opts.model = Some("no-such-model".into());
     match h.open_with(&opts).err().expect("no such model") {
-        err @ ClientError::Refused {
-            bad_request: true, ..
-        } => {
-            let ClientError::Refused { reason, .. } = &err else {
+        err @ SessionError::Usage(Usage::Refused(_)) => {
+            let SessionError::Usage(Usage::Refused(reason)) = &err else {
                 unreachable!()
             };
             assert!(reason.contains("\"no-such-model\""), "{reason}");
@@ -283,10 +281,7 @@ fn with_two_models_and_none_named_the_refusal_lists_both() {
         .model(None, &model_path("mnist-mlp-dynamo.onnx"))
         .start();
     match h.open_with(&h.options()).err().expect("which model?") {
-        ClientError::Refused {
-            bad_request: true,
-            reason,
-        } => {
+        SessionError::Usage(Usage::Refused(reason)) => {
             assert!(reason.contains("legacy"), "{reason}");
             assert!(reason.contains("mnist-mlp-dynamo"), "{reason}");
         }
@@ -356,10 +351,11 @@ fn the_dealer_admits_one_client_per_session_with_the_servers_plan() {
 
 // (f) a changed key --------------------------------------------------------------------
 
-fn expect_key_changed(err: ClientError, name: &str, file: &std::path::Path) {
+fn expect_key_changed(err: SessionError, name: &str, file: &std::path::Path) {
     let text = err.to_string();
-    match err {
-        ClientError::Net(NetError::KeyChanged {
+    assert_eq!(err.exit_code(), 1);
+    match err.find() {
+        Some(NetError::KeyChanged {
             name: n, file: f, ..
         }) => {
             assert_eq!(n, name);
@@ -374,7 +370,7 @@ fn expect_key_changed(err: ClientError, name: &str, file: &std::path::Path) {
 fn a_changed_server_key_is_refused_naming_the_known_hosts_file() {
     let h = Harness::start();
     let dir = tempfile::tempdir().unwrap();
-    let pins = KnownHosts::open(dir.path()).unwrap();
+    let pins = Arc::new(KnownHosts::open(dir.path()).unwrap());
     let wrong = Fingerprint::from([7; 32]);
     assert_ne!(wrong, h.server_fingerprint());
     let _ = pins.pin(&h.server_name(), wrong).unwrap();
@@ -390,7 +386,7 @@ fn a_changed_server_key_is_refused_naming_the_known_hosts_file() {
 fn a_changed_dealer_key_is_refused_naming_the_known_hosts_file() {
     let h = Harness::start();
     let dir = tempfile::tempdir().unwrap();
-    let pins = KnownHosts::open(dir.path()).unwrap();
+    let pins = Arc::new(KnownHosts::open(dir.path()).unwrap());
     let _ = pins
         .pin(&h.dealer_name(), Fingerprint::from([9; 32]))
         .unwrap();
@@ -415,7 +411,8 @@ fn a_changed_dealer_key_is_refused_naming_the_known_hosts_file() {
 fn the_dealer_table_serves_each_role_the_next_querys_material() {
     let plan = mlp().plan.clone();
     let sessions = Sessions::new();
-    let (id, _) = sessions.open(plan.clone());
+    let mut rng = Prg::from_os();
+    let (id, _) = sessions.open(&plan, &mut rng);
     sessions.join(id, plan.hash()).unwrap();
     let served: Vec<_> = (0..3)
         .map(|_| {
@@ -478,25 +475,26 @@ fn over_the_wire_each_fetch_is_the_next_querys_material() {
     let (mut sch, mut cch) = (Channel::new(st), Channel::new(ct));
     let masks = SessionMasks::expand(&plan, seed);
     let images = &mnist().images[..2];
+    let (mut srng, mut crng) = (Prg::from_os(), Prg::from_os());
     let outputs = thread::scope(|s| {
         let server_side = s.spawn(|| {
             let mut setup =
-                engine::server_setup(&mut sch, &plan, &model.weights, Some(&masks)).unwrap();
+                ServerSetup::run(&mut sch, &plan, &model.weights, Some(&masks), &mut srng)
+                    .unwrap();
             for m in servers {
-                let material = expand(&plan, Role::Server, m).unwrap();
-                let query = engine::server_offline(&mut sch, &plan, &mut setup, material).unwrap();
+                let material = setup.expand(m).unwrap();
+                let query = setup.offline(&mut sch, material, &mut srng).unwrap();
                 engine::server_online(&mut sch, &plan, &model.weights, query).unwrap();
             }
         });
         let mut setup =
-            engine::client_setup(&mut cch, &plan, engine::Preprocessing::Dealer).unwrap();
+            ClientSetup::run(&mut cch, &plan, Preprocessing::Dealer, &mut crng).unwrap();
         let outputs: Vec<_> = clients
             .into_iter()
             .zip(images)
             .map(|(m, image)| {
-                let material = expand(&plan, Role::Client, m).unwrap();
-                let prepared =
-                    engine::client_offline(&mut cch, &plan, &mut setup, material).unwrap();
+                let material = setup.expand(m).unwrap();
+                let prepared = setup.offline(&mut cch, material, &mut crng).unwrap();
                 let input = veil_model::encode_input(&plan, image).unwrap();
                 engine::client_online(&mut cch, &plan, prepared, &input)
                     .unwrap()

@@ -7,29 +7,36 @@
 
 use std::path::Path;
 
-use veil_client::{spend, Kept, Options, Session, Spent};
-use veil_net::{connect, Identity, KnownHosts, QuicTransport};
+use std::sync::Arc;
+
+use veil_net::{connect, Identity, KnownHosts, QuicTransport, Store};
+use veil_protocol::session::client::{Kept, Spent};
+use veil_protocol::prg::Prg;
+use veil_protocol::session::{KeptBatch, QueryReport};
+use veil_protocol::wire::BatchId;
 use veil_protocol::channel::Channel;
 use veil_protocol::plan::Backend;
 use veil_protocol::wire::{ToClient, ToServer};
-use veil_tests::{mnist, model_path, reference_of, shipped, Harness, CONNECT};
+use veil_tests::{
+    kept_in, mnist, model_path, reference_of, shipped, spend, Harness, Options, Session, CONNECT,
+};
 
 const MLP: &str = "mnist-mlp.onnx";
 
 /// A client with a fixed key, its own pins and store.
 struct Client {
-    identity: Identity,
-    pins: KnownHosts,
-    kept: Kept,
+    identity: Arc<Identity>,
+    pins: Arc<KnownHosts>,
+    kept: Kept<Store>,
     opts: Options,
 }
 
 impl Client {
     fn new(h: &Harness, home: &Path, backend: Backend) -> Client {
         Client {
-            identity: Identity::ephemeral("client").unwrap(),
-            pins: KnownHosts::in_memory(),
-            kept: Kept::open(home),
+            identity: Arc::new(Identity::ephemeral("client").unwrap()),
+            pins: Arc::new(KnownHosts::in_memory()),
+            kept: kept_in(home),
             opts: Options {
                 backend,
                 ..h.options()
@@ -41,7 +48,7 @@ impl Client {
     fn stash(&self, h: &Harness, count: u32) -> veil_net::Batch {
         let mut session = Session::open(&self.opts, &self.identity, &self.pins, h.handle())
             .unwrap_or_else(|e| panic!("{e}\n{}", h.logs()));
-        let batch = self.kept.create(&self.opts.server, &session).unwrap();
+        let batch = self.new_batch(&session);
         let mut made = Vec::new();
         session
             .stash(&batch, 0, count, &mut |i, r| {
@@ -52,6 +59,13 @@ impl Client {
         assert_eq!(made.len(), count as usize);
         assert!(made.iter().all(|&(_, bytes)| bytes > 0), "{made:?}");
         batch
+    }
+
+    /// A new batch for queries made in `session`.
+    fn new_batch(&self, session: &Session) -> veil_net::Batch {
+        let open = session.open_session().expect("an open session");
+        let id = BatchId::from_rng(&mut Prg::from_os());
+        self.kept.create(&self.opts.server, open, id).unwrap()
     }
 
     /// Spends the next kept query on MNIST image `i`.
@@ -94,7 +108,7 @@ impl Client {
     }
 }
 
-fn answered(spent: Spent) -> (Vec<u64>, veil_client::QueryReport) {
+fn answered(spent: Spent) -> (Vec<u64>, QueryReport) {
     match spent {
         Spent::Answered(output, report) => (output, *report),
         Spent::Unusable(why) => panic!("the kept query was not used: {why}"),
@@ -216,7 +230,7 @@ fn a_restarted_server_serves_what_it_kept_and_refuses_beyond_its_allowance() {
     // The server allows 100 per client and holds 2: 99 more are refused before any work.
     let mut session =
         Session::open(&client.opts, &client.identity, &client.pins, h.handle()).unwrap();
-    let batch = client.kept.create(&client.opts.server, &session).unwrap();
+    let batch = client.new_batch(&session);
     let refused = session.stash(&batch, 0, 99, &mut |_, _| panic!("nothing is made"));
     let err = refused.expect_err("over the allowance").to_string();
     assert!(

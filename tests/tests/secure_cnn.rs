@@ -17,7 +17,7 @@ const IMAGES: usize = 12;
 fn check(file: &str, backend: Backend) {
     let model = shipped(file);
     let h = Harness::builder().model(None, &model_path(file)).start();
-    let opts = veil_client::Options {
+    let opts = veil_tests::Options {
         backend,
         ..h.options()
     };

@@ -48,7 +48,7 @@ fn one_session_of_32_queries_is_bit_exact_and_as_accurate_as_the_reference() {
 fn the_garbled_circuit_backend_is_bit_exact_too_and_needs_no_dealer_material_for_relu() {
     let h = Harness::start();
     let data = mnist();
-    let opts = veil_client::Options {
+    let opts = veil_tests::Options {
         backend: veil_protocol::plan::Backend::Gc,
         ..h.options()
     };

@@ -2,7 +2,13 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use super::*;
+use veil_protocol::prg::Prg;
 use veil_protocol::wire::BatchId;
+
+/// A fresh batch id.
+fn new_id() -> BatchId {
+    BatchId::from_rng(&mut Prg::from_os())
+}
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -13,7 +19,7 @@ fn store() -> (tempfile::TempDir, Store) {
 #[test]
 fn a_piece_is_handed_out_once() {
     let (_dir, store) = store();
-    let id = BatchId::random();
+    let id = new_id();
     let batch = store
         .create("127.0.0.1:7401", id, b"for mnist-mlp")
         .unwrap();
@@ -49,7 +55,7 @@ fn a_piece_is_handed_out_once() {
 #[test]
 fn racing_takers_never_share_a_piece() {
     let (_dir, store) = store();
-    let batch = store.create("peer", BatchId::random(), b"").unwrap();
+    let batch = store.create("peer", new_id(), b"").unwrap();
     for i in 0..40 {
         batch.put(i, &i.to_le_bytes()).unwrap();
     }
@@ -74,7 +80,7 @@ fn racing_takers_never_share_a_piece() {
 #[test]
 fn a_damaged_piece_is_refused_and_gone() {
     let (_dir, store) = store();
-    let batch = store.create("peer", BatchId::random(), b"h").unwrap();
+    let batch = store.create("peer", new_id(), b"h").unwrap();
     batch.put(0, b"secret shares").unwrap();
     batch.put(1, b"more shares").unwrap();
     let path = batch.piece_path(0);
@@ -94,7 +100,7 @@ fn a_damaged_piece_is_refused_and_gone() {
 fn owners_stay_inside_the_store() {
     let (dir, store) = store();
     for owner in ["../../etc", "..", ".", ""] {
-        let batch = store.create(owner, BatchId::random(), b"").unwrap();
+        let batch = store.create(owner, new_id(), b"").unwrap();
         let inside = dir.path().join("precomputed");
         assert_eq!(
             batch.dir.parent().unwrap().parent().unwrap(),

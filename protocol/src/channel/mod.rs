@@ -37,8 +37,9 @@ pub enum ChannelError {
     Io(#[from] std::io::Error),
 }
 
-/// Moves whole frames to and from one peer, in order.
-pub trait Transport: Send {
+/// Moves whole frames to and from one peer, in order. A transport owns what it uses
+/// (`'static`), so a channel over it can stand behind a trait object ([`Link`]).
+pub trait Transport: Send + 'static {
     /// Queues one frame for the peer.
     fn send(&mut self, frame: &[u8]) -> Result<(), ChannelError>;
     /// Queues one frame the caller gives away. A transport that can keep the buffer (an

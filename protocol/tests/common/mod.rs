@@ -12,13 +12,12 @@ use std::thread;
 use rand_core::RngCore;
 
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
-use veil_protocol::engine;
+use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
 use veil_protocol::linalg::matvec;
-use veil_protocol::material::{deal, expand, SessionMasks};
+use veil_protocol::material::{deal, SessionMasks};
 use veil_protocol::plan::{LayerKind, LinearOp, LinearWeights, Plan, PlanLayer, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::ring::{truncate, FixedPoint, Ring};
-use veil_protocol::share::Role;
 use veil_protocol::ProtocolError;
 
 /// The fixed point of every test model: inputs in [0, 1] at scale 2^10.
@@ -165,26 +164,31 @@ pub fn run_session<S: Transport, C: Transport>(
     client: C,
     inputs: &[Vec<Ring>],
 ) -> Sides {
-    let masks = SessionMasks::expand(plan, Seed::random());
-    let (s_msgs, c_msgs): (Vec<_>, Vec<_>) = inputs.iter().map(|_| deal(plan, &masks)).unzip();
+    let mut rng = Prg::new(Seed::random());
+    let masks = SessionMasks::expand(plan, Seed::from_rng(&mut rng));
+    let (s_msgs, c_msgs): (Vec<_>, Vec<_>) =
+        inputs.iter().map(|_| deal(&masks, &mut rng)).unzip();
+    let (mut s_rng, mut c_rng) = (rng.split(), rng.split());
     thread::scope(|scope| {
         let s = scope.spawn(move || -> Result<(), ProtocolError> {
+            let rng = &mut s_rng;
             let mut ch = Channel::new(server);
-            let mut setup = engine::server_setup(&mut ch, plan, weights, Some(&masks))?;
+            let mut setup = ServerSetup::run(&mut ch, plan, weights, Some(&masks), rng)?;
             for msg in s_msgs {
-                let material = expand(plan, Role::Server, msg)?;
-                let query = engine::server_offline(&mut ch, plan, &mut setup, material)?;
+                let material = setup.expand(msg)?;
+                let query = setup.offline(&mut ch, material, rng)?;
                 engine::server_online(&mut ch, plan, weights, query)?;
             }
             Ok(())
         });
         let c = scope.spawn(move || -> Result<Vec<Vec<Ring>>, ProtocolError> {
+            let rng = &mut c_rng;
             let mut ch = Channel::new(client);
-            let mut setup = engine::client_setup(&mut ch, plan, engine::Preprocessing::Dealer)?;
+            let mut setup = ClientSetup::run(&mut ch, plan, Preprocessing::Dealer, rng)?;
             let mut outputs = Vec::new();
             for (msg, input) in c_msgs.into_iter().zip(inputs) {
-                let material = expand(plan, Role::Client, msg)?;
-                let prepared = engine::client_offline(&mut ch, plan, &mut setup, material)?;
+                let material = setup.expand(msg)?;
+                let prepared = setup.offline(&mut ch, material, rng)?;
                 outputs.push(engine::client_online(&mut ch, plan, prepared, input)?.0);
             }
             Ok(outputs)

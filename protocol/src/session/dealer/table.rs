@@ -1,13 +1,15 @@
-//! The dealer's session table: pure state, no I/O.
+//! The dealer's session table: pure state, no I/O, shared by every party's connection.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use veil_protocol::material::{deal, MaterialMsg, SessionMasks};
-use veil_protocol::plan::Plan;
-use veil_protocol::prg::Seed;
-use veil_protocol::share::Role;
-use veil_protocol::wire::SessionId;
+use rand_core::{CryptoRng, RngCore};
+
+use crate::material::{deal, MaterialMsg, SessionMasks};
+use crate::plan::Plan;
+use crate::prg::{Prg, Seed};
+use crate::share::Role;
+use crate::wire::SessionId;
 
 /// How many queries one role may fetch ahead of the other: a bound on what a party can
 /// make the dealer hold in memory.
@@ -20,8 +22,11 @@ pub struct Refusal(pub String);
 
 /// One dealer session.
 struct Session {
-    plan: Plan,
+    plan_hash: [u8; 32],
     masks: SessionMasks,
+    /// Where each query's seeds come from: the session's own generator, split off at
+    /// open, so that what is dealt does not depend on which role asks first.
+    rng: Prg,
     client_joined: bool,
     /// Pieces not yet taken by both roles; `front` is the piece of query `base`.
     pieces: VecDeque<[Option<MaterialMsg>; 2]>,
@@ -49,14 +54,16 @@ impl Sessions {
         Self::default()
     }
 
-    /// The server opens a session for `plan`: a fresh id and a fresh OS-seeded mask seed,
-    /// which the caller sends to the server (and nobody else).
-    pub fn open(&self, plan: Plan) -> (SessionId, Seed) {
+    /// The server opens a session for `plan`: a fresh id and a fresh mask seed from `rng`,
+    /// which the caller sends to the server (and nobody else), and the session's generator
+    /// for the material it deals.
+    pub fn open(&self, plan: &Plan, rng: &mut (impl RngCore + CryptoRng)) -> (SessionId, Seed) {
+        let seed = Seed::from_rng(rng);
+        let masks = SessionMasks::expand(plan, seed);
+        let dealing = Prg::new(Seed::from_rng(rng));
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        let seed = Seed::random();
-        let masks = SessionMasks::expand(&plan, seed);
         let id = loop {
-            let id = SessionId(Seed::random().0);
+            let id = SessionId(Seed::from_rng(rng).0);
             if !table.contains_key(&id) {
                 break id;
             }
@@ -64,8 +71,9 @@ impl Sessions {
         table.insert(
             id,
             Session {
-                plan,
+                plan_hash: plan.hash(),
                 masks,
+                rng: dealing,
                 client_joined: false,
                 pieces: VecDeque::new(),
                 base: 0,
@@ -85,7 +93,7 @@ impl Sessions {
                     .into(),
             )
         })?;
-        if s.plan.hash() != plan_hash {
+        if s.plan_hash != plan_hash {
             return Err(Refusal(
                 "plan mismatch: the plan the client presents differs from the server's".into(),
             ));
@@ -116,7 +124,7 @@ impl Sessions {
             )));
         }
         while s.base + s.pieces.len() <= index {
-            let (server, client) = deal(&s.plan, &s.masks);
+            let (server, client) = deal(&s.masks, &mut s.rng);
             s.pieces.push_back([Some(server), Some(client)]);
         }
         let piece = s.pieces[index - s.base][me]
@@ -154,9 +162,9 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use veil_protocol::material::expand;
-    use veil_protocol::plan::{LayerKind, PlanLayer};
-    use veil_protocol::ring::FixedPoint;
+    use crate::plan::{LayerKind, PlanLayer};
+    use crate::prg::Prg;
+    use crate::ring::FixedPoint;
 
     fn plan() -> Plan {
         Plan {
@@ -164,7 +172,7 @@ mod tests {
             input_shape: vec![3],
             input_range: (0.0, 1.0),
             fixed: FixedPoint { f: 8, k: 24 },
-            backend: veil_protocol::plan::Backend::Gmw,
+            backend: crate::plan::Backend::Gmw,
             layers: vec![
                 PlanLayer {
                     name: "fc".into(),
@@ -178,10 +186,45 @@ mod tests {
         }
     }
 
+    /// True if the ReLU layer's AND triples of a server and a client piece reconstruct.
+    fn pair(server: &MaterialMsg, client: &MaterialMsg) -> bool {
+        use crate::layers::linear::LinearLayer;
+        use crate::layers::relu_gmw::ReluGmw;
+        use crate::layers::LayerProtocol;
+        use crate::material::Draw;
+        let p = plan();
+        let LayerKind::Linear(l) = p.layers[0].kind else {
+            unreachable!("the first layer is linear")
+        };
+        let linear = LinearLayer::new(l, p.fixed);
+        let relu = ReluGmw::new(p.fixed, p.layers[1].kind.windows().unwrap());
+        let mut prg = Prg::new(server.seed);
+        let mut d = Draw::server(&mut prg);
+        linear.draw(&mut d, None).unwrap();
+        let (Some(s), _) = relu.draw(&mut d, None).unwrap() else {
+            unreachable!("the server's side")
+        };
+        let mut prg = Prg::new(client.seed);
+        let mut d = Draw::client(&mut prg, &client.corrections);
+        linear.draw(&mut d, None).unwrap();
+        let (_, Some(c)) = relu.draw(&mut d, None).unwrap() else {
+            unreachable!("the client's side")
+        };
+        s.triples.iter().zip(&c.triples).all(|(a, b)| {
+            let u = a.u.xor(&b.u).unwrap();
+            let v = a.v.xor(&b.v).unwrap();
+            u.and(&v).unwrap() == a.w.xor(&b.w).unwrap()
+        })
+    }
+
+    fn rng() -> Prg {
+        Prg::new(Seed::random())
+    }
+
     #[test]
     fn join_checks_the_plan_and_admits_one_client() {
         let s = Sessions::new();
-        let (id, _) = s.open(plan());
+        let (id, _) = s.open(&plan(), &mut rng());
         let mut other = plan();
         other.fixed.f = 9;
         let err = s.join(id, other.hash()).unwrap_err();
@@ -194,20 +237,18 @@ mod tests {
 
     #[test]
     fn each_piece_goes_once_to_each_role_and_pieces_match() {
-        let s = Sessions::new();
-        let (id, _) = s.open(plan());
+        let (s, mut rng) = (Sessions::new(), rng());
+        let (id, _) = s.open(&plan(), &mut rng);
         assert!(s.fetch(id, Role::Client).is_err(), "fetch before join");
         s.join(id, plan().hash()).unwrap();
         let a = s.fetch(id, Role::Server).unwrap();
         let b = s.fetch(id, Role::Server).unwrap();
         assert_ne!(a.seed, b.seed, "the second query gets fresh material");
         let c = s.fetch(id, Role::Client).unwrap();
-        // c pairs with a: both expand, and the AND triples reconstruct.
-        let p = plan();
-        let sa = expand(&p, Role::Server, a).unwrap();
-        let cc = expand(&p, Role::Client, c).unwrap();
-        assert_eq!(sa.layers.len(), cc.layers.len());
-        s.fetch(id, Role::Client).unwrap();
+        assert!(pair(&a, &c), "the client's first piece pairs with the server's first");
+        assert!(!pair(&b, &c));
+        let d = s.fetch(id, Role::Client).unwrap();
+        assert_ne!(c.corrections, d.corrections, "each client piece is its own");
         assert_eq!(
             s.table.lock().unwrap()[&id].pieces.len(),
             0,
@@ -220,8 +261,8 @@ mod tests {
 
     #[test]
     fn a_party_cannot_run_unboundedly_ahead() {
-        let s = Sessions::new();
-        let (id, _) = s.open(plan());
+        let (s, mut rng) = (Sessions::new(), rng());
+        let (id, _) = s.open(&plan(), &mut rng);
         for _ in 0..MAX_AHEAD {
             s.fetch(id, Role::Server).unwrap();
         }

@@ -1,9 +1,10 @@
 //! Per-query costs from both ends' meters: bytes, rounds and time, per phase and layer.
 
 use serde::{Deserialize, Serialize};
-use veil_protocol::channel::{link_cost, Meter, Phase, Scope, Tally};
-use veil_protocol::material::correction_len_by_layer;
-use veil_protocol::plan::Plan;
+
+use crate::channel::{link_cost, Meter, Phase, Scope, Tally};
+use crate::material::correction_len_by_layer;
+use crate::plan::Plan;
 
 /// The cost of one phase (or one layer in one phase).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -1,41 +1,36 @@
 //! Queries made ahead of time on the client's side (`veil-client precompute`).
 //!
-//! A batch is made in one session: for each query the offline phase runs, the server
-//! keeps its share and the client keeps its prepared query ([`PreparedQuery`]) with what
-//! the offline phase cost. Batches live in the state folder under `precomputed/<server>/`.
-//! Spending one takes the piece off the disk *before* anything is sent
-//! ([`veil_net::Batch::take`]), then runs only the online phase on a new connection; if
-//! the server no longer holds its half it refuses, and the caller runs a fresh query.
+//! A batch is made in one session ([`super::Open::stash`]): for each query the offline
+//! phase runs, the server keeps its share and the client keeps its prepared query with
+//! what the offline phase cost. Batches are grouped by the server's name. Spending one
+//! ([`spend`]) takes the piece out of the store *before* anything is sent, then runs only
+//! the online phase on a new connection; if the server no longer holds its half it
+//! refuses, and the caller runs a fresh query.
 
-use std::path::Path;
 use std::time::Instant;
 
-use tokio::runtime::Handle;
-use veil_net::{Batch, Identity, KnownHosts, QuicTransport, Store};
-use veil_protocol::channel::Channel;
-use veil_protocol::codec::{DecodeError, Reader, Writer};
-use veil_protocol::engine::{self, PreparedQuery};
-use veil_protocol::plan::{Backend, Plan};
-use veil_protocol::ring::Ring;
-use veil_protocol::wire::{BatchId, ToClient, ToServer};
-use veil_protocol::ProtocolError;
+use super::{receive_meters, say_done, Open, Options};
+use crate::channel::{Channel, Transport};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::engine::{self, PreparedQuery};
+use crate::plan::{Backend, Plan};
+use crate::ring::Ring;
+use crate::session::report::{query_report, QueryReport, Times};
+use crate::session::{Dial, KeptBatch, KeptStore, Party, SessionError};
+use crate::wire::{BatchId, ToClient, ToServer};
 
-use crate::error::ClientError;
-use crate::report::{query_report, QueryReport, Times};
-use crate::session::{dial, out_of_turn, receive_meters, say_done, Options, Session};
-
-/// The client's precomputed queries, in `precomputed/` under the state folder.
-pub struct Kept {
-    store: Store,
+/// The client's queries made ahead of time, in a store.
+pub struct Kept<S> {
+    store: S,
 }
 
 /// A batch with pieces left, and what it was made for.
-pub struct KeptBatch {
-    batch: Batch,
+pub struct KeptQueries<B> {
+    batch: B,
     header: Header,
 }
 
-/// What a batch was made for: the server's key (its name is the batch's folder), the
+/// What a batch was made for: the server's key (its name is the batch's owner), the
 /// model's plan (with the backend) and whether a dealer made the material.
 struct Header {
     fingerprint: String,
@@ -65,37 +60,33 @@ impl Header {
 
 /// How a kept query went.
 pub enum Spent {
-    /// The output (as [`Session::query`] returns it), with the query's costs: offline as
-    /// measured when it was made, online now.
+    /// The output (as [`super::Open::query`] returns it), with the query's costs: offline
+    /// as measured when it was made, online now.
     Answered(Vec<Ring>, Box<QueryReport>),
     /// The piece could not be used (already spent at the server, damaged, made with
     /// another key); it is gone. Why, for the user.
     Unusable(String),
 }
 
-impl Kept {
-    /// The store under the state folder `state`.
-    pub fn open(state: &Path) -> Kept {
-        Kept {
-            store: Store::new(state.join("precomputed")),
-        }
-    }
-
-    /// Where the batches live.
-    pub fn root(&self) -> &Path {
-        self.store.root()
+impl<S: KeptStore> Kept<S> {
+    /// The client's queries in `store`.
+    pub fn new(store: S) -> Kept<S> {
+        Kept { store }
     }
 
     /// Starts a batch for queries made in `session` with the server named `server`.
-    pub fn create(&self, server: &str, session: &Session) -> Result<Batch, ClientError> {
+    pub fn create<T: Transport>(
+        &self,
+        server: &str,
+        session: &Open<T>,
+        id: BatchId,
+    ) -> Result<S::Batch, SessionError> {
         let header = Header {
-            fingerprint: session.server_fingerprint(),
+            fingerprint: session.server_key().to_string(),
             dealer: session.has_dealer(),
             plan: session.plan().clone(),
         };
-        Ok(self
-            .store
-            .create(server, BatchId::random(), &header.encode())?)
+        self.store.create(server, id, &header.encode())
     }
 
     /// The first batch made with `server` for `backend` and the model `model` that still
@@ -106,7 +97,7 @@ impl Kept {
         server: &str,
         model: Option<&str>,
         backend: Backend,
-    ) -> Result<Option<KeptBatch>, ClientError> {
+    ) -> Result<Option<KeptQueries<S::Batch>>, SessionError> {
         let found = self.matching(server, model, backend)?;
         let one_model = found
             .windows(2)
@@ -115,12 +106,7 @@ impl Kept {
     }
 
     /// Pieces waiting for `server`, `model` and `backend`.
-    pub fn waiting(
-        &self,
-        server: &str,
-        model: &str,
-        backend: Backend,
-    ) -> Result<usize, ClientError> {
+    pub fn waiting(&self, server: &str, model: &str, backend: Backend) -> Result<usize, SessionError> {
         let mut n = 0;
         for kept in self.matching(server, Some(model), backend)? {
             n += kept.batch.pieces()?.len();
@@ -135,7 +121,7 @@ impl Kept {
         server: &str,
         model: Option<&str>,
         backend: Backend,
-    ) -> Result<Vec<KeptBatch>, ClientError> {
+    ) -> Result<Vec<KeptQueries<S::Batch>>, SessionError> {
         let mut found = Vec::new();
         for batch in self.store.batches(server)? {
             // A header that cannot be read belongs to another version: leave it alone.
@@ -143,19 +129,15 @@ impl Kept {
                 continue;
             };
             let plan = &header.plan;
-            let named = match model {
-                Some(m) => plan.model == m,
-                None => true,
-            };
-            if plan.backend == backend && named {
-                found.push(KeptBatch { batch, header });
+            if plan.backend == backend && model.is_none_or(|m| plan.model == m) {
+                found.push(KeptQueries { batch, header });
             }
         }
         Ok(found)
     }
 }
 
-impl KeptBatch {
+impl<B: KeptBatch> KeptQueries<B> {
     /// The plan the batch was made for (encode the input with it).
     pub fn plan(&self) -> &Plan {
         &self.header.plan
@@ -168,32 +150,30 @@ impl KeptBatch {
 }
 
 /// Keeps the client's half of piece `piece`: what the offline phase cost, then the query.
-pub(crate) fn put(
-    batch: &Batch,
+pub(super) fn put(
+    batch: &impl KeptBatch,
     piece: u32,
     report: &QueryReport,
     query: &PreparedQuery,
-) -> Result<(), ClientError> {
+) -> Result<(), SessionError> {
     let costs = serde_json::to_vec(report)
-        .map_err(|_| ProtocolError::Misuse("the costs of a kept query cannot be written"))?;
+        .map_err(|_| SessionError::Internal("the costs of a kept query cannot be written"))?;
     let mut w = Writer::default();
     w.var_bytes(&costs).bytes(&query.to_bytes());
     match batch.put(piece, &w.into_bytes())? {
         true => Ok(()),
-        false => Err(ProtocolError::Misuse("a kept query's index was used twice").into()),
+        false => Err(SessionError::Internal("a kept query's index was used twice")),
     }
 }
 
-/// Spends the next piece of `kept` on `input` (encoded with [`KeptBatch::plan`]): takes
-/// it off the disk, then asks the server for the online phase.
-pub fn spend(
+/// Spends the next piece of `kept` on `input` (encoded with [`KeptQueries::plan`]): takes
+/// it out of the store, then dials the server and asks for the online phase.
+pub fn spend<D: Dial, B: KeptBatch>(
+    dial: &mut D,
     opts: &Options,
-    identity: &Identity,
-    pins: &KnownHosts,
-    handle: &Handle,
-    kept: &KeptBatch,
+    kept: &KeptQueries<B>,
     input: &[Ring],
-) -> Result<Spent, ClientError> {
+) -> Result<Spent, SessionError> {
     let (piece, bytes) = match kept.batch.take_first() {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(Spent::Unusable("no precomputed query is left".into())),
@@ -203,14 +183,14 @@ pub fn spend(
     let Some((costs, prepared)) = read_piece(&kept.header.plan, &bytes) else {
         return Ok(Spent::Unusable(format!("{what} is damaged")));
     };
-    let conn = dial(opts, &opts.server, identity, pins, handle)?;
-    if conn.peer_fingerprint().to_string() != kept.header.fingerprint {
+    let server = dial.dial(&opts.server)?;
+    if server.key != kept.header.fingerprint {
         return Ok(Spent::Unusable(format!(
             "{what} was made with another key of the server {}",
             opts.server
         )));
     }
-    let mut peer = Channel::new(QuicTransport::open(&conn, handle.clone())?);
+    let mut peer = Channel::new(server.transport);
     let spend = ToServer::Spend {
         batch: kept.batch.id(),
         piece,
@@ -224,7 +204,7 @@ pub fn spend(
             )))
         }
         ToClient::Refused { reason, .. } => return Ok(Spent::Unusable(reason)),
-        _ => return Err(out_of_turn("server")),
+        _ => return Err(SessionError::out_of_turn(Party::Server)),
     };
     let online = Instant::now();
     let (output, layer_times) = engine::client_online(&mut peer, &plan, prepared, input)?;
@@ -240,7 +220,6 @@ pub fn spend(
     };
     let report = query_report(&plan, kept.header.dealer, &meters, times).with_offline_of(&costs);
     say_done(&mut peer);
-    handle.block_on(conn.close());
     Ok(Spent::Answered(output, Box::new(report)))
 }
 

@@ -1,0 +1,75 @@
+//! Sessions: the client's, the server's and the dealer's side of the message sequence of
+//! [`crate::wire`], as states that each step consumes (rustls's `Expect*`), over any
+//! [`Transport`].
+//!
+//! ```text
+//! client                         server                          dealer
+//! ExpectWelcome ── Hello ──────▶ ExpectHello
+//!                                (with a dealer) ── Open{plan} ─▶ ExpectOpenOrJoin
+//!                                ◀─ Opened{session}, U's seed ─── Bound (server)
+//!               ◀─ Welcome{plan, session, dealer} | WelcomeTwoParty | Refused
+//! JoinDealer ── Join{session, plan hash} ───────────────────────▶ ExpectOpenOrJoin
+//!            ◀─ Joined | Refused ──────────────────────────────── Bound (client)
+//! ExpectSetup ◀─ setup (E = W − U, or base OTs; GC session) ─▶ Welcomed
+//! Open ── Query ─▶ Open          per query each party ── Fetch ─▶ Bound ─ material ─▶
+//!         offline, online (engine) ◀─▶;  ◀─ Stats{its meters}
+//!      ── Stash{batch, first, count} ─▶ (kept queries)  ◀─ Ready, then per query Stats
+//!      ── Done ─▶
+//! ```
+//! A query made ahead of time is spent on a connection of its own: `Spend{batch, piece}`
+//! instead of a hello, `WelcomeKept{plan}`, the online phase, `Stats`, `Done`
+//! ([`client::spend`], [`server::serve`]).
+//!
+//! A step out of order does not compile: each state has only the steps that may follow.
+//! A message out of turn is [`PeerError::OutOfTurn`], a malformed one a
+//! [`PeerError::Protocol`] error; neither panics. Every random choice comes from the
+//! generator the caller passes in (seeded from the OS at the top, in the binaries), so a
+//! whole session replays from one seed in memory. What a session needs of the outside
+//! comes in through two traits: [`Dial`] (reach a peer) and [`KeptStore`] (keep queries
+//! made ahead of time). The binaries implement them with QUIC and the state folder; tests
+//! with in-memory pipes ([`crate::channel::MemTransport`]) and [`MemStore`].
+//!
+//! Who learns what is the engine's business ([`crate::engine`]): the server learns nothing
+//! of the client's input, the client only the output, the dealer only the plan.
+
+pub mod client;
+pub mod dealer;
+mod error;
+mod report;
+pub mod server;
+mod store;
+
+pub use error::{Party, PeerError, SessionError, Source, Usage};
+pub use report::{LayerCost, LinkBytes, Links, PhaseCost, QueryReport};
+pub use store::{KeptBatch, KeptStore, MemStore};
+
+use crate::channel::{Channel, ChannelError, Transport};
+
+/// A channel a [`Dial`] opened, and what the peer's key says about it.
+pub struct Dialed<T> {
+    /// The channel's transport.
+    pub transport: T,
+    /// The fingerprint of the key the peer presented (hex).
+    pub key: String,
+    /// True if the peer's key was pinned just now, on first contact.
+    pub newly_pinned: bool,
+}
+
+/// How a session reaches a peer: the binaries dial QUIC and check the peer's key against
+/// their pins; tests hand out in-memory pipes.
+pub trait Dial {
+    /// The transport of the channels it opens.
+    type Transport: Transport + 'static;
+    /// Connects to the peer `name` (`host:port` as the user or the server wrote it).
+    fn dial(&mut self, name: &str) -> Result<Dialed<Self::Transport>, SessionError>;
+}
+
+/// Receives one message, treating a peer that left (or fell silent) between two requests
+/// as done: `None`.
+fn recv_or_end<T: Transport + ?Sized>(ch: &mut Channel<T>) -> Result<Option<Vec<u8>>, SessionError> {
+    match ch.recv() {
+        Ok(m) => Ok(Some(m)),
+        Err(ChannelError::Closed) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

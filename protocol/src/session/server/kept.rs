@@ -1,0 +1,275 @@
+//! Queries made ahead of time on the server's side: its shares wait in its store (one
+//! batch per client key and batch id) until the client spends them.
+//!
+//! Each batch's header names the model, a digest of its plan and weights, and the
+//! backend: a query made for other weights would give a wrong answer, so a model that
+//! changed refuses its old batches. A piece is removed from disk before its online phase
+//! begins ([`KeptBatch::take`]), so a crash, a hang-up or a replayed `Spend` can
+//! never run it twice.
+
+use std::ops::Range;
+
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+
+use super::{out_of_turn, refuse, send_stats, HostedModel, Hosting, Open, Served};
+use crate::channel::{Channel, ChannelError, Transport};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::engine::{self, ServerQuery};
+use crate::plan::{Backend, Plan};
+use crate::session::{KeptBatch, KeptStore, SessionError};
+use crate::wire::{BatchId, ToClient, ToServer};
+
+/// Where the server keeps its clients' precomputed queries, and how many per client.
+pub struct Precomputed<S> {
+    /// The store (the state folder's `precomputed/` in the binary).
+    pub store: S,
+    /// Pieces one client may have waiting at once.
+    pub max_per_client: usize,
+}
+
+/// What a batch was made for.
+struct Header {
+    model: String,
+    digest: [u8; 32],
+    backend: Backend,
+}
+
+impl Header {
+    fn of(hosted: &HostedModel, backend: Backend) -> Header {
+        Header {
+            model: hosted.name.clone(),
+            digest: digest(hosted),
+            backend,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.str(&self.model)
+            .bytes(&self.digest)
+            .u8((self.backend == Backend::Gc) as u8);
+        w.into_bytes()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Header, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = Header {
+            model: r.str(256, "model name")?,
+            digest: r.array("model digest")?,
+            backend: match r.u8("backend")? {
+                0 => Backend::Gmw,
+                1 => Backend::Gc,
+                t => {
+                    return Err(DecodeError::Invalid {
+                        what: "backend",
+                        detail: format!("unknown tag {t}"),
+                    })
+                }
+            },
+        };
+        r.finish()?;
+        Ok(header)
+    }
+}
+
+/// SHA-256 of the model's plan and weights: changes whenever either does.
+fn digest(hosted: &HostedModel) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(hosted.plan.hash());
+    for layer in &hosted.weights.linear {
+        for v in layer.w.iter().chain(&layer.bias) {
+            h.update(v.to_le_bytes());
+        }
+    }
+    h.finalize().into()
+}
+
+/// A stash asked for in an open session: `pieces` of `batch` to make now and keep.
+pub struct Stashing<'h, T: Transport> {
+    open: Open<'h, T>,
+    batch: BatchId,
+    pieces: Range<u32>,
+}
+
+impl<'h, T: Transport> Stashing<'h, T> {
+    pub(super) fn new(open: Open<'h, T>, batch: BatchId, pieces: Range<u32>) -> Self {
+        Stashing {
+            open,
+            batch,
+            pieces,
+        }
+    }
+
+    /// Makes the material of the queries asked for and keeps the server's shares for
+    /// `client`, sending the client the meters after each one is kept. A refusal (no
+    /// store, the client's allowance, another model's batch) ends the session: `Err` then
+    /// holds how it ended.
+    pub fn make<S: KeptStore>(
+        self,
+        client: &str,
+        hosting: &Hosting<S>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Result<Open<'h, T>, Served>, SessionError> {
+        let Stashing {
+            mut open,
+            batch,
+            pieces,
+        } = self;
+        let Some(kept) = &hosting.precomputed else {
+            let reason = "this server does not keep precomputed queries".to_string();
+            return ended(&mut open, reason);
+        };
+        let header = Header::of(open.hosted, open.plan.backend);
+        let batch = match open_for_stash(kept, client, batch, &header, pieces.len()) {
+            Ok(b) => b,
+            Err(Refusal(reason)) => return ended(&mut open, reason),
+        };
+        open.ch.send(&ToClient::Ready.encode())?;
+        for piece in pieces {
+            let query = open.offline(rng)?;
+            if !batch.put(piece, &query.to_bytes())? {
+                return Err(SessionError::Internal("a kept piece's index was used twice"));
+            }
+            open.send_stats()?;
+            open.queries += 1;
+        }
+        Ok(Ok(open))
+    }
+}
+
+/// Refuses the stash, which ends the session.
+fn ended<'h, T: Transport>(
+    open: &mut Open<'h, T>,
+    reason: String,
+) -> Result<Result<Open<'h, T>, Served>, SessionError> {
+    let served = refuse(&mut open.ch, false, reason)?;
+    Ok(Err(Served {
+        queries: open.queries,
+        ..served
+    }))
+}
+
+/// Why a stash or spend is refused, for the client.
+struct Refusal(String);
+
+/// The store's own failure is not the client's business: it is told only that the store
+/// cannot be used.
+impl From<SessionError> for Refusal {
+    fn from(_: SessionError) -> Self {
+        Refusal("the server cannot use its store of precomputed queries".into())
+    }
+}
+
+/// The batch to add `count` pieces to: a new one, or the client's own for the same model
+/// and backend; within the client's allowance.
+fn open_for_stash<S: KeptStore>(
+    kept: &Precomputed<S>,
+    client: &str,
+    id: BatchId,
+    header: &Header,
+    count: usize,
+) -> Result<S::Batch, Refusal> {
+    let held: usize = kept
+        .store
+        .batches(client)?
+        .iter()
+        .map(|b| b.pieces().map(|p| p.len()).unwrap_or(0))
+        .sum();
+    if held + count > kept.max_per_client {
+        return Err(Refusal(format!(
+            "this server keeps at most {} precomputed queries per client and holds {held} of \
+             yours; spend some first, or ask for fewer",
+            kept.max_per_client
+        )));
+    }
+    match kept.store.batch(client, id)? {
+        None => Ok(kept.store.create(client, id, &header.encode())?),
+        Some(b) if b.header() == header.encode() => Ok(b),
+        Some(_) => Err(Refusal(format!(
+            "batch {id} was made for another model or backend; start a new batch"
+        ))),
+    }
+}
+
+/// A connection that opened with `Spend{batch, piece}`: the online phase of a query made
+/// ahead of time is next.
+pub struct Spend<T: Transport> {
+    ch: Channel<T>,
+    batch: BatchId,
+    piece: u32,
+}
+
+impl<T: Transport> Spend<T> {
+    pub(super) fn new(ch: Channel<T>, batch: BatchId, piece: u32) -> Self {
+        Spend { ch, batch, piece }
+    }
+
+    /// Takes the server's piece out of the store, then runs the query's online phase and
+    /// waits for the client's goodbye (or its hang-up), so the meters reach it.
+    pub fn run<S: KeptStore>(self, client: &str, hosting: &Hosting<S>) -> Result<Served, SessionError> {
+        let Spend {
+            mut ch,
+            batch,
+            piece,
+        } = self;
+        let (hosted, plan, query) = match take(hosting, client, batch, piece) {
+            Ok(found) => found,
+            Err(Refusal(reason)) => return refuse(&mut ch, false, reason),
+        };
+        ch.send(&ToClient::WelcomeKept { plan: plan.clone() }.encode())?;
+        engine::server_online(&mut ch, &plan, &hosted.weights, query)?;
+        send_stats(&mut ch, None)?;
+        let answered = Served {
+            queries: 1,
+            refused: None,
+        };
+        match ch.recv() {
+            Ok(msg) if ToServer::decode(&msg) == Ok(ToServer::Done) => Ok(answered),
+            Ok(_) => out_of_turn(&mut ch, "a precomputed query's connection ends after it".into()),
+            Err(ChannelError::Closed) => Ok(answered),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Finds the batch, checks it fits a hosted model as it is now, and takes the piece.
+fn take<'a, S: KeptStore>(
+    hosting: &'a Hosting<S>,
+    client: &str,
+    id: BatchId,
+    piece: u32,
+) -> Result<(&'a HostedModel, Plan, ServerQuery), Refusal> {
+    let kept = hosting
+        .precomputed
+        .as_ref()
+        .ok_or_else(|| Refusal("this server does not keep precomputed queries".into()))?;
+    let gone = || {
+        Refusal(format!(
+            "precomputed query {piece} of batch {id} was already spent or never made here"
+        ))
+    };
+    let batch = kept.store.batch(client, id)?.ok_or_else(gone)?;
+    let header =
+        Header::decode(batch.header()).map_err(|_| Refusal(format!("batch {id} is damaged")))?;
+    let hosted = hosting
+        .models
+        .iter()
+        .find(|m| m.name == header.model && digest(m) == header.digest);
+    let Some(hosted) = hosted else {
+        batch.remove();
+        return Err(Refusal(format!(
+            "the model {:?} has changed or is no longer hosted since these queries were \
+             made; they were discarded: run precompute again",
+            header.model
+        )));
+    };
+    let bytes = batch.take(piece)?.ok_or_else(gone)?;
+    let plan = Plan {
+        backend: header.backend,
+        ..hosted.plan.clone()
+    };
+    let query = ServerQuery::from_bytes(&plan, &bytes)
+        .map_err(|_| Refusal(format!("precomputed query {piece} of batch {id} is damaged")))?;
+    Ok((hosted, plan, query))
+}

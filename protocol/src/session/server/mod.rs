@@ -1,0 +1,404 @@
+//! The server's side of a session with one client.
+//!
+//! [`serve`] runs the states from the client's first message to its goodbye:
+//! [`ExpectHello`] reads it (a hello, or a `Spend` of a query made ahead of time);
+//! [`Greeted`] holds the model picked for the hello, and its welcome opens the session at
+//! the dealer (if the server has one), sends the plan and runs setup; [`Open`] then reads
+//! the client's requests ([`Request`]), each answered by a state of its own. Every
+//! refusal ends the session with a message to the client; the server learns nothing of
+//! its input; after each query it sends the client its meters, so the client can report
+//! every link's bytes and rounds.
+//!
+//! Without a dealer the server welcomes the client as dealer-free: setup runs the base
+//! OTs of two-party preprocessing (no E is sent: without U it would reveal W), and per
+//! query the two parties make the material with each other.
+
+pub mod kept;
+
+use rand_core::{CryptoRng, RngCore};
+
+use super::{recv_or_end, Dial, KeptStore, Party, SessionError};
+use crate::channel::{Channel, Phase, Scope, Transport};
+use crate::codec::Reader;
+use crate::engine::{self, ServerQuery, ServerSetup};
+use crate::material::{MaterialMsg, SessionMasks};
+use crate::plan::{Plan, Weights};
+use crate::prg::Seed;
+use crate::share::Role;
+use crate::wire::{tallies, DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
+
+pub use kept::Precomputed;
+
+/// A model the server hosts.
+pub struct HostedModel {
+    /// The name clients ask for.
+    pub name: String,
+    /// Its public plan.
+    pub plan: Plan,
+    /// Its secret weights.
+    pub weights: Weights,
+}
+
+/// What a server offers its clients.
+pub struct Hosting<S> {
+    /// The hosted models.
+    pub models: Vec<HostedModel>,
+    /// The dealer (`host:port`, the name its key is pinned under), dialled once per client
+    /// session; `None` to run dealer-free (two-party preprocessing with each client).
+    pub dealer: Option<String>,
+    /// Where clients' precomputed queries wait (`None`: the server keeps none).
+    pub precomputed: Option<Precomputed<S>>,
+}
+
+/// How a client session ended without a fault.
+#[derive(Debug, Default)]
+pub struct Served {
+    /// Queries answered or made ahead of time.
+    pub queries: usize,
+    /// Why the client was refused, if it was.
+    pub refused: Option<String>,
+}
+
+/// A channel to the dealer, whatever its transport.
+type DealerChannel = Channel<Box<dyn Transport>>;
+
+/// Serves one client connection to its end. `client` is the client's key fingerprint:
+/// queries it keeps here belong to it alone.
+pub fn serve<T: Transport, D: Dial, S: KeptStore>(
+    transport: T,
+    client: &str,
+    hosting: &Hosting<S>,
+    dial: &mut D,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Served, SessionError> {
+    let greeted = match ExpectHello::new(transport).read(&hosting.models)? {
+        First::Hello(greeted) => greeted,
+        First::Spend(spend) => return spend.run(client, hosting),
+        First::Refused(served) => return Ok(served),
+    };
+    let mut open = greeted.welcome(hosting.dealer.as_deref(), dial, rng)?;
+    loop {
+        open = match open.next()? {
+            Request::Query(query) => query.answer(rng)?,
+            Request::Stash(stash) => match stash.make(client, hosting, rng)? {
+                Ok(open) => open,
+                Err(served) => return Ok(served),
+            },
+            Request::End(served) => return Ok(served),
+        };
+    }
+}
+
+/// A new connection: the client's first message is next.
+pub struct ExpectHello<T: Transport> {
+    ch: Channel<T>,
+}
+
+/// What the first message asked for.
+pub enum First<'h, T: Transport> {
+    /// A session for a hosted model.
+    Hello(Greeted<'h, T>),
+    /// The online phase of a query made ahead of time.
+    Spend(kept::Spend<T>),
+    /// Nothing this server can do: the client was told why.
+    Refused(Served),
+}
+
+impl<T: Transport> ExpectHello<T> {
+    /// A client's new connection.
+    pub fn new(transport: T) -> ExpectHello<T> {
+        ExpectHello {
+            ch: Channel::new(transport),
+        }
+    }
+
+    /// Reads the first message and picks the model the hello asks for among `models`.
+    pub fn read(mut self, models: &[HostedModel]) -> Result<First<'_, T>, SessionError> {
+        let (model, backend) = match ToServer::decode(&self.ch.recv()?)? {
+            ToServer::Hello { model, backend } => (model, backend),
+            ToServer::Spend { batch, piece } => {
+                return Ok(First::Spend(kept::Spend::new(self.ch, batch, piece)))
+            }
+            _ => {
+                let reason = "the session must start with a hello".to_string();
+                return out_of_turn(&mut self.ch, reason);
+            }
+        };
+        let hosted = match pick_model(models, model.as_deref()) {
+            Ok(m) => m,
+            Err(reason) => return refuse(&mut self.ch, true, reason).map(First::Refused),
+        };
+        // The session's plan: the model's, with the backend the client asked for.
+        let plan = Plan {
+            backend,
+            ..hosted.plan.clone()
+        };
+        Ok(First::Hello(Greeted {
+            ch: self.ch,
+            hosted,
+            plan,
+        }))
+    }
+}
+
+/// A hello for a hosted model: the welcome and setup are next.
+pub struct Greeted<'h, T: Transport> {
+    ch: Channel<T>,
+    hosted: &'h HostedModel,
+    plan: Plan,
+}
+
+impl<'h, T: Transport> Greeted<'h, T> {
+    /// Opens the session at the dealer named `dealer` (if any), welcomes the client with
+    /// it (or as dealer-free) and runs setup. A client the server cannot serve because its
+    /// dealer is unreachable or refuses is refused, and the error returned.
+    pub fn welcome<D: Dial>(
+        mut self,
+        dealer: Option<&str>,
+        dial: &mut D,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Open<'h, T>, SessionError> {
+        let (dealer, masks) = match dealer {
+            None => {
+                let welcome = ToClient::WelcomeTwoParty {
+                    plan: self.plan.clone(),
+                };
+                self.ch.send(&welcome.encode())?;
+                (None, None)
+            }
+            Some(name) => {
+                let d = match open_dealer_session(dial, name, &self.plan) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        let reason = format!("the server cannot reach its dealer: {e}");
+                        refuse(&mut self.ch, false, reason)?;
+                        return Err(e);
+                    }
+                };
+                let welcome = ToClient::Welcome {
+                    plan: self.plan.clone(),
+                    session: d.id,
+                    dealer: DealerInfo {
+                        addr: name.to_string(),
+                        fingerprint: d.key,
+                    },
+                };
+                self.ch.send(&welcome.encode())?;
+                (Some(d.ch), Some(SessionMasks::expand(&self.plan, d.seed)))
+            }
+        };
+        let weights = &self.hosted.weights;
+        let setup = ServerSetup::run(&mut self.ch, &self.plan, weights, masks.as_ref(), rng)?;
+        Ok(Open {
+            ch: self.ch,
+            dealer,
+            hosted: self.hosted,
+            plan: self.plan,
+            setup,
+            queries: 0,
+        })
+    }
+}
+
+/// A client session after setup: the client's next request is awaited.
+pub struct Open<'h, T: Transport> {
+    ch: Channel<T>,
+    dealer: Option<DealerChannel>,
+    hosted: &'h HostedModel,
+    plan: Plan,
+    setup: ServerSetup,
+    queries: usize,
+}
+
+/// What the client asked for next.
+pub enum Request<'h, T: Transport> {
+    /// A query: [`Answering::answer`] it.
+    Query(Answering<'h, T>),
+    /// Queries to make now and keep: [`kept::Stashing::make`] them.
+    Stash(kept::Stashing<'h, T>),
+    /// The session is over: a goodbye or a hang-up between requests.
+    End(Served),
+}
+
+/// A query asked for: its offline and online phases are next.
+pub struct Answering<'h, T: Transport>(Open<'h, T>);
+
+impl<'h, T: Transport> Open<'h, T> {
+    /// Reads the client's next request.
+    pub fn next(mut self) -> Result<Request<'h, T>, SessionError> {
+        self.ch.enter(Scope::CONTROL);
+        let served = Served {
+            queries: self.queries,
+            refused: None,
+        };
+        // A client that leaves between queries has simply finished.
+        let Some(msg) = recv_or_end(&mut self.ch)? else {
+            return Ok(Request::End(served));
+        };
+        match ToServer::decode(&msg)? {
+            ToServer::Query => Ok(Request::Query(Answering(self))),
+            ToServer::Stash {
+                batch,
+                first,
+                count,
+            } => Ok(Request::Stash(kept::Stashing::new(
+                self,
+                batch,
+                first..first.saturating_add(count),
+            ))),
+            ToServer::Done => Ok(Request::End(served)),
+            ToServer::Hello { .. } | ToServer::Spend { .. } => {
+                out_of_turn(&mut self.ch, "this session has already started".into())
+            }
+        }
+    }
+
+    /// One query's offline phase: its material fetched from the dealer (or made with the
+    /// client when there is none), then the server's offline step.
+    fn offline(
+        &mut self,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<ServerQuery, SessionError> {
+        let material = match &mut self.dealer {
+            Some(dealer) => {
+                let msg = fetch(dealer)?;
+                self.setup
+                    .expand(MaterialMsg::decode(&self.plan, Role::Server, &msg)?)?
+            }
+            None => self.setup.make(&mut self.ch)?,
+        };
+        Ok(self.setup.offline(&mut self.ch, material, rng)?)
+    }
+
+    /// Sends the client this query's meters (the links to it and to the dealer), then
+    /// resets them.
+    fn send_stats(&mut self) -> Result<(), SessionError> {
+        send_stats(&mut self.ch, self.dealer.as_mut())
+    }
+}
+
+impl<'h, T: Transport> Answering<'h, T> {
+    /// Runs the query's offline and online phases, then sends the meters.
+    pub fn answer(self, rng: &mut (impl RngCore + CryptoRng)) -> Result<Open<'h, T>, SessionError> {
+        let mut open = self.0;
+        let query = open.offline(rng)?;
+        engine::server_online(&mut open.ch, &open.plan, &open.hosted.weights, query)?;
+        open.send_stats()?;
+        open.queries += 1;
+        Ok(open)
+    }
+}
+
+/// Sends the client this query's meters (the link to it and to the dealer), then resets
+/// them.
+fn send_stats<T: Transport + ?Sized>(
+    ch: &mut Channel<T>,
+    dealer: Option<&mut DealerChannel>,
+) -> Result<(), SessionError> {
+    ch.enter(Scope::CONTROL);
+    let stats = ToClient::Stats {
+        peer: tallies(&ch.take_meter()),
+        dealer: dealer.map_or_else(Vec::new, |d| tallies(&d.take_meter())),
+    };
+    ch.send(&stats.encode())?;
+    Ok(())
+}
+
+/// Asks the dealer for this query's material.
+fn fetch(dealer: &mut DealerChannel) -> Result<Vec<u8>, SessionError> {
+    dealer.enter(Scope::phase(Phase::Offline));
+    dealer.send(&ToDealer::Fetch.encode())?;
+    let msg = match FromDealer::decode(&dealer.recv()?)? {
+        FromDealer::Material(m) => m,
+        FromDealer::Refused { reason } => return Err(SessionError::refused(Party::Dealer, reason)),
+        _ => return Err(SessionError::out_of_turn(Party::Dealer)),
+    };
+    dealer.enter(Scope::CONTROL);
+    Ok(msg)
+}
+
+fn pick_model<'a>(models: &'a [HostedModel], name: Option<&str>) -> Result<&'a HostedModel, String> {
+    let names = || {
+        models
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(n) => models.iter().find(|m| m.name == n).ok_or_else(|| {
+            format!(
+                "this server has no model named {n:?}; it hosts: {}",
+                names()
+            )
+        }),
+        None if models.len() == 1 => Ok(&models[0]),
+        None => Err(format!(
+            "this server hosts several models; name one with --model: {}",
+            names()
+        )),
+    }
+}
+
+/// The server's open session at its dealer.
+struct DealerSession {
+    ch: DealerChannel,
+    /// The dealer's key, as pinned.
+    key: String,
+    id: SessionId,
+    seed: Seed,
+}
+
+/// Dials the dealer, opens a session for `plan`, receives the session's mask seed.
+fn open_dealer_session<D: Dial>(
+    dial: &mut D,
+    name: &str,
+    plan: &Plan,
+) -> Result<DealerSession, SessionError> {
+    let dialed = dial.dial(name)?;
+    let transport: Box<dyn Transport> = Box::new(dialed.transport);
+    let mut ch = Channel::new(transport);
+    ch.send(&ToDealer::Open { plan: plan.clone() }.encode())?;
+    let id = match FromDealer::decode(&ch.recv()?)? {
+        FromDealer::Opened { session } => session,
+        FromDealer::Refused { reason } => return Err(SessionError::refused(Party::Dealer, reason)),
+        _ => return Err(SessionError::out_of_turn(Party::Dealer)),
+    };
+    ch.enter(Scope::phase(Phase::Setup));
+    let msg = ch.recv()?;
+    let mut r = Reader::new(&msg);
+    let seed = Seed(r.array("session seed")?);
+    r.finish()?;
+    ch.enter(Scope::CONTROL);
+    Ok(DealerSession {
+        ch,
+        key: dialed.key,
+        id,
+        seed,
+    })
+}
+
+/// Refuses a message out of turn, which is the client's fault: an error once it is told.
+fn out_of_turn<T: Transport + ?Sized, R>(ch: &mut Channel<T>, reason: String) -> Result<R, SessionError> {
+    refuse(ch, false, reason)?;
+    Err(SessionError::out_of_turn(Party::Client))
+}
+
+/// Tells the client why it is refused and lets the refusal reach it before the connection
+/// goes; `bad_request` if the request itself was wrong (a usage error for the client).
+fn refuse<T: Transport + ?Sized>(
+    ch: &mut Channel<T>,
+    bad_request: bool,
+    reason: String,
+) -> Result<Served, SessionError> {
+    let refusal = ToClient::Refused {
+        bad_request,
+        reason: reason.clone(),
+    };
+    ch.send(&refusal.encode())?;
+    let _ = ch.finish();
+    Ok(Served {
+        queries: 0,
+        refused: Some(reason),
+    })
+}
