@@ -35,6 +35,7 @@
 pub mod client;
 pub mod dealer;
 mod error;
+pub mod mem;
 mod report;
 pub mod server;
 mod store;

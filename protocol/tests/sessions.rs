@@ -1,0 +1,311 @@
+//! Whole sessions in memory: client, server and dealer over in-memory pipes
+//! (`session::mem`), every wire message included. A session replays from its seeds frame
+//! for frame; every flow (queries with and without a dealer, both backends, queries made
+//! ahead of time and spent later) is bit-exact with the plain definition and costs what
+//! the formulas say; the precompute rules hold with the store in memory.
+
+mod common;
+
+use veil_protocol::engine::cost;
+use veil_protocol::plan::{Backend, Plan, Weights};
+use veil_protocol::prg::{Prg, Seed};
+use veil_protocol::ring::Ring;
+use veil_protocol::session::client::{self, Kept, Options, Spent};
+use veil_protocol::session::mem::{MemDialer, MemNet, Transcript, DEALER, SERVER};
+use veil_protocol::session::server::{HostedModel, Hosting, Precomputed};
+use veil_protocol::session::{KeptBatch, MemStore, QueryReport, SessionError, Usage};
+use veil_protocol::wire::BatchId;
+
+use common::{mlp, plain, unit, TestSeed, FIXED, SIZES};
+
+/// The client's key on every net of these tests.
+const CLIENT_KEY: &str = "client-key";
+
+/// A net hosting `plan` as `model`, with a dealer or not, keeping at most `kept` queries
+/// per client (0: none).
+fn net(plan: &Plan, weights: &Weights, dealer: bool, kept: usize) -> MemNet {
+    MemNet::new(Hosting {
+        models: vec![HostedModel {
+            name: plan.model.clone(),
+            plan: plan.clone(),
+            weights: weights.clone(),
+        }],
+        dealer: dealer.then(|| DEALER.to_string()),
+        precomputed: (kept > 0).then(|| Precomputed {
+            store: MemStore::new(),
+            max_per_client: kept,
+        }),
+    })
+}
+
+fn options(backend: Backend) -> Options {
+    Options {
+        server: SERVER.into(),
+        model: None,
+        backend,
+        dealer: None,
+    }
+}
+
+/// `n` encoded inputs of uniform values in [0, 1].
+fn inputs(plan: &Plan, n: usize, rng: &mut Prg) -> Vec<Vec<Ring>> {
+    (0..n)
+        .map(|_| {
+            (0..plan.input_len())
+                .map(|_| plan.fixed.encode(unit(rng)))
+                .collect()
+        })
+        .collect()
+}
+
+/// One session of `inputs` on `net` from the seed `seed`: the outputs and reports.
+fn session(net: &MemNet, backend: Backend, seed: Seed, inputs: &[Vec<Ring>]) -> Vec<(Vec<Ring>, QueryReport)> {
+    let mut top = Prg::new(seed);
+    let mut dial = net.dialer("client", CLIENT_KEY, top.split());
+    let (mut open, _) = client::open(&mut dial, &options(backend), &mut top).expect("open");
+    let mut answers = Vec::new();
+    for input in inputs {
+        let (next, answer) = open.query(input, &mut top).expect("a query");
+        answers.push((answer.output, answer.report));
+        open = next;
+    }
+    open.close();
+    answers
+}
+
+/// Runs one session from `seed` on a fresh net: its transcript and outputs.
+fn replay(plan: &Plan, weights: &Weights, backend: Backend, seed: Seed) -> (Transcript, Vec<Vec<Ring>>) {
+    let net = net(plan, weights, true, 0);
+    let inputs = inputs(plan, 2, &mut Prg::new(Seed([3; 16])));
+    let outputs = session(&net, backend, seed, &inputs)
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect();
+    let outcomes = net.finish();
+    assert!(outcomes.values().all(Result::is_ok), "{outcomes:?}");
+    (net.transcript(), outputs)
+}
+
+#[test]
+fn a_whole_session_replays_from_one_seed_frame_for_frame() {
+    let seed = TestSeed::new();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut seed.prg());
+    for backend in [Backend::Gmw, Backend::Gc] {
+        let mut plan = plan.clone();
+        plan.backend = backend;
+        let (a, outputs) = replay(&plan, &weights, backend, Seed([1; 16]));
+        let (b, again) = replay(&plan, &weights, backend, Seed([1; 16]));
+        assert_eq!(outputs, again);
+        let links: Vec<&str> = a.keys().map(String::as_str).collect();
+        assert_eq!(
+            links,
+            [
+                "client/0←server",
+                "client/0→server",
+                "client/0→server/0←dealer",
+                "client/0→server/0→dealer",
+                "client/1←dealer",
+                "client/1→dealer",
+            ],
+            "{backend:?}: every link of the session, both ways"
+        );
+        for (link, frames) in &a {
+            assert_eq!(Some(frames), b.get(link), "{backend:?}: link {link} replays");
+        }
+        assert_eq!(a, b, "{backend:?}: the same transcript twice");
+        let (c, _) = replay(&plan, &weights, backend, Seed([2; 16]));
+        assert_ne!(a, c, "{backend:?}: another seed, another transcript");
+    }
+}
+
+/// Checks one session's answers: bit-exact with the plain definition, online costs by
+/// the formula per layer, setup with the first query only.
+fn check_answers(plan: &Plan, weights: &Weights, inputs: &[Vec<Ring>], answers: &[(Vec<Ring>, QueryReport)], what: &str) {
+    let online = cost::online(plan);
+    for (q, ((output, report), input)) in answers.iter().zip(inputs).enumerate() {
+        assert_eq!(*output, plain(plan, weights, input), "{what}, query {q}");
+        for (i, (layer, want)) in report.layers.iter().zip(&online).enumerate() {
+            assert_eq!(
+                (layer.online.bytes, layer.online.rounds),
+                (want.bytes, want.rounds),
+                "{what}, query {q}, layer {i}: online bytes and rounds"
+            );
+        }
+        assert_eq!(report.setup.bytes > 0, q == 0, "{what}, query {q}: setup");
+        assert!(report.offline.bytes > 0, "{what}, query {q}: offline");
+    }
+}
+
+#[test]
+fn every_flow_runs_in_memory_bit_exact_at_the_formulas_cost() {
+    let seed = TestSeed::new();
+    let mut rng = seed.prg();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
+    for backend in [Backend::Gmw, Backend::Gc] {
+        for dealer in [true, false] {
+            let mut plan = plan.clone();
+            plan.backend = backend;
+            let net = net(&plan, &weights, dealer, 0);
+            let inputs = inputs(&plan, 3, &mut rng);
+            let answers = session(&net, backend, Seed::from_rng(&mut rng), &inputs);
+            let what = format!("{backend:?}, dealer {dealer}");
+            check_answers(&plan, &weights, &inputs, &answers, &what);
+            if dealer && backend == Backend::Gmw {
+                let first = &answers[0].1;
+                // E = W − U, and the dealer's 16-byte seed of U (GC adds its own setup).
+                assert_eq!(first.setup.bytes, cost::setup(&plan).bytes + 16, "{what}");
+            }
+            let outcomes = net.finish();
+            assert!(outcomes.values().all(Result::is_ok), "{what}: {outcomes:?}");
+            assert!(net.sessions().is_empty(), "{what}: the dealer forgot the session");
+        }
+    }
+}
+
+/// A client of `net` with its own store of kept queries.
+struct Client {
+    kept: Kept<MemStore>,
+    rng: Prg,
+}
+
+impl Client {
+    fn new(seed: Seed) -> Client {
+        Client {
+            kept: Kept::new(MemStore::new()),
+            rng: Prg::new(seed),
+        }
+    }
+
+    fn dialer(&mut self, net: &MemNet) -> MemDialer {
+        net.dialer("client", CLIENT_KEY, self.rng.split())
+    }
+
+    /// Makes `count` queries ahead of time in one session; the session's result.
+    fn stash(&mut self, net: &MemNet, backend: Backend, count: u32) -> Result<(), SessionError> {
+        let mut dial = self.dialer(net);
+        let (open, _) = client::open(&mut dial, &options(backend), &mut self.rng)?;
+        let batch = self
+            .kept
+            .create(SERVER, &open, BatchId::from_rng(&mut self.rng))?;
+        let mut made = 0;
+        let open = open.stash(&batch, (0, count), &mut self.rng, &mut |_, _| made += 1)?;
+        open.close();
+        assert_eq!(made, count);
+        Ok(())
+    }
+
+    /// Spends the next kept query on `input`.
+    fn spend(&mut self, net: &MemNet, backend: Backend, input: &[Ring]) -> Spent {
+        let found = self.kept.find(SERVER, None, backend).unwrap();
+        let found = found.expect("a kept batch");
+        let mut dial = self.dialer(net);
+        client::spend(&mut dial, &options(backend), &found, input).expect("a spend")
+    }
+}
+
+#[test]
+fn kept_queries_are_spent_once_and_bit_exact() {
+    let seed = TestSeed::new();
+    let mut rng = seed.prg();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
+    for (backend, dealer) in [(Backend::Gmw, true), (Backend::Gc, false)] {
+        let mut plan = plan.clone();
+        plan.backend = backend;
+        let net = net(&plan, &weights, dealer, 10);
+        let mut client = Client::new(Seed::from_rng(&mut rng));
+        client.stash(&net, backend, 3).expect("three queries made ahead");
+        let server_store = net.store().expect("a store");
+        let kept_at_server = |store: &MemStore| -> usize {
+            use veil_protocol::session::KeptStore;
+            let batches = store.batches(CLIENT_KEY).unwrap();
+            batches.iter().map(|b| b.pieces().unwrap().len()).sum()
+        };
+        assert_eq!(kept_at_server(server_store), 3);
+        let online = cost::online(&plan);
+        for (n, input) in inputs(&plan, 3, &mut rng).iter().enumerate() {
+            let what = format!("{backend:?}, dealer {dealer}, kept query {n}");
+            match client.spend(&net, backend, input) {
+                Spent::Answered(output, report) => {
+                    assert_eq!(output, plain(&plan, &weights, input), "{what}");
+                    assert_eq!(report.setup.bytes, 0, "{what}: no setup");
+                    let want: u64 = online.iter().map(|c| c.bytes).sum();
+                    assert_eq!(report.online.bytes, want, "{what}");
+                    assert!(report.offline.bytes > 0, "{what}: the cost made then");
+                }
+                Spent::Unusable(why) => panic!("{what}: {why}"),
+            }
+            assert_eq!(kept_at_server(server_store), 2 - n, "{what}: gone at the server");
+        }
+        assert!(
+            client.kept.find(SERVER, None, backend).unwrap().is_none(),
+            "every piece is gone at the client too"
+        );
+        let outcomes = net.finish();
+        assert!(outcomes.values().all(Result::is_ok), "{outcomes:?}");
+    }
+}
+
+#[test]
+fn the_server_keeps_no_more_than_its_allowance_per_client() {
+    let seed = TestSeed::new();
+    let mut rng = seed.prg();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
+    let net = net(&plan, &weights, true, 4);
+    let mut client = Client::new(Seed::from_rng(&mut rng));
+    client.stash(&net, Backend::Gmw, 3).expect("within the allowance");
+    let err = client
+        .stash(&net, Backend::Gmw, 2)
+        .expect_err("over the allowance");
+    assert!(
+        matches!(&err, SessionError::Peer(veil_protocol::session::PeerError::Refused { .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("at most 4"), "{err}");
+    assert!(err.to_string().contains("holds 3"), "{err}");
+    // A server that keeps nothing refuses at once.
+    let none = self::net(&plan, &weights, true, 0);
+    let err = Client::new(Seed::from_rng(&mut rng))
+        .stash(&none, Backend::Gmw, 1)
+        .expect_err("no store");
+    assert!(err.to_string().contains("does not keep precomputed"), "{err}");
+    net.finish();
+    none.finish();
+}
+
+#[test]
+fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
+    let seed = TestSeed::new();
+    let mut rng = seed.prg();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
+    let net = net(&plan, &weights, true, 10);
+    let mut client = Client::new(Seed::from_rng(&mut rng));
+    client.stash(&net, Backend::Gmw, 1).expect("one query made ahead");
+    // Another client (another key) cannot spend it: the server keeps pieces by key.
+    let found = client.kept.find(SERVER, None, Backend::Gmw).unwrap().unwrap();
+    let input = &inputs(&plan, 1, &mut rng)[0];
+    let mut stranger = net.dialer("stranger", "stranger-key", Prg::new(Seed([9; 16])));
+    match client::spend(&mut stranger, &options(Backend::Gmw), &found, input).unwrap() {
+        Spent::Unusable(why) => assert!(why.contains("already spent"), "{why}"),
+        Spent::Answered(..) => panic!("a stranger spent another client's piece"),
+    }
+    // The client's own piece went with that attempt (taken before use): nothing is left.
+    assert!(client.kept.find(SERVER, None, Backend::Gmw).unwrap().is_none());
+    net.finish();
+}
+
+#[test]
+fn a_dealer_free_server_refuses_a_dealer_the_client_names() {
+    let seed = TestSeed::new();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut seed.prg());
+    let net = net(&plan, &weights, false, 0);
+    let mut dial = net.dialer("client", CLIENT_KEY, seed.prg());
+    let opts = Options {
+        dealer: Some(DEALER.into()),
+        ..options(Backend::Gmw)
+    };
+    let err = client::open(&mut dial, &opts, &mut seed.prg()).err().expect("refused");
+    assert!(matches!(err, SessionError::Usage(Usage::DealerUnused { .. })), "{err:?}");
+    assert_eq!(err.exit_code(), 2);
+    drop(dial);
+    net.finish();
+}
