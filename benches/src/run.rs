@@ -7,10 +7,10 @@ use std::sync::atomic::AtomicBool;
 
 use indicatif::ProgressBar;
 use serde::Serialize;
-use veil_protocol::session::{LinkBytes, Links, QueryReport};
 use veil_model::{reference, LoadedModel};
 use veil_net::LinkShape;
 use veil_protocol::plan::{Backend, Plan};
+use veil_protocol::session::{LinkBytes, Links, QueryReport};
 use veil_server::HostedModel;
 
 use crate::client::{measure, Run};

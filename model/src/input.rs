@@ -3,8 +3,8 @@
 //! The client refuses NaN, infinities and values outside the model's calibrated input
 //! range rather than letting them wrap silently in the ring.
 
-use veil_plan::Plan;
 use veil_plan::ring::Ring;
+use veil_plan::Plan;
 
 use crate::error::InputError;
 
@@ -50,8 +50,8 @@ pub fn encode_input(plan: &Plan, values: &[f32]) -> Result<Vec<Ring>, InputError
 
 #[cfg(test)]
 mod tests {
-    use veil_plan::{LayerKind, PlanLayer};
     use veil_plan::ring::FixedPoint;
+    use veil_plan::{LayerKind, PlanLayer};
 
     use super::*;
 

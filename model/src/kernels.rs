@@ -5,8 +5,8 @@
 //! reference is an independent oracle; the float model runs the same loops and is checked
 //! against torch, so an indexing slip here cannot hide. Images are `c × h × w` in C order.
 
-use veil_plan::{Image, Window};
 use veil_plan::ring::Ring;
+use veil_plan::{Image, Window};
 
 /// The arithmetic a kernel runs in.
 pub trait Num: Copy {

@@ -26,8 +26,8 @@ pub mod reference;
 
 use std::path::Path;
 
-use veil_plan::{Plan, Weights};
 use veil_plan::ring::FixedPoint;
+use veil_plan::{Plan, Weights};
 
 pub use error::{InputError, ModelError};
 pub use idx::{read_idx_images, read_idx_labels};

@@ -9,11 +9,11 @@
 //! - A residual Add becomes the `residual` of the linear layer it follows, naming the
 //!   plan layer of the earlier ReLU or max-pool; shape layers vanish.
 
+use veil_plan::ring::FixedPoint;
 use veil_plan::{
     Backend, Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, PlanLayer, SumPool, Weights,
     Window, MAX_LEN,
 };
-use veil_plan::ring::FixedPoint;
 
 use crate::error::ModelError;
 use crate::ir::{FloatModel, Layer, Op};
@@ -169,10 +169,7 @@ impl Lowering<'_> {
                     )));
                 }
                 let plane = out.h * out.w;
-                let bias = c
-                    .bias
-                    .iter()
-                    .flat_map(|&b| std::iter::repeat(b).take(plane));
+                let bias = c.bias.iter().flat_map(|&b| std::iter::repeat_n(b, plane));
                 let op = LinearOp::Conv {
                     input: c.input,
                     out_channels: c.out_channels,

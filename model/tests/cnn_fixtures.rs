@@ -6,8 +6,8 @@ mod common;
 
 use common::{check_reference_bound, fixture, torch_outputs};
 use veil_model::{calibrate, load, LoadedModel, ModelError};
-use veil_plan::{Image, LayerKind, Linear, LinearOp, SumPool, Window};
 use veil_plan::ring::FixedPoint;
+use veil_plan::{Image, LayerKind, Linear, LinearOp, SumPool, Window};
 
 const CNNS: [&str; 2] = ["cnn-skip", "cnn-pool"];
 

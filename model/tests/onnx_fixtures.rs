@@ -8,8 +8,8 @@ use veil_model::{
     calibrate, load, load_bytes, load_with, Dense, FloatModel, LoadOptions, LoadedModel,
     ModelError, Op,
 };
-use veil_plan::LayerKind;
 use veil_plan::ring::FixedPoint;
+use veil_plan::LayerKind;
 
 const MLPS: [&str; 4] = [
     "mlp-legacy.onnx",

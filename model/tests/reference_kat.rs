@@ -2,10 +2,10 @@
 
 use veil_model::reference::{linear, max_pool_relu, min_bits, reference_observed, relu_trunc};
 use veil_model::{calibrate, decode_output, lower, reference, Dense, FloatModel, Layer, Op};
+use veil_plan::ring::{fits_signed, FixedPoint};
 use veil_plan::{
     Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, PlanLayer, SumPool, Weights, Window,
 };
-use veil_plan::ring::{fits_signed, FixedPoint};
 
 fn neg(v: i64) -> u64 {
     v as u64

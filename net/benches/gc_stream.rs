@@ -16,6 +16,8 @@
 //! garbling: `tables_only`, ready-made 2 MiB frames through the same channels, and
 //! `quinn_stream`, one quinn stream written and read directly. They are the ceiling the
 //! link sets on this machine.
+// criterion_group! makes an undocumented public function.
+#![allow(missing_docs)]
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{mpsc, Arc};

@@ -65,7 +65,13 @@ impl Dial for QuicDialer {
         let addr = resolve(name)?;
         let conn = self
             .handle
-            .block_on(connect(addr, name, &self.identity, &self.pins, self.timeout))?
+            .block_on(connect(
+                addr,
+                name,
+                &self.identity,
+                &self.pins,
+                self.timeout,
+            ))?
             .with_shape(self.shape);
         let transport = QuicTransport::open(&conn, self.handle.clone())?;
         let dialed = Dialed {

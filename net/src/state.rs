@@ -91,9 +91,9 @@ fn write_temp(tmp: &Path, bytes: &[u8], mode: u32) -> Result<(), NetError> {
 }
 
 /// Resolves `host:port` (as a user writes it) to its first socket address.
-pub fn resolve(addr: &str) -> Result<std::net::SocketAddr, crate::NetError> {
+pub fn resolve(addr: &str) -> Result<std::net::SocketAddr, NetError> {
     use std::net::ToSocketAddrs;
-    let err = |detail: String| crate::NetError::Resolve {
+    let err = |detail: String| NetError::Resolve {
         addr: addr.to_string(),
         detail,
     };

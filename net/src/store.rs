@@ -70,7 +70,6 @@ impl Store {
             false => self.root.join(safe),
         }
     }
-
 }
 
 impl KeptStore for Store {

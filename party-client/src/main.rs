@@ -242,7 +242,13 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
         };
         println!("{}", to_json(&json)?);
     } else {
-        print_text(&answered.plan.model, label, &logits, report, answered.precomputed);
+        print_text(
+            &answered.plan.model,
+            label,
+            &logits,
+            report,
+            answered.precomputed,
+        );
     }
     Ok(())
 }
@@ -322,7 +328,9 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
         setup,
         offline,
     } = made?;
-    let waiting = cx.kept.waiting(&cx.opts.server, &plan.model, plan.backend)?;
+    let waiting = cx
+        .kept
+        .waiting(&cx.opts.server, &plan.model, plan.backend)?;
     if args.peer.json {
         let json = PrecomputeJson {
             model: &plan.model,

@@ -300,10 +300,7 @@ fn against_a_dealer_free_server_the_json_says_no_dealer_and_counts_its_preproces
     let (online_bytes, _) = phase(&json, "online");
     // Setup: the base OTs both ways, and no E = W − U.
     assert_eq!(setup_bytes, 2 * (32 + 4096), "{json}");
-    let prep: u64 = veil_protocol::engine::cost::two_party(plan)
-        .unwrap()
-        .iter()
-        .sum();
+    let prep: u64 = cost::two_party(plan).unwrap().iter().sum();
     assert_eq!(offline_bytes, prep, "{json}");
     let online = cost::online(plan);
     assert_eq!(online_bytes, online.iter().map(|c| c.bytes).sum::<u64>());

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 use veil_net::{
-    serve_blocking, Connection, Identity, KnownHosts, LinkShape, Listener, NetError,
-    QuicDialer, QuicTransport, Store,
+    serve_blocking, Connection, Identity, KnownHosts, LinkShape, Listener, NetError, QuicDialer,
+    QuicTransport, Store,
 };
 use veil_protocol::prg::Prg;
 use veil_protocol::session::server::{self, Hosting, Served};
@@ -54,5 +54,11 @@ pub fn serve_client(
         .with_shape(config.dealer_shape);
     // Kept queries belong to the client's key: no other client can spend or see them.
     let client = conn.peer_fingerprint().to_string();
-    server::serve(transport, &client, &config.hosting, &mut dialer, &mut Prg::from_os())
+    server::serve(
+        transport,
+        &client,
+        &config.hosting,
+        &mut dialer,
+        &mut Prg::from_os(),
+    )
 }

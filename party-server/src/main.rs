@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use clap::Parser;
 use veil_net::cli::{exit, init_logging, runtime};
-use veil_net::{resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT};
+use veil_net::{
+    resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT,
+};
 use veil_protocol::session::server::Hosting;
 use veil_protocol::session::SessionError;
 use veil_server::{serve, HostedModel, Precomputed, ServerConfig};
@@ -44,7 +46,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging("veil_server=info");
-    exit("veil-server", configure(&args).and_then(|c| run(args.listen, c)))
+    exit(
+        "veil-server",
+        configure(&args).and_then(|c| run(args.listen, c)),
+    )
 }
 
 /// The models and the dealer, checked before anything listens: a bad file or address is

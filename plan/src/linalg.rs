@@ -1,7 +1,7 @@
 //! Matrix-vector products, convolutions and sum-pools over Z_{2^64}.
 
-use crate::{Image, Window};
 use crate::ring::Ring;
+use crate::{Image, Window};
 
 /// `M · x` for a `rows × cols` row-major matrix, wrapping.
 pub fn matvec(m: &[Ring], rows: usize, cols: usize, x: &[Ring]) -> Vec<Ring> {

@@ -4,6 +4,8 @@
 //! real `max_relu_shift` circuit of a 2x2 max-pool with its ReLU over 2,304 outputs at
 //! k = 34, f = 12 (MiniONN's MNIST CNN), whose batches are many and narrow.
 //! Throughput is counted in ANDs.
+// criterion_group! makes an undocumented public function.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use veil_circuits::{max_relu_shift, Backend, Bits, Counter};

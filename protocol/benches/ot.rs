@@ -1,5 +1,7 @@
 //! Oblivious transfer: 128 base OTs, and the IKNP/ALSZ extension rate and bytes per OT.
 //! Both parties run in this process, on two threads, over the in-memory pipe.
+// criterion_group! makes an undocumented public function.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::thread;

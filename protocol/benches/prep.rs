@@ -1,6 +1,8 @@
 //! Preprocessing without a dealer: AND triples, bit-ring pairs and Gilboa products for a
 //! dense layer and MiniONN's second convolution, with bytes per object. Both parties run
 //! in this process, on two threads, over the in-memory pipe.
+// criterion_group! makes an undocumented public function.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::thread;

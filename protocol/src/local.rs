@@ -38,7 +38,8 @@ pub fn run_local(
     let masks = (preprocessing == Preprocessing::Dealer)
         .then(|| SessionMasks::expand(plan, Seed::from_rng(rng)));
     let (s_msg, c_msg) = masks.as_ref().map(|m| deal(m, rng)).unzip();
-    let (mut server_rng, mut client_rng) = (Prg::new(Seed::from_rng(rng)), Prg::new(Seed::from_rng(rng)));
+    let (mut server_rng, mut client_rng) =
+        (Prg::new(Seed::from_rng(rng)), Prg::new(Seed::from_rng(rng)));
     let (a, b) = MemTransport::pair();
     thread::scope(|scope| {
         let server = scope.spawn(move || -> Result<Meter, ProtocolError> {

@@ -59,7 +59,12 @@ fn inputs(plan: &Plan, n: usize, rng: &mut Prg) -> Vec<Vec<Ring>> {
 }
 
 /// One session of `inputs` on `net` from the seed `seed`: the outputs and reports.
-fn session(net: &MemNet, backend: Backend, seed: Seed, inputs: &[Vec<Ring>]) -> Vec<(Vec<Ring>, QueryReport)> {
+fn session(
+    net: &MemNet,
+    backend: Backend,
+    seed: Seed,
+    inputs: &[Vec<Ring>],
+) -> Vec<(Vec<Ring>, QueryReport)> {
     let mut top = Prg::new(seed);
     let mut dial = net.dialer("client", CLIENT_KEY, top.split());
     let (mut open, _) = client::open(&mut dial, &options(backend), &mut top).expect("open");
@@ -74,7 +79,12 @@ fn session(net: &MemNet, backend: Backend, seed: Seed, inputs: &[Vec<Ring>]) -> 
 }
 
 /// Runs one session from `seed` on a fresh net: its transcript and outputs.
-fn replay(plan: &Plan, weights: &Weights, backend: Backend, seed: Seed) -> (Transcript, Vec<Vec<Ring>>) {
+fn replay(
+    plan: &Plan,
+    weights: &Weights,
+    backend: Backend,
+    seed: Seed,
+) -> (Transcript, Vec<Vec<Ring>>) {
     let net = net(plan, weights, true, 0);
     let inputs = inputs(plan, 2, &mut Prg::new(Seed([3; 16])));
     let outputs = session(&net, backend, seed, &inputs)
@@ -110,7 +120,11 @@ fn a_whole_session_replays_from_one_seed_frame_for_frame() {
             "{backend:?}: every link of the session, both ways"
         );
         for (link, frames) in &a {
-            assert_eq!(Some(frames), b.get(link), "{backend:?}: link {link} replays");
+            assert_eq!(
+                Some(frames),
+                b.get(link),
+                "{backend:?}: link {link} replays"
+            );
         }
         assert_eq!(a, b, "{backend:?}: the same transcript twice");
         let (c, _) = replay(&plan, &weights, backend, Seed([2; 16]));
@@ -120,7 +134,13 @@ fn a_whole_session_replays_from_one_seed_frame_for_frame() {
 
 /// Checks one session's answers: bit-exact with the plain definition, online costs by
 /// the formula per layer, setup with the first query only.
-fn check_answers(plan: &Plan, weights: &Weights, inputs: &[Vec<Ring>], answers: &[(Vec<Ring>, QueryReport)], what: &str) {
+fn check_answers(
+    plan: &Plan,
+    weights: &Weights,
+    inputs: &[Vec<Ring>],
+    answers: &[(Vec<Ring>, QueryReport)],
+    what: &str,
+) {
     let online = cost::online(plan);
     for (q, ((output, report), input)) in answers.iter().zip(inputs).enumerate() {
         assert_eq!(*output, plain(plan, weights, input), "{what}, query {q}");
@@ -157,7 +177,10 @@ fn every_flow_runs_in_memory_bit_exact_at_the_formulas_cost() {
             }
             let outcomes = net.finish();
             assert!(outcomes.values().all(Result::is_ok), "{what}: {outcomes:?}");
-            assert!(net.sessions().is_empty(), "{what}: the dealer forgot the session");
+            assert!(
+                net.sessions().is_empty(),
+                "{what}: the dealer forgot the session"
+            );
         }
     }
 }
@@ -213,7 +236,9 @@ fn kept_queries_are_spent_once_and_bit_exact() {
         plan.backend = backend;
         let net = net(&plan, &weights, dealer, 10);
         let mut client = Client::new(Seed::from_rng(&mut rng));
-        client.stash(&net, backend, 3).expect("three queries made ahead");
+        client
+            .stash(&net, backend, 3)
+            .expect("three queries made ahead");
         let server_store = net.store().expect("a store");
         let kept_at_server = |store: &MemStore| -> usize {
             use veil_protocol::session::KeptStore;
@@ -234,7 +259,11 @@ fn kept_queries_are_spent_once_and_bit_exact() {
                 }
                 Spent::Unusable(why) => panic!("{what}: {why}"),
             }
-            assert_eq!(kept_at_server(server_store), 2 - n, "{what}: gone at the server");
+            assert_eq!(
+                kept_at_server(server_store),
+                2 - n,
+                "{what}: gone at the server"
+            );
         }
         assert!(
             client.kept.find(SERVER, None, backend).unwrap().is_none(),
@@ -252,12 +281,17 @@ fn the_server_keeps_no_more_than_its_allowance_per_client() {
     let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
     let net = net(&plan, &weights, true, 4);
     let mut client = Client::new(Seed::from_rng(&mut rng));
-    client.stash(&net, Backend::Gmw, 3).expect("within the allowance");
+    client
+        .stash(&net, Backend::Gmw, 3)
+        .expect("within the allowance");
     let err = client
         .stash(&net, Backend::Gmw, 2)
         .expect_err("over the allowance");
     assert!(
-        matches!(&err, SessionError::Peer(veil_protocol::session::PeerError::Refused { .. })),
+        matches!(
+            &err,
+            SessionError::Peer(veil_protocol::session::PeerError::Refused { .. })
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("at most 4"), "{err}");
@@ -267,7 +301,10 @@ fn the_server_keeps_no_more_than_its_allowance_per_client() {
     let err = Client::new(Seed::from_rng(&mut rng))
         .stash(&none, Backend::Gmw, 1)
         .expect_err("no store");
-    assert!(err.to_string().contains("does not keep precomputed"), "{err}");
+    assert!(
+        err.to_string().contains("does not keep precomputed"),
+        "{err}"
+    );
     net.finish();
     none.finish();
 }
@@ -279,9 +316,15 @@ fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
     let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
     let net = net(&plan, &weights, true, 10);
     let mut client = Client::new(Seed::from_rng(&mut rng));
-    client.stash(&net, Backend::Gmw, 1).expect("one query made ahead");
+    client
+        .stash(&net, Backend::Gmw, 1)
+        .expect("one query made ahead");
     // Another client (another key) cannot spend it: the server keeps pieces by key.
-    let found = client.kept.find(SERVER, None, Backend::Gmw).unwrap().unwrap();
+    let found = client
+        .kept
+        .find(SERVER, None, Backend::Gmw)
+        .unwrap()
+        .unwrap();
     let input = &inputs(&plan, 1, &mut rng)[0];
     let mut stranger = net.dialer("stranger", "stranger-key", Prg::new(Seed([9; 16])));
     match client::spend(&mut stranger, &options(Backend::Gmw), &found, input).unwrap() {
@@ -289,7 +332,11 @@ fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
         Spent::Answered(..) => panic!("a stranger spent another client's piece"),
     }
     // The client's own piece went with that attempt (taken before use): nothing is left.
-    assert!(client.kept.find(SERVER, None, Backend::Gmw).unwrap().is_none());
+    assert!(client
+        .kept
+        .find(SERVER, None, Backend::Gmw)
+        .unwrap()
+        .is_none());
     net.finish();
 }
 
@@ -303,8 +350,13 @@ fn a_dealer_free_server_refuses_a_dealer_the_client_names() {
         dealer: Some(DEALER.into()),
         ..options(Backend::Gmw)
     };
-    let err = client::open(&mut dial, &opts, &mut seed.prg()).err().expect("refused");
-    assert!(matches!(err, SessionError::Usage(Usage::DealerUnused { .. })), "{err:?}");
+    let err = client::open(&mut dial, &opts, &mut seed.prg())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, SessionError::Usage(Usage::DealerUnused { .. })),
+        "{err:?}"
+    );
     assert_eq!(err.exit_code(), 2);
     drop(dial);
     net.finish();

@@ -333,7 +333,12 @@ fn set_up(
     weights: &Weights,
     masks: &SessionMasks,
     rng: &mut Prg,
-) -> (ServerSetup, ClientSetup, Channel<MemTransport>, Channel<MemTransport>) {
+) -> (
+    ServerSetup,
+    ClientSetup,
+    Channel<MemTransport>,
+    Channel<MemTransport>,
+) {
     let (a, b) = MemTransport::pair();
     let (mut server, mut client) = (Channel::new(a), Channel::new(b));
     let s = ServerSetup::run(&mut server, plan, weights, Some(masks), rng).expect("setup");
@@ -358,7 +363,10 @@ fn material_for_another_plan_is_refused() {
         client.decode_material(&foreign.encode()),
         Err(ProtocolError::Peer(_))
     ));
-    assert!(matches!(client.expand(foreign), Err(ProtocolError::Peer(_))));
+    assert!(matches!(
+        client.expand(foreign),
+        Err(ProtocolError::Peer(_))
+    ));
     let mut short = MaterialMsg::decode(&fx.plan, Role::Client, &c_msg.encode()).unwrap();
     short.corrections.pop();
     assert!(matches!(

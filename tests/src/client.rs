@@ -38,8 +38,18 @@ impl Options {
         }
     }
 
-    fn dialer(&self, identity: &Arc<Identity>, pins: &Arc<KnownHosts>, handle: &Handle) -> QuicDialer {
-        QuicDialer::new(identity.clone(), pins.clone(), handle.clone(), self.connect_timeout)
+    fn dialer(
+        &self,
+        identity: &Arc<Identity>,
+        pins: &Arc<KnownHosts>,
+        handle: &Handle,
+    ) -> QuicDialer {
+        QuicDialer::new(
+            identity.clone(),
+            pins.clone(),
+            handle.clone(),
+            self.connect_timeout,
+        )
     }
 }
 

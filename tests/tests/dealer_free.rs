@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-use veil_protocol::session::{QueryReport, SessionError, Usage};
-use veil_tests::Options;
 use veil_protocol::engine::cost;
 use veil_protocol::plan::{Backend, Plan};
+use veil_protocol::session::{QueryReport, SessionError, Usage};
 use veil_protocol::wire::{ToClient, ToServer};
+use veil_tests::Options;
 use veil_tests::{mnist, model_path, secure_output, Harness};
 
 const MINIONN: &str = "mnist-cnn-minionn.onnx";

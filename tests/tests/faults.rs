@@ -11,9 +11,9 @@ use veil_net::{Fingerprint, KnownHosts, NetError, KNOWN_HOSTS};
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
 use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
 use veil_protocol::material::{MaterialMsg, SessionMasks};
-use veil_protocol::session::{PeerError, SessionError, Usage};
 use veil_protocol::plan::Plan;
 use veil_protocol::prg::{Prg, Seed};
+use veil_protocol::session::{PeerError, SessionError, Usage};
 use veil_protocol::share::Role;
 use veil_protocol::wire::{FromDealer, SessionId, ToClient, ToDealer, ToServer};
 use veil_tests::{
@@ -479,8 +479,7 @@ fn over_the_wire_each_fetch_is_the_next_querys_material() {
     let outputs = thread::scope(|s| {
         let server_side = s.spawn(|| {
             let mut setup =
-                ServerSetup::run(&mut sch, &plan, &model.weights, Some(&masks), &mut srng)
-                    .unwrap();
+                ServerSetup::run(&mut sch, &plan, &model.weights, Some(&masks), &mut srng).unwrap();
             for m in servers {
                 let material = setup.expand(m).unwrap();
                 let query = setup.offline(&mut sch, material, &mut srng).unwrap();

@@ -10,12 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use veil_net::{connect, Identity, KnownHosts, QuicTransport, Store};
-use veil_protocol::session::client::{Kept, Spent};
-use veil_protocol::prg::Prg;
-use veil_protocol::session::{KeptBatch, QueryReport};
-use veil_protocol::wire::BatchId;
 use veil_protocol::channel::Channel;
 use veil_protocol::plan::Backend;
+use veil_protocol::prg::Prg;
+use veil_protocol::session::client::{Kept, Spent};
+use veil_protocol::session::{KeptBatch, QueryReport};
+use veil_protocol::wire::BatchId;
 use veil_protocol::wire::{ToClient, ToServer};
 use veil_tests::{
     kept_in, mnist, model_path, reference_of, shipped, spend, Harness, Options, Session, CONNECT,

@@ -309,9 +309,7 @@ fn the_dynamo_export_gives_the_same_plan_weights_and_results() {
         (&a.input_shape, a.input_range, a.fixed),
         (&b.input_shape, b.input_range, b.fixed)
     );
-    let kinds = |p: &veil_protocol::plan::Plan| -> Vec<LayerKind> {
-        p.layers.iter().map(|l| l.kind.clone()).collect()
-    };
+    let kinds = |p: &Plan| -> Vec<LayerKind> { p.layers.iter().map(|l| l.kind.clone()).collect() };
     assert_eq!(kinds(a), kinds(b), "layer kinds and shapes");
     assert_eq!(legacy.weights, dynamo.weights, "fixed-point weights");
     // Host both and query each by name: same results, equal to the reference.

@@ -210,7 +210,7 @@ fn packed_chunks<'a, const N: usize>(
     bytes: &'a [u8],
     what: &'static str,
 ) -> Result<impl Iterator<Item = [u8; N]> + 'a, WireError> {
-    if bytes.len() % N != 0 {
+    if !bytes.len().is_multiple_of(N) {
         return Err(WireError::Invalid {
             what,
             detail: format!(

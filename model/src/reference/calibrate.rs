@@ -5,8 +5,8 @@
 //! every difference of two values in one max-pool window, which the circuits compare
 //! ("plus one bit where differences are compared").
 
-use veil_plan::{LayerKind, Plan, Weights};
 use veil_plan::ring::{FixedPoint, Ring};
+use veil_plan::{LayerKind, Plan, Weights};
 
 use super::reference_observed;
 use crate::kernels;

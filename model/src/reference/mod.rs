@@ -12,10 +12,8 @@
 
 mod calibrate;
 
-use veil_plan::{
-    Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, Weights, Window,
-};
 use veil_plan::ring::{decode_at, truncate, Ring};
+use veil_plan::{Image, LayerKind, Linear, LinearOp, LinearWeights, Plan, Weights, Window};
 
 use crate::kernels;
 

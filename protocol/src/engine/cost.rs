@@ -62,5 +62,8 @@ pub fn dealer_material(plan: &Plan) -> u64 {
 /// (0 for the non-linear layers under garbled circuits: their offline step's OTs and
 /// tables are the engine's, counted apart).
 pub fn two_party(plan: &Plan) -> Result<Vec<u64>, ProtocolError> {
-    Stack::of(plan).iter().map(|l| l.two_party_bytes()).collect()
+    Stack::of(plan)
+        .iter()
+        .map(|l| l.two_party_bytes())
+        .collect()
 }

@@ -98,8 +98,7 @@ impl LayerTimes {
     }
 }
 
-const OTHER_SESSION: ProtocolError =
-    ProtocolError::Misuse("material of another session's plan");
+const OTHER_SESSION: ProtocolError = ProtocolError::Misuse("material of another session's plan");
 const NOT_TWO_PARTY: ProtocolError =
     ProtocolError::Misuse("two-party material asked of a session with a dealer");
 
@@ -324,9 +323,12 @@ impl<'p> Residuals<'p> {
     fn of(&self, index: usize) -> Result<Option<&[Ring]>, ProtocolError> {
         match &self.plan.layers[index].kind {
             LayerKind::Linear(l) => match l.residual {
-                Some(r) => self.values[r].as_deref().map(Some).ok_or(ProtocolError::Misuse(
-                    "a residual input comes from a later layer",
-                )),
+                Some(r) => self.values[r]
+                    .as_deref()
+                    .map(Some)
+                    .ok_or(ProtocolError::Misuse(
+                        "a residual input comes from a later layer",
+                    )),
                 None => Ok(None),
             },
             _ => Ok(None),

@@ -405,7 +405,10 @@ fn dealer_free_queries_never_share_material() {
     let mut w = weights.linear.iter();
     for (i, layer) in plan.layers.iter().enumerate() {
         for q in [&server, &client] {
-            assert_ne!(q[0][i], q[1][i], "layer {i}: the second query's material is fresh");
+            assert_ne!(
+                q[0][i], q[1][i],
+                "layer {i}: the second query's material is fresh"
+            );
         }
         let LayerKind::Linear(l) = &layer.kind else {
             for q in [&server, &client] {

@@ -13,8 +13,8 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::ot::CotSender;
 use crate::prg::{Prg, Seed};
-use crate::stored::Stored;
 use crate::simd::{Cipher, Kernel, Lane};
+use crate::stored::Stored;
 
 /// The garbling side of half-gates. A wire is the 0-label of one bit position for every
 /// element of a layer; the 1-label is the 0-label ⊕ Δ (free XOR).
@@ -73,7 +73,6 @@ impl Encoder {
             .map(|(e, l)| *l ^ self.delta.select(bits.get(e)))
             .collect())
     }
-
 }
 
 /// Δ as 16 bytes, kept with the garbled layers it encodes for (a query made ahead of time

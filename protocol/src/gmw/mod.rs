@@ -12,8 +12,9 @@ use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
 use crate::share::Role;
 
-/// One party's share of an AND triple (u ∧ v = w) for each element of a layer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One party's share of an AND triple (u ∧ v = w) for each element of a layer: one-time
+/// material, not `Clone`, printed as its size only.
+#[derive(PartialEq, Eq)]
 pub struct BitTriple {
     /// Share of u.
     pub u: Bits,
@@ -22,6 +23,8 @@ pub struct BitTriple {
     /// Share of w = u ∧ v.
     pub w: Bits,
 }
+
+redacted_debug!(BitTriple, |t: &BitTriple| t.u.len);
 
 /// This party's shares of `d = x ⊕ u` and `e = y ⊕ v`: what it sends for one gate.
 pub fn and_masks(x: &Bits, y: &Bits, t: &BitTriple) -> Result<(Bits, Bits), ProtocolError> {

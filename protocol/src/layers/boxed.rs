@@ -47,9 +47,11 @@ pub(crate) trait Layer: Send + Sync {
         source: Preprocessing,
     ) -> Result<Arc<dyn ClientLayer>, ProtocolError>;
     /// Reads a server step that [`ServerStep::put`] wrote for this protocol.
-    fn load_server(self: Arc<Self>, r: &mut Reader<'_>) -> Result<Box<dyn ServerStep>, DecodeError>;
+    fn load_server(self: Arc<Self>, r: &mut Reader<'_>)
+        -> Result<Box<dyn ServerStep>, DecodeError>;
     /// Reads a client step that [`ClientStep::put`] wrote for this protocol.
-    fn load_client(self: Arc<Self>, r: &mut Reader<'_>) -> Result<Box<dyn ClientStep>, DecodeError>;
+    fn load_client(self: Arc<Self>, r: &mut Reader<'_>)
+        -> Result<Box<dyn ClientStep>, DecodeError>;
 }
 
 /// One layer at the server, set up for a session.
@@ -116,8 +118,11 @@ pub(crate) trait ClientStep: Send {
     /// The client's output share, if known before the online phase.
     fn known_output(&self) -> Option<&[Ring]>;
     /// The online step: the client's output share.
-    fn online(self: Box<Self>, ch: &mut Link, input: Inputs<'_>)
-        -> Result<Vec<Ring>, ProtocolError>;
+    fn online(
+        self: Box<Self>,
+        ch: &mut Link,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError>;
 }
 
 const NO_SIDE: ProtocolError = ProtocolError::Internal("material drawn without this party's side");
@@ -175,7 +180,10 @@ impl<P: LayerProtocol> Layer for P {
         }))
     }
 
-    fn load_server(self: Arc<Self>, r: &mut Reader<'_>) -> Result<Box<dyn ServerStep>, DecodeError> {
+    fn load_server(
+        self: Arc<Self>,
+        r: &mut Reader<'_>,
+    ) -> Result<Box<dyn ServerStep>, DecodeError> {
         read_tag::<P>(r)?;
         Ok(Box::new(ServerStepOf {
             ready: P::ServerReady::get(r)?,
@@ -183,7 +191,10 @@ impl<P: LayerProtocol> Layer for P {
         }))
     }
 
-    fn load_client(self: Arc<Self>, r: &mut Reader<'_>) -> Result<Box<dyn ClientStep>, DecodeError> {
+    fn load_client(
+        self: Arc<Self>,
+        r: &mut Reader<'_>,
+    ) -> Result<Box<dyn ClientStep>, DecodeError> {
         read_tag::<P>(r)?;
         Ok(Box::new(ClientStepOf {
             ready: P::ClientReady::get(r)?,
@@ -197,7 +208,10 @@ fn read_tag<P: LayerProtocol>(r: &mut Reader<'_>) -> Result<(), DecodeError> {
         t if t == P::TAG => Ok(()),
         t => Err(DecodeError::Invalid {
             what: "layer kind",
-            detail: format!("a kept layer of kind {t} where the plan has kind {}", P::TAG),
+            detail: format!(
+                "a kept layer of kind {t} where the plan has kind {}",
+                P::TAG
+            ),
         }),
     }
 }
@@ -339,7 +353,11 @@ impl<P: LayerProtocol> ClientStep for ClientStepOf<P> {
         P::known_output(&self.ready)
     }
 
-    fn online(self: Box<Self>, ch: &mut Link, input: Inputs<'_>) -> Result<Vec<Ring>, ProtocolError> {
+    fn online(
+        self: Box<Self>,
+        ch: &mut Link,
+        input: Inputs<'_>,
+    ) -> Result<Vec<Ring>, ProtocolError> {
         self.protocol.client_online(ch, self.ready, input)
     }
 }

@@ -345,9 +345,9 @@ impl LayerProtocol for LinearLayer {
         prepared: PreparedLinear,
         input: Inputs<'_>,
     ) -> Result<Vec<Ring>, ProtocolError> {
-        let x = input
-            .x
-            .ok_or(ProtocolError::Misuse("the client holds every layer's input"))?;
+        let x = input.x.ok_or(ProtocolError::Misuse(
+            "the client holds every layer's input",
+        ))?;
         client_online(ch, x, input.residual, prepared)
     }
 }

@@ -42,7 +42,9 @@ use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
 
-pub(crate) use boxed::{ClientLayer, ClientPiece, ClientStep, Layer, ServerLayer, ServerPiece, ServerStep};
+pub(crate) use boxed::{
+    ClientLayer, ClientPiece, ClientStep, Layer, ServerLayer, ServerPiece, ServerStep,
+};
 pub use cost::Clocks;
 
 use crate::channel::Link;

@@ -163,11 +163,7 @@ impl LayerProtocol for ReluGmw {
         Ok(())
     }
 
-    fn draw(
-        &self,
-        d: &mut Draw<'_>,
-        _: Option<&[Ring]>,
-    ) -> Result<Pair<ReluShare>, DecodeError> {
+    fn draw(&self, d: &mut Draw<'_>, _: Option<&[Ring]>) -> Result<Pair<ReluShare>, DecodeError> {
         let c = self.candidates();
         let (st, ct) = d.triples(&self.widths())?;
         let (sp, cp) = d.bit_ring(c)?;

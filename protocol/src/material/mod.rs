@@ -106,7 +106,10 @@ pub fn correction_len_by_layer(plan: &Plan) -> Vec<usize> {
 
 /// The dealer's work for one query: fresh material for both parties, its seeds drawn
 /// from `rng`.
-pub fn deal<R: RngCore + CryptoRng>(masks: &SessionMasks, rng: &mut R) -> (MaterialMsg, MaterialMsg) {
+pub fn deal<R: RngCore + CryptoRng>(
+    masks: &SessionMasks,
+    rng: &mut R,
+) -> (MaterialMsg, MaterialMsg) {
     let (s_seed, c_seed) = (Seed::from_rng(rng), Seed::from_rng(rng));
     let (mut s_prg, mut c_prg) = (Prg::new(s_seed), Prg::new(c_seed));
     let lens: usize = masks.stack.iter().map(|l| l.correction_len()).sum();

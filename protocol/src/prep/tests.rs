@@ -64,8 +64,14 @@ fn sessions() -> ((PrepSession, Ch), (PrepSession, Ch)) {
     };
     let (mut cs, mut cc) = (Channel::new(tap(a)), Channel::new(tap(b)));
     let (s, c) = both(
-        || PrepSession::setup(&mut cs, Role::Server, &mut Prg::new(Seed::random())).expect("server set-up"),
-        || PrepSession::setup(&mut cc, Role::Client, &mut Prg::new(Seed::random())).expect("client set-up"),
+        || {
+            PrepSession::setup(&mut cs, Role::Server, &mut Prg::new(Seed::random()))
+                .expect("server set-up")
+        },
+        || {
+            PrepSession::setup(&mut cc, Role::Client, &mut Prg::new(Seed::random()))
+                .expect("client set-up")
+        },
     );
     for ch in [&mut cs, &mut cc] {
         ch.take_meter();

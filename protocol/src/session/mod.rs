@@ -67,7 +67,9 @@ pub trait Dial {
 
 /// Receives one message, treating a peer that left (or fell silent) between two requests
 /// as done: `None`.
-fn recv_or_end<T: Transport + ?Sized>(ch: &mut Channel<T>) -> Result<Option<Vec<u8>>, SessionError> {
+fn recv_or_end<T: Transport + ?Sized>(
+    ch: &mut Channel<T>,
+) -> Result<Option<Vec<u8>>, SessionError> {
     match ch.recv() {
         Ok(m) => Ok(Some(m)),
         Err(ChannelError::Closed) => Ok(None),

@@ -59,16 +59,19 @@ struct Stored {
     pieces: BTreeMap<u32, Vec<u8>>,
 }
 
+/// A batch's key: its owner and its id.
+type Key = (String, [u8; 16]);
+
 /// A store in memory, shared by its clones.
 #[derive(Clone, Default)]
 pub struct MemStore {
-    batches: Arc<Mutex<BTreeMap<(String, [u8; 16]), Stored>>>,
+    batches: Arc<Mutex<BTreeMap<Key, Stored>>>,
 }
 
 /// A batch of a [`MemStore`].
 pub struct MemBatch {
     store: MemStore,
-    key: (String, [u8; 16]),
+    key: Key,
     header: Vec<u8>,
 }
 
@@ -78,11 +81,11 @@ impl MemStore {
         MemStore::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<(String, [u8; 16]), Stored>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, Stored>> {
         self.batches.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn handle(&self, key: (String, [u8; 16]), header: Vec<u8>) -> MemBatch {
+    fn handle(&self, key: Key, header: Vec<u8>) -> MemBatch {
         MemBatch {
             store: self.clone(),
             key,

@@ -8,7 +8,7 @@ fn plan() -> Plan {
         input_shape: vec![2],
         input_range: (0.0, 1.0),
         fixed: FixedPoint { f: 8, k: 24 },
-        backend: crate::plan::Backend::Gmw,
+        backend: Backend::Gmw,
         layers: vec![PlanLayer {
             name: "fc".into(),
             kind: LayerKind::dense(1, 2),
@@ -28,11 +28,11 @@ fn every_message_round_trips_and_truncation_is_an_error() {
     let to_server = [
         ToServer::Hello {
             model: None,
-            backend: crate::plan::Backend::Gmw,
+            backend: Backend::Gmw,
         },
         ToServer::Hello {
             model: Some("mnist".into()),
-            backend: crate::plan::Backend::Gc,
+            backend: Backend::Gc,
         },
         ToServer::Query,
         ToServer::Done,

@@ -166,8 +166,7 @@ pub fn run_session<S: Transport, C: Transport>(
 ) -> Sides {
     let mut rng = Prg::new(Seed::random());
     let masks = SessionMasks::expand(plan, Seed::from_rng(&mut rng));
-    let (s_msgs, c_msgs): (Vec<_>, Vec<_>) =
-        inputs.iter().map(|_| deal(&masks, &mut rng)).unzip();
+    let (s_msgs, c_msgs): (Vec<_>, Vec<_>) = inputs.iter().map(|_| deal(&masks, &mut rng)).unzip();
     let (mut s_rng, mut c_rng) = (rng.split(), rng.split());
     thread::scope(|scope| {
         let s = scope.spawn(move || -> Result<(), ProtocolError> {

@@ -49,7 +49,7 @@ pub fn reshape(
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| shape_error(node, "the target shape overflows"))?;
     if let Some(i) = infer {
-        if known == 0 || count % known != 0 {
+        if known == 0 || !count.is_multiple_of(known) {
             return Err(shape_error(
                 node,
                 format!("cannot reshape {shape:?} to {:?}", target.ints()?),

@@ -106,7 +106,12 @@ impl<S: KeptStore> Kept<S> {
     }
 
     /// Pieces waiting for `server`, `model` and `backend`.
-    pub fn waiting(&self, server: &str, model: &str, backend: Backend) -> Result<usize, SessionError> {
+    pub fn waiting(
+        &self,
+        server: &str,
+        model: &str,
+        backend: Backend,
+    ) -> Result<usize, SessionError> {
         let mut n = 0;
         for kept in self.matching(server, Some(model), backend)? {
             n += kept.batch.pieces()?.len();
@@ -162,7 +167,9 @@ pub(super) fn put(
     w.var_bytes(&costs).bytes(&query.to_bytes());
     match batch.put(piece, &w.into_bytes())? {
         true => Ok(()),
-        false => Err(SessionError::Internal("a kept query's index was used twice")),
+        false => Err(SessionError::Internal(
+            "a kept query's index was used twice",
+        )),
     }
 }
 

@@ -20,8 +20,8 @@ use rand_core::{CryptoRng, RngCore};
 use super::report::{query_report, Meters, QueryReport, Times};
 use super::{Dial, Dialed, KeptBatch, Party, SessionError, Usage};
 use crate::channel::{Channel, Meter, Scope, Transport};
-use crate::engine::{self, ClientSetup, LayerTimes, PreparedQuery, Preprocessing};
 use crate::engine::cost;
+use crate::engine::{self, ClientSetup, LayerTimes, PreparedQuery, Preprocessing};
 use crate::plan::{Backend, Plan};
 use crate::ring::Ring;
 use crate::wire::{DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
@@ -45,7 +45,7 @@ pub struct Options {
 pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
 
 /// A channel to the dealer, whatever its transport.
-type DealerChannel = Channel<Box<dyn crate::channel::Transport>>;
+type DealerChannel = Channel<Box<dyn Transport>>;
 
 /// Dials the server, says hello, joins the dealer (dialled the same way) and runs setup.
 /// Returns the open session and, when the client trusted a dealer that the server
@@ -301,7 +301,9 @@ impl<T: Transport> Open<T> {
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<(Open<T>, Answer), SessionError> {
         if input.len() != self.plan.input_len() {
-            return Err(SessionError::usage("the input length differs from the model's"));
+            return Err(SessionError::usage(
+                "the input length differs from the model's",
+            ));
         }
         self.ch.send(&ToServer::Query.encode())?;
         let offline = Instant::now();
@@ -363,7 +365,10 @@ impl<T: Transport> Open<T> {
 
     /// One query's offline phase: its material from the dealer, or made with the server
     /// (progress reported), then the client's offline step.
-    fn offline(&mut self, rng: &mut (impl RngCore + CryptoRng)) -> Result<PreparedQuery, SessionError> {
+    fn offline(
+        &mut self,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<PreparedQuery, SessionError> {
         let material = match &mut self.dealer {
             Some(dealer) => {
                 let msg = fetch(dealer)?;

@@ -152,11 +152,16 @@ impl<T: Transport> Bound<T> {
 }
 
 /// Tells the party why it is refused, and lets the refusal reach it.
-fn refuse<T: Transport + ?Sized>(ch: &mut Channel<T>, reason: String) -> Result<Dealt, SessionError> {
-    ch.send(&FromDealer::Refused {
-        reason: reason.clone(),
-    }
-    .encode())?;
+fn refuse<T: Transport + ?Sized>(
+    ch: &mut Channel<T>,
+    reason: String,
+) -> Result<Dealt, SessionError> {
+    ch.send(
+        &FromDealer::Refused {
+            reason: reason.clone(),
+        }
+        .encode(),
+    )?;
     let _ = ch.finish();
     Ok(Dealt {
         refused: Some(reason),

@@ -245,7 +245,10 @@ mod tests {
         let b = s.fetch(id, Role::Server).unwrap();
         assert_ne!(a.seed, b.seed, "the second query gets fresh material");
         let c = s.fetch(id, Role::Client).unwrap();
-        assert!(pair(&a, &c), "the client's first piece pairs with the server's first");
+        assert!(
+            pair(&a, &c),
+            "the client's first piece pairs with the server's first"
+        );
         assert!(!pair(&b, &c));
         let d = s.fetch(id, Role::Client).unwrap();
         assert_ne!(c.corrections, d.corrections, "each client piece is its own");

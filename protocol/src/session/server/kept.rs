@@ -129,7 +129,9 @@ impl<'h, T: Transport> Stashing<'h, T> {
         for piece in pieces {
             let query = open.offline(rng)?;
             if !batch.put(piece, &query.to_bytes())? {
-                return Err(SessionError::Internal("a kept piece's index was used twice"));
+                return Err(SessionError::Internal(
+                    "a kept piece's index was used twice",
+                ));
             }
             open.send_stats()?;
             open.queries += 1;
@@ -207,7 +209,11 @@ impl<T: Transport> Spend<T> {
 
     /// Takes the server's piece out of the store, then runs the query's online phase and
     /// waits for the client's goodbye (or its hang-up), so the meters reach it.
-    pub fn run<S: KeptStore>(self, client: &str, hosting: &Hosting<S>) -> Result<Served, SessionError> {
+    pub fn run<S: KeptStore>(
+        self,
+        client: &str,
+        hosting: &Hosting<S>,
+    ) -> Result<Served, SessionError> {
         let Spend {
             mut ch,
             batch,
@@ -226,7 +232,10 @@ impl<T: Transport> Spend<T> {
         };
         match ch.recv() {
             Ok(msg) if ToServer::decode(&msg) == Ok(ToServer::Done) => Ok(answered),
-            Ok(_) => out_of_turn(&mut ch, "a precomputed query's connection ends after it".into()),
+            Ok(_) => out_of_turn(
+                &mut ch,
+                "a precomputed query's connection ends after it".into(),
+            ),
             Err(ChannelError::Closed) => Ok(answered),
             Err(e) => Err(e.into()),
         }
@@ -269,7 +278,10 @@ fn take<'a, S: KeptStore>(
         backend: header.backend,
         ..hosted.plan.clone()
     };
-    let query = ServerQuery::from_bytes(&plan, &bytes)
-        .map_err(|_| Refusal(format!("precomputed query {piece} of batch {id} is damaged")))?;
+    let query = ServerQuery::from_bytes(&plan, &bytes).map_err(|_| {
+        Refusal(format!(
+            "precomputed query {piece} of batch {id} is damaged"
+        ))
+    })?;
     Ok((hosted, plan, query))
 }

@@ -317,7 +317,10 @@ fn fetch(dealer: &mut DealerChannel) -> Result<Vec<u8>, SessionError> {
     Ok(msg)
 }
 
-fn pick_model<'a>(models: &'a [HostedModel], name: Option<&str>) -> Result<&'a HostedModel, String> {
+fn pick_model<'a>(
+    models: &'a [HostedModel],
+    name: Option<&str>,
+) -> Result<&'a HostedModel, String> {
     let names = || {
         models
             .iter()
@@ -379,7 +382,10 @@ fn open_dealer_session<D: Dial>(
 }
 
 /// Refuses a message out of turn, which is the client's fault: an error once it is told.
-fn out_of_turn<T: Transport + ?Sized, R>(ch: &mut Channel<T>, reason: String) -> Result<R, SessionError> {
+fn out_of_turn<T: Transport + ?Sized, R>(
+    ch: &mut Channel<T>,
+    reason: String,
+) -> Result<R, SessionError> {
     refuse(ch, false, reason)?;
     Err(SessionError::out_of_turn(Party::Client))
 }
