@@ -39,6 +39,7 @@ use veil_protocol::session::{QueryReport, SessionError};
 use veil_server::{HostedModel, Precomputed, ServerConfig};
 
 mod client;
+pub mod contract;
 
 pub use client::{kept_in, spend, Options, Session};
 

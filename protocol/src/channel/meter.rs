@@ -55,7 +55,7 @@ pub struct Tally {
     pub received: u64,
     /// The round clock when the scope was first entered.
     pub first_clock: u64,
-    /// The round clock when the scope was last left (or now, if current).
+    /// The round clock at the scope's last message (at its first entry if it has none).
     pub last_clock: u64,
 }
 
@@ -104,20 +104,16 @@ impl Meter {
         }
     }
 
+    /// Counts what follows under `scope`. A scope entered again keeps its span: from its
+    /// first entry to its last message (the clock moves only when a message arrives, and
+    /// each one is counted where it arrives), so a visit without traffic adds nothing.
     pub(super) fn enter(&mut self, scope: Scope, clock: u64) {
-        self.close(clock);
         self.current = scope;
         self.tallies.entry(scope).or_insert(Tally {
             first_clock: clock,
             last_clock: clock,
             ..Tally::default()
         });
-    }
-
-    fn close(&mut self, clock: u64) {
-        if let Some(t) = self.tallies.get_mut(&self.current) {
-            t.last_clock = clock;
-        }
     }
 
     pub(super) fn sent(&mut self, n: u64, clock: u64) {

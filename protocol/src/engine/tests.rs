@@ -308,11 +308,21 @@ fn dealer_free_layers_cost_exactly_their_formula() {
             let run = run(&plan, &weights, &input, Preprocessing::TwoParty, &mut rng);
             let formula = cost::two_party(&plan).unwrap();
             for (layer, want) in formula.iter().enumerate() {
-                if backend == Backend::Gc && !plan.layers[layer].kind.is_linear() {
+                let linear = plan.layers[layer].kind.is_linear();
+                let scope = Scope::layer(Phase::Offline, layer);
+                let (bytes, rounds) = joint(run.server.tally(scope), run.client.tally(scope));
+                // Under GMW a layer's rounds are its own flights, though the engine
+                // visits its scope twice (material, then the offline step): a linear
+                // layer's product is one flight, a GMW layer's material three (triples,
+                // then the pairs both ways). (A garbled layer's scope opens with the
+                // material phase and closes with its own OTs and tables.)
+                if backend == Backend::Gmw {
+                    let flights = if linear { 1 } else { 3 };
+                    assert_eq!(rounds, flights, "layer {layer}: offline rounds");
+                }
+                if backend == Backend::Gc && !linear {
                     continue; // the garbled layer's own offline traffic shares the scope
                 }
-                let scope = Scope::layer(Phase::Offline, layer);
-                let (bytes, _) = joint(run.server.tally(scope), run.client.tally(scope));
                 assert_eq!(bytes, *want, "{backend:?}, layer {layer}");
             }
             // No E = W − U: the setup holds the base OTs only (and GC's own set-up).
