@@ -13,11 +13,11 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
 use super::{out_of_turn, refuse, send_stats, HostedModel, Hosting, Open, Served};
-use crate::channel::{Channel, ChannelError, Transport};
+use crate::channel::{Channel, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::engine::{self, ServerQuery};
 use crate::plan::{Backend, Plan};
-use crate::session::{KeptBatch, KeptStore, SessionError};
+use crate::session::{recv_or_end, KeptBatch, KeptStore, SessionError};
 use crate::wire::{BatchId, ToClient, ToServer};
 
 /// Where the server keeps its clients' precomputed queries, and how many per client.
@@ -230,14 +230,15 @@ impl<T: Transport> Spend<T> {
             queries: 1,
             refused: None,
         };
-        match ch.recv() {
-            Ok(msg) if ToServer::decode(&msg) == Ok(ToServer::Done) => Ok(answered),
-            Ok(_) => out_of_turn(
-                &mut ch,
-                "a precomputed query's connection ends after it".into(),
-            ),
-            Err(ChannelError::Closed) => Ok(answered),
-            Err(e) => Err(e.into()),
+        match recv_or_end(&mut ch)? {
+            None => Ok(answered),
+            Some(msg) => match ToServer::decode(&msg)? {
+                ToServer::Done => Ok(answered),
+                _ => out_of_turn(
+                    &mut ch,
+                    "a precomputed query's connection ends after it".into(),
+                ),
+            },
         }
     }
 }
