@@ -101,7 +101,8 @@ struct RunArgs {
         hide_default_value = true
     )]
     net: Network,
-    /// Preprocess without a dealer (two-party). Not available yet.
+    /// Preprocess without a dealer: the client and the server make the material with each
+    /// other by oblivious transfer (two-party; more bytes and time per query).
     #[arg(long)]
     no_dealer: bool,
     /// Print one JSON object on stdout instead of tables.
@@ -123,7 +124,8 @@ struct AccuracyArgs {
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..))]
     n: u32,
-    /// Preprocess without a dealer (two-party). Not available yet.
+    /// Preprocess without a dealer: the client and the server make the material with each
+    /// other by oblivious transfer (two-party; more bytes and time per query).
     #[arg(long)]
     no_dealer: bool,
     /// Print one JSON object on stdout instead of text.

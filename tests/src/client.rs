@@ -6,51 +6,20 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 use veil_net::{Identity, KnownHosts, QuicDialer, QuicTransport, Store};
-use veil_protocol::plan::{Backend, Plan};
+use veil_protocol::plan::Plan;
 use veil_protocol::prg::Prg;
 use veil_protocol::ring::Ring;
-use veil_protocol::session::client::{self, KeptQueries, Open, Spent};
+use veil_protocol::session::client::{self, KeptQueries, Open, Options, Spent};
 use veil_protocol::session::{QueryReport, SessionError};
 
-/// What a test client asks of a server, and how long it waits for each handshake.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// The server, as `host:port`.
-    pub server: String,
-    /// The model to query (`None`: the server's only one).
-    pub model: Option<String>,
-    /// The backend of the non-linear layers.
-    pub backend: Backend,
-    /// The dealer the client trusts (`None`: the one the server announces).
-    pub dealer: Option<String>,
-    /// How long to wait for a peer to answer a connection.
-    pub connect_timeout: Duration,
-}
-
-impl Options {
-    /// The session's own options.
-    pub fn session(&self) -> client::Options {
-        client::Options {
-            server: self.server.clone(),
-            model: self.model.clone(),
-            backend: self.backend,
-            dealer: self.dealer.clone(),
-        }
-    }
-
-    fn dialer(
-        &self,
-        identity: &Arc<Identity>,
-        pins: &Arc<KnownHosts>,
-        handle: &Handle,
-    ) -> QuicDialer {
-        QuicDialer::new(
-            identity.clone(),
-            pins.clone(),
-            handle.clone(),
-            self.connect_timeout,
-        )
-    }
+/// A dialer for a test client: its key, its pins, waiting `timeout` for each handshake.
+fn dialer(
+    identity: &Arc<Identity>,
+    pins: &Arc<KnownHosts>,
+    handle: &Handle,
+    timeout: Duration,
+) -> QuicDialer {
+    QuicDialer::new(identity.clone(), pins.clone(), handle.clone(), timeout)
 }
 
 /// An open session, its connections and its generator (seeded from the OS).
@@ -66,16 +35,18 @@ pub struct Session {
 const FAILED: SessionError = SessionError::Internal("an earlier step of this session failed");
 
 impl Session {
-    /// Dials the server (and the dealer) as `identity`, trusting `pins`, and runs setup.
+    /// Dials the server (and the dealer) as `identity`, trusting `pins`, waiting `timeout`
+    /// for each handshake, and runs setup.
     pub fn open(
         opts: &Options,
         identity: &Arc<Identity>,
         pins: &Arc<KnownHosts>,
         handle: &Handle,
+        timeout: Duration,
     ) -> Result<Session, SessionError> {
-        let mut dialer = opts.dialer(identity, pins, handle);
+        let mut dialer = dialer(identity, pins, handle, timeout);
         let mut rng = Prg::from_os();
-        let (open, notice) = client::open(&mut dialer, &opts.session(), &mut rng)?;
+        let (open, notice) = client::open(&mut dialer, opts, &mut rng)?;
         Ok(Session {
             plan: open.plan().clone(),
             has_dealer: open.has_dealer(),
@@ -146,8 +117,8 @@ pub fn spend(
     kept: &KeptQueries<veil_net::Batch>,
     input: &[Ring],
 ) -> Result<Spent, SessionError> {
-    let mut dialer = opts.dialer(identity, pins, handle);
-    let spent = client::spend(&mut dialer, &opts.session(), kept, input);
+    let mut dialer = dialer(identity, pins, handle, crate::CONNECT);
+    let spent = client::spend(&mut dialer, opts, kept, input);
     dialer.close();
     spent
 }

@@ -41,7 +41,8 @@ use veil_server::{HostedModel, Precomputed, ServerConfig};
 mod client;
 pub mod contract;
 
-pub use client::{kept_in, spend, Options, Session};
+pub use client::{kept_in, spend, Session};
+pub use veil_protocol::session::client::Options;
 
 /// How long test clients wait for a handshake.
 pub const CONNECT: Duration = Duration::from_secs(5);
@@ -443,13 +444,19 @@ impl Harness {
             model: None,
             backend: veil_protocol::plan::Backend::Gmw,
             dealer: None,
-            connect_timeout: CONNECT,
         }
     }
 
     /// Opens a session as a fresh client (new key, empty in-memory pins).
     pub fn open_with(&self, opts: &Options) -> Result<Session, SessionError> {
-        self.open_pinned(opts, &Arc::new(KnownHosts::in_memory()))
+        self.open_within(opts, CONNECT)
+    }
+
+    /// Opens a session as a fresh client, waiting `timeout` for each handshake.
+    pub fn open_within(&self, opts: &Options, timeout: Duration) -> Result<Session, SessionError> {
+        let identity = Arc::new(Identity::ephemeral("client")?);
+        let pins = Arc::new(KnownHosts::in_memory());
+        Session::open(opts, &identity, &pins, self.handle(), timeout)
     }
 
     /// Opens a session as a fresh client with the given pins.
@@ -459,7 +466,7 @@ impl Harness {
         pins: &Arc<KnownHosts>,
     ) -> Result<Session, SessionError> {
         let identity = Arc::new(Identity::ephemeral("client")?);
-        Session::open(opts, &identity, pins, self.handle())
+        Session::open(opts, &identity, pins, self.handle(), CONNECT)
     }
 
     /// Opens a session with [`Harness::options`]; panics (with the logs) if it fails.

@@ -116,9 +116,11 @@ fn an_unreachable_server_fails_open_with_a_net_error_in_bounded_time() {
     let (_silent, addr) = black_hole();
     let mut opts = h.options();
     opts.server = addr.to_string();
-    opts.connect_timeout = SHORT;
     let start = Instant::now();
-    let err = h.open_with(&opts).err().expect("nobody answers there");
+    let err = h
+        .open_within(&opts, SHORT)
+        .err()
+        .expect("nobody answers there");
     let elapsed = start.elapsed();
     assert!(
         matches!(err.find(), Some(NetError::Unreachable { addr: a, .. }) if *a == addr),
@@ -135,9 +137,11 @@ fn an_unreachable_dealer_of_the_clients_choice_fails_open_with_a_net_error() {
     let (_silent, addr) = black_hole();
     let mut opts = h.options();
     opts.dealer = Some(addr.to_string());
-    opts.connect_timeout = SHORT;
     let start = Instant::now();
-    let err = h.open_with(&opts).err().expect("nobody answers there");
+    let err = h
+        .open_within(&opts, SHORT)
+        .err()
+        .expect("nobody answers there");
     let elapsed = start.elapsed();
     assert!(
         matches!(err.find(), Some(NetError::Unreachable { addr: a, .. }) if *a == addr),

@@ -63,7 +63,7 @@ fn in_memory(backend: Backend, dealer: bool) -> Vec<QueryReport> {
 fn over_quic(backend: Backend, dealer: bool) -> Vec<QueryReport> {
     let builder = Harness::builder().model(None, &veil_tests::model_path("mnist-mlp.onnx"));
     let h = if dealer { builder } else { builder.no_dealer() }.start();
-    let opts = veil_tests::Options {
+    let opts = Options {
         backend,
         ..h.options()
     };

@@ -46,8 +46,9 @@ impl Client {
 
     /// Makes `count` queries ahead of time in one session.
     fn stash(&self, h: &Harness, count: u32) -> veil_net::Batch {
-        let mut session = Session::open(&self.opts, &self.identity, &self.pins, h.handle())
-            .unwrap_or_else(|e| panic!("{e}\n{}", h.logs()));
+        let mut session =
+            Session::open(&self.opts, &self.identity, &self.pins, h.handle(), CONNECT)
+                .unwrap_or_else(|e| panic!("{e}\n{}", h.logs()));
         let batch = self.new_batch(&session);
         let mut made = Vec::new();
         session
@@ -228,8 +229,14 @@ fn a_restarted_server_serves_what_it_kept_and_refuses_beyond_its_allowance() {
     let client = Client::new(&h, home.path(), Backend::Gc);
     client.stash(&h, 2);
     // The server allows 100 per client and holds 2: 99 more are refused before any work.
-    let mut session =
-        Session::open(&client.opts, &client.identity, &client.pins, h.handle()).unwrap();
+    let mut session = Session::open(
+        &client.opts,
+        &client.identity,
+        &client.pins,
+        h.handle(),
+        CONNECT,
+    )
+    .unwrap();
     let batch = client.new_batch(&session);
     let refused = session.stash(&batch, 0, 99, &mut |_, _| panic!("nothing is made"));
     let err = refused.expect_err("over the allowance").to_string();

@@ -44,7 +44,8 @@ pub use error::{Party, PeerError, SessionError, Source, Usage};
 pub use report::{LayerCost, LinkBytes, Links, PhaseCost, QueryReport};
 pub use store::{KeptBatch, KeptStore, MemStore};
 
-use crate::channel::{Channel, ChannelError, Transport};
+use crate::channel::{Channel, ChannelError, Phase, Scope, Transport};
+use crate::wire::{FromDealer, ToDealer};
 
 /// A channel a [`Dial`] opened, and what the peer's key says about it.
 pub struct Dialed<T> {
@@ -75,4 +76,20 @@ fn recv_or_end<T: Transport + ?Sized>(
         Err(ChannelError::Closed) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A channel to the dealer, whatever its transport.
+type DealerChannel = Channel<Box<dyn Transport>>;
+
+/// Asks the dealer for this party's share of the next query's material (metered offline).
+fn fetch(dealer: &mut DealerChannel) -> Result<Vec<u8>, SessionError> {
+    dealer.enter(Scope::phase(Phase::Offline));
+    dealer.send(&ToDealer::Fetch.encode())?;
+    let msg = match FromDealer::decode(&dealer.recv()?)? {
+        FromDealer::Material(m) => m,
+        FromDealer::Refused { reason } => return Err(SessionError::refused(Party::Dealer, reason)),
+        _ => return Err(SessionError::out_of_turn(Party::Dealer)),
+    };
+    dealer.enter(Scope::CONTROL);
+    Ok(msg)
 }

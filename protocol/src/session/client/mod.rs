@@ -18,7 +18,7 @@ use std::time::Instant;
 use rand_core::{CryptoRng, RngCore};
 
 use super::report::{query_report, Meters, QueryReport, Times};
-use super::{Dial, Dialed, KeptBatch, Party, SessionError, Usage};
+use super::{fetch, DealerChannel, Dial, Dialed, KeptBatch, Party, SessionError, Usage};
 use crate::channel::{Channel, Meter, Scope, Transport};
 use crate::engine::cost;
 use crate::engine::{self, ClientSetup, LayerTimes, PreparedQuery, Preprocessing};
@@ -43,9 +43,6 @@ pub struct Options {
 
 /// Told (bytes done, bytes in all) as each layer's dealer-free preprocessing completes.
 pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
-
-/// A channel to the dealer, whatever its transport.
-type DealerChannel = Channel<Box<dyn Transport>>;
 
 /// Dials the server, says hello, joins the dealer (dialled the same way) and runs setup.
 /// Returns the open session and, when the client trusted a dealer that the server
@@ -420,19 +417,6 @@ impl<T: Transport> Open<T> {
         self.wire_mark = total;
         Some(since)
     }
-}
-
-/// Asks the dealer for this query's material.
-fn fetch(dealer: &mut DealerChannel) -> Result<Vec<u8>, SessionError> {
-    dealer.enter(Scope::phase(crate::channel::Phase::Offline));
-    dealer.send(&ToDealer::Fetch.encode())?;
-    let msg = match FromDealer::decode(&dealer.recv()?)? {
-        FromDealer::Material(m) => m,
-        FromDealer::Refused { reason } => return Err(SessionError::refused(Party::Dealer, reason)),
-        _ => return Err(SessionError::out_of_turn(Party::Dealer)),
-    };
-    dealer.enter(Scope::CONTROL);
-    Ok(msg)
 }
 
 /// Tells the server the session is over and finishes the stream, so it sees a clean end.

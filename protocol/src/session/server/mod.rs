@@ -17,7 +17,7 @@ pub mod kept;
 
 use rand_core::{CryptoRng, RngCore};
 
-use super::{recv_or_end, Dial, KeptStore, Party, SessionError};
+use super::{fetch, recv_or_end, DealerChannel, Dial, KeptStore, Party, SessionError};
 use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::codec::Reader;
 use crate::engine::{self, ServerQuery, ServerSetup};
@@ -58,9 +58,6 @@ pub struct Served {
     /// Why the client was refused, if it was.
     pub refused: Option<String>,
 }
-
-/// A channel to the dealer, whatever its transport.
-type DealerChannel = Channel<Box<dyn Transport>>;
 
 /// Serves one client connection to its end. `client` is the client's key fingerprint:
 /// queries it keeps here belong to it alone.
@@ -302,19 +299,6 @@ fn send_stats<T: Transport + ?Sized>(
     };
     ch.send(&stats.encode())?;
     Ok(())
-}
-
-/// Asks the dealer for this query's material.
-fn fetch(dealer: &mut DealerChannel) -> Result<Vec<u8>, SessionError> {
-    dealer.enter(Scope::phase(Phase::Offline));
-    dealer.send(&ToDealer::Fetch.encode())?;
-    let msg = match FromDealer::decode(&dealer.recv()?)? {
-        FromDealer::Material(m) => m,
-        FromDealer::Refused { reason } => return Err(SessionError::refused(Party::Dealer, reason)),
-        _ => return Err(SessionError::out_of_turn(Party::Dealer)),
-    };
-    dealer.enter(Scope::CONTROL);
-    Ok(msg)
 }
 
 fn pick_model<'a>(
