@@ -1,10 +1,13 @@
 //! veil's cryptography, transport-agnostic ("sans-IO").
 //!
-//! Ring and fixed point ([`ring`]), PRGs ([`prg`]), additive shares ([`share`]), the
-//! metered [`channel`], the public [`plan`], GMW ([`gmw`]), correlated randomness
-//! ([`material`]), the layer protocols ([`layers`]) and the inference [`engine`]. Nothing
-//! here opens a socket: protocols talk to a [`channel::Channel`], which the binaries back
-//! with QUIC and tests with an in-memory pipe.
+//! The public [`plan`] with its ring, linear maps and codec (re-exported from
+//! `veil-plan`), PRGs ([`prg`]), additive shares ([`share`]), the metered [`channel`],
+//! GMW ([`gmw`]), garbling ([`gc`]), oblivious transfer ([`ot`]), correlated randomness
+//! from a dealer ([`material`]) or made by the two parties ([`prep`]), the protocol of each
+//! layer kind ([`layers`]), the inference [`engine`] that runs them in order, and the
+//! [`session`]s of the client, the server and the dealer. Nothing here opens a socket:
+//! protocols talk to a [`channel::Channel`], which the binaries back with QUIC and tests
+//! with an in-memory pipe; every random choice comes from the caller's generator.
 //!
 //! `unsafe` code is denied everywhere but in the private `simd` module (AES on the CPU's
 //! vector instructions, and the vector form of labels), which states its safety argument.

@@ -8,9 +8,8 @@ use std::thread;
 use rand_core::{CryptoRng, RngCore};
 
 use crate::channel::{Channel, MemTransport, Meter, Scope};
-use crate::engine::{self, ClientSetup, Preprocessing, ServerSetup};
+use crate::engine::{self, deal, ClientSetup, Preprocessing, ServerSetup, SessionMasks};
 use crate::error::ProtocolError;
-use crate::material::{deal, SessionMasks};
 use crate::plan::{Plan, Weights};
 use crate::prg::{Prg, Seed};
 use crate::ring::Ring;

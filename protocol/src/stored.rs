@@ -1,6 +1,7 @@
 //! One party's ready material for one query as bytes: what a query made ahead of time
 //! (`veil-client precompute`) keeps on disk until it is spent
 //! ([`crate::engine::ServerQuery::to_bytes`], [`crate::engine::PreparedQuery::to_bytes`]).
+//! Each kind of material implements it beside its definition.
 //!
 //! Every vector carries its length and every read goes through [`Reader`], so a damaged
 //! file is a [`DecodeError`], never a panic, and no length is believed before the bytes
@@ -10,8 +11,6 @@ use veil_circuits::Bits;
 
 use crate::block::Block;
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::gmw::BitTriple;
-use crate::material::{BitRing, InjectPair, LinearShare};
 
 /// A value that can wait on disk.
 pub(crate) trait Stored: Sized {
@@ -117,60 +116,6 @@ impl Stored for Bits {
         };
         bits.mask_tail();
         Ok(bits)
-    }
-}
-
-impl Stored for BitTriple {
-    fn put(&self, w: &mut Writer) {
-        [&self.u, &self.v, &self.w].iter().for_each(|b| b.put(w));
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(BitTriple {
-            u: Stored::get(r)?,
-            v: Stored::get(r)?,
-            w: Stored::get(r)?,
-        })
-    }
-}
-
-impl Stored for InjectPair {
-    fn put(&self, w: &mut Writer) {
-        self.r.put(w);
-        self.arith.put(w);
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(InjectPair {
-            r: Stored::get(r)?,
-            arith: Stored::get(r)?,
-        })
-    }
-}
-
-impl Stored for BitRing {
-    fn put(&self, w: &mut Writer) {
-        self.inject.put(w);
-        self.big_r.put(w);
-        self.product.put(w);
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(BitRing {
-            inject: Stored::get(r)?,
-            big_r: Stored::get(r)?,
-            product: Stored::get(r)?,
-        })
-    }
-}
-
-impl Stored for LinearShare {
-    fn put(&self, w: &mut Writer) {
-        self.mask.put(w);
-        self.uv.put(w);
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(LinearShare {
-            mask: Stored::get(r)?,
-            uv: Stored::get(r)?,
-        })
     }
 }
 

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Phase, Scope, Transport};
 use veil_protocol::codec::DecodeError;
 use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
+use veil_protocol::engine::{correction_len, deal, SessionMasks};
 use veil_protocol::layers::relu_gmw as relu;
-use veil_protocol::material::{deal, MaterialMsg, SessionMasks};
+use veil_protocol::material::MaterialMsg;
 use veil_protocol::plan::{Plan, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::ring::Ring;
@@ -367,13 +368,13 @@ fn material_for_another_plan_is_refused() {
         client.expand(foreign),
         Err(ProtocolError::Peer(_))
     ));
-    let mut short = MaterialMsg::decode(&fx.plan, Role::Client, &c_msg.encode()).unwrap();
+    let mut short = MaterialMsg::decode(correction_len(&fx.plan), &c_msg.encode()).unwrap();
     short.corrections.pop();
     assert!(matches!(
         client.expand(short),
         Err(ProtocolError::Peer(DecodeError::Truncated { .. }))
     ));
-    let mut long = MaterialMsg::decode(&fx.plan, Role::Client, &c_msg.encode()).unwrap();
+    let mut long = MaterialMsg::decode(correction_len(&fx.plan), &c_msg.encode()).unwrap();
     long.corrections.push(0);
     assert!(matches!(
         client.expand(long),
@@ -426,15 +427,17 @@ fn material_msg_decode_refuses_truncated_and_extended_bytes() {
     let masks = SessionMasks::expand(&fx.plan, Seed::from_rng(&mut rng));
     let (s_msg, c_msg) = deal(&masks, &mut rng);
     for (role, msg) in [(Role::Server, s_msg), (Role::Client, c_msg)] {
+        // The server's message is its seed alone; the client's carries the plan's corrections.
+        let corrections = match role {
+            Role::Server => 0,
+            Role::Client => correction_len(&fx.plan),
+        };
         let bytes = msg.encode();
-        assert_eq!(
-            MaterialMsg::decode(&fx.plan, role, &bytes).as_ref(),
-            Ok(&msg)
-        );
+        assert_eq!(MaterialMsg::decode(corrections, &bytes).as_ref(), Ok(&msg));
         for cut in 0..bytes.len() {
             assert!(
                 matches!(
-                    MaterialMsg::decode(&fx.plan, role, &bytes[..cut]),
+                    MaterialMsg::decode(corrections, &bytes[..cut]),
                     Err(DecodeError::Truncated { .. })
                 ),
                 "{role:?}: {cut} of {} bytes accepted",
@@ -444,7 +447,7 @@ fn material_msg_decode_refuses_truncated_and_extended_bytes() {
         let mut long = bytes.clone();
         long.push(0);
         assert_eq!(
-            MaterialMsg::decode(&fx.plan, role, &long),
+            MaterialMsg::decode(corrections, &long),
             Err(DecodeError::Trailing(1))
         );
     }

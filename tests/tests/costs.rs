@@ -2,8 +2,8 @@
 //! cost formulas (`veil_protocol::engine::cost`) and the MLP's goals. Bytes and rounds
 //! only: timing goals belong to `veil-bench`.
 
+use veil_protocol::engine::correction_len;
 use veil_protocol::engine::cost;
-use veil_protocol::material::correction_len;
 use veil_protocol::plan::Plan;
 use veil_protocol::session::QueryReport;
 use veil_protocol::wire::{FromDealer, ToDealer};

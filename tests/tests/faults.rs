@@ -10,7 +10,8 @@ use veil_dealer::Sessions;
 use veil_net::{Fingerprint, KnownHosts, NetError, KNOWN_HOSTS};
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
 use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
-use veil_protocol::material::{MaterialMsg, SessionMasks};
+use veil_protocol::engine::{correction_len, SessionMasks};
+use veil_protocol::material::MaterialMsg;
 use veil_protocol::plan::Plan;
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::session::{PeerError, SessionError, Usage};
@@ -462,7 +463,13 @@ fn over_the_wire_each_fetch_is_the_next_querys_material() {
     let fetch = |raw: &mut Raw, role: Role| -> MaterialMsg {
         raw.send(&ToDealer::Fetch.encode()).unwrap();
         match FromDealer::decode(&raw.recv().unwrap()).unwrap() {
-            FromDealer::Material(m) => MaterialMsg::decode(&plan, role, &m).unwrap(),
+            FromDealer::Material(m) => {
+                let corrections = match role {
+                    Role::Server => 0,
+                    Role::Client => correction_len(&plan),
+                };
+                MaterialMsg::decode(corrections, &m).unwrap()
+            }
             other => panic!("expected material, got {other:?}"),
         }
     };

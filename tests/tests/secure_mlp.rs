@@ -56,7 +56,7 @@ fn the_garbled_circuit_backend_is_bit_exact_too_and_needs_no_dealer_material_for
         .open_with(&opts)
         .unwrap_or_else(|e| panic!("opening a GC session: {e}\n{}", h.logs()));
     assert_eq!(session.plan().backend, veil_protocol::plan::Backend::Gc);
-    let linear_material: u64 = veil_protocol::material::correction_len_by_layer(session.plan())
+    let linear_material: u64 = veil_protocol::engine::correction_len_by_layer(session.plan())
         .iter()
         .map(|&b| b as u64)
         .sum();

@@ -9,9 +9,9 @@
 //! only when its sender's clock is not already behind the receiver's, so a layer's
 //! rounds depend on how the previous one left the two clocks: the model replays them.
 
+use super::correction_len;
 use crate::error::ProtocolError;
 use crate::layers::{Clocks, Stack};
-use crate::material::correction_len;
 use crate::plan::Plan;
 
 /// Bytes (both directions) and rounds of one layer or phase.

@@ -19,7 +19,11 @@
 //! itself.
 
 pub mod cost;
+mod deal;
 mod kept;
+
+pub use crate::material::Preprocessing;
+pub use deal::{correction_len, correction_len_by_layer, deal, SessionMasks};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,21 +37,12 @@ use crate::layers::{
     ClientCx, ClientLayer, ClientPiece, ClientStep, Inputs, ServerCx, ServerLayer, ServerPiece,
     ServerStep, Stack,
 };
-use crate::material::{Draw, MaterialMsg, SessionMasks};
+use crate::material::{Draw, MaterialMsg};
 use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Weights};
 use crate::prep::PrepSession;
 use crate::prg::Prg;
 use crate::ring::Ring;
 use crate::share::Role;
-
-/// Where a session's correlated randomness comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Preprocessing {
-    /// A third party deals it; the server sends E = W − U at setup.
-    Dealer,
-    /// The two parties make it by oblivious transfer ([`crate::prep`]); there is no U.
-    TwoParty,
-}
 
 /// The server's half of a session after setup: each layer's session state, and the
 /// garbling and OT sessions that the plan's layers share.
@@ -213,7 +208,7 @@ impl ClientSetup {
 
     /// Decodes the dealer's message for this session's plan (its length is fixed by it).
     pub fn decode_material(&self, bytes: &[u8]) -> Result<MaterialMsg, ProtocolError> {
-        Ok(MaterialMsg::decode_len(self.corrections, bytes)?)
+        Ok(MaterialMsg::decode(self.corrections, bytes)?)
     }
 
     /// One query's material from the dealer's message.

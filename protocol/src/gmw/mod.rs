@@ -9,8 +9,10 @@
 use veil_circuits::{Backend, Bits};
 
 use crate::channel::{Channel, Transport};
+use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::share::Role;
+use crate::stored::Stored;
 
 /// One party's share of an AND triple (u ∧ v = w) for each element of a layer: one-time
 /// material, not `Clone`, printed as its size only.
@@ -25,6 +27,19 @@ pub struct BitTriple {
 }
 
 redacted_debug!(BitTriple, |t: &BitTriple| t.u.len);
+
+impl Stored for BitTriple {
+    fn put(&self, w: &mut Writer) {
+        [&self.u, &self.v, &self.w].iter().for_each(|b| b.put(w));
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(BitTriple {
+            u: Stored::get(r)?,
+            v: Stored::get(r)?,
+            w: Stored::get(r)?,
+        })
+    }
+}
 
 /// This party's shares of `d = x ⊕ u` and `e = y ⊕ v`: what it sends for one gate.
 pub fn and_masks(x: &Bits, y: &Bits, t: &BitTriple) -> Result<(Bits, Bits), ProtocolError> {

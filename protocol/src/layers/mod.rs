@@ -49,9 +49,8 @@ pub use cost::Clocks;
 
 use crate::channel::Link;
 use crate::codec::DecodeError;
-use crate::engine::Preprocessing;
 use crate::error::ProtocolError;
-use crate::material::{Draw, Pair};
+use crate::material::{Draw, Pair, Preprocessing};
 use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Windows};
 use crate::prep::PrepSession;
 use crate::ring::Ring;
@@ -244,5 +243,22 @@ impl Stack {
     /// Number of layers.
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+}
+
+/// Both sides of one layer's material as the dealer draws them, from `rng`: for tests of a
+/// layer protocol alone.
+#[cfg(test)]
+pub(crate) fn both_sides<P: LayerProtocol>(
+    protocol: &P,
+    u: Option<&[Ring]>,
+    rng: &mut crate::prg::Prg,
+) -> (P::ServerMaterial, P::ClientMaterial) {
+    let (mut s, mut c) = (rng.split(), rng.split());
+    let mut out = crate::codec::Writer::default();
+    let drawn = protocol.draw(&mut Draw::dealer(&mut s, &mut c, &mut out), u);
+    match drawn {
+        Ok((Some(s), Some(c))) => (s, c),
+        _ => unreachable!("the dealer draws both sides"),
     }
 }

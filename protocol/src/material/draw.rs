@@ -13,6 +13,7 @@ use crate::gmw::BitTriple;
 use crate::plan::Linear;
 use crate::prg::Prg;
 use crate::ring::Ring;
+use crate::stored::Stored;
 
 /// How corrections (the client's explicitly sent shares) are produced or consumed.
 enum Corrections<'a> {
@@ -296,3 +297,44 @@ pub struct LinearShare {
 redacted_debug!(InjectPair, |p: &InjectPair| p.arith.len());
 redacted_debug!(BitRing, |p: &BitRing| p.big_r.len());
 redacted_debug!(LinearShare, |p: &LinearShare| p.uv.len());
+
+impl Stored for InjectPair {
+    fn put(&self, w: &mut Writer) {
+        self.r.put(w);
+        self.arith.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(InjectPair {
+            r: Stored::get(r)?,
+            arith: Stored::get(r)?,
+        })
+    }
+}
+
+impl Stored for BitRing {
+    fn put(&self, w: &mut Writer) {
+        self.inject.put(w);
+        self.big_r.put(w);
+        self.product.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(BitRing {
+            inject: Stored::get(r)?,
+            big_r: Stored::get(r)?,
+            product: Stored::get(r)?,
+        })
+    }
+}
+
+impl Stored for LinearShare {
+    fn put(&self, w: &mut Writer) {
+        self.mask.put(w);
+        self.uv.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(LinearShare {
+            mask: Stored::get(r)?,
+            uv: Stored::get(r)?,
+        })
+    }
+}

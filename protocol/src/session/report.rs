@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::channel::{link_cost, Meter, Phase, Scope, Tally};
-use crate::material::correction_len_by_layer;
+use crate::engine::correction_len_by_layer;
 use crate::plan::Plan;
 
 /// The cost of one phase (or one layer in one phase).

@@ -12,9 +12,8 @@ use std::thread;
 use rand_core::RngCore;
 
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
-use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
+use veil_protocol::engine::{self, deal, ClientSetup, Preprocessing, ServerSetup, SessionMasks};
 use veil_protocol::linalg::matvec;
-use veil_protocol::material::{deal, SessionMasks};
 use veil_protocol::plan::{LayerKind, LinearOp, LinearWeights, Plan, PlanLayer, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::ring::{truncate, FixedPoint, Ring};

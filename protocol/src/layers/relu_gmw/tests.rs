@@ -1,6 +1,6 @@
 use super::*;
 use crate::channel::{MemTransport, Phase, Scope};
-use crate::material::both_sides;
+use crate::layers::both_sides;
 use crate::plan::LayerKind;
 use crate::prg::{Prg, Seed};
 use crate::ring::truncate;

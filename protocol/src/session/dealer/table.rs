@@ -5,7 +5,8 @@ use std::sync::Mutex;
 
 use rand_core::{CryptoRng, RngCore};
 
-use crate::material::{deal, MaterialMsg, SessionMasks};
+use crate::engine::{deal, SessionMasks};
+use crate::material::MaterialMsg;
 use crate::plan::Plan;
 use crate::prg::{Prg, Seed};
 use crate::share::Role;

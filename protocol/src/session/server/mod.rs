@@ -20,11 +20,11 @@ use rand_core::{CryptoRng, RngCore};
 use super::{fetch, recv_or_end, DealerChannel, Dial, KeptStore, Party, SessionError};
 use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::codec::Reader;
+use crate::engine::SessionMasks;
 use crate::engine::{self, ServerQuery, ServerSetup};
-use crate::material::{MaterialMsg, SessionMasks};
+use crate::material::MaterialMsg;
 use crate::plan::{Plan, Weights};
 use crate::prg::Seed;
-use crate::share::Role;
 use crate::wire::{tallies, DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
 
 pub use kept::Precomputed;
@@ -259,8 +259,8 @@ impl<'h, T: Transport> Open<'h, T> {
         let material = match &mut self.dealer {
             Some(dealer) => {
                 let msg = fetch(dealer)?;
-                self.setup
-                    .expand(MaterialMsg::decode(&self.plan, Role::Server, &msg)?)?
+                // The server's share is its seed alone: no corrections.
+                self.setup.expand(MaterialMsg::decode(0, &msg)?)?
             }
             None => self.setup.make(&mut self.ch)?,
         };
