@@ -28,7 +28,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging("veil_dealer=info");
+    init_logging("veil_dealer=info,veil_net=info");
     exit("veil-dealer", run(args))
 }
 

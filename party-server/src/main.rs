@@ -45,7 +45,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging("veil_server=info");
+    init_logging("veil_server=info,veil_net=info");
     exit(
         "veil-server",
         configure(&args).and_then(|c| run(args.listen, c)),
