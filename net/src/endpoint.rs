@@ -334,9 +334,9 @@ impl Connection {
         self.inner.stats().udp_tx.bytes
     }
 
-    /// Closes the connection at once (unsent data is dropped: see
-    /// [`crate::QuicTransport::finish`]) and waits, at most a second, for the close to
-    /// reach the peer.
+    /// Closes the connection at once (unsent data is dropped: see `Transport::finish` of
+    /// [`crate::QuicTransport`]) and waits, at most a second, for the close to reach the
+    /// peer.
     pub async fn close(&self) {
         self.close_now();
         if let Some(endpoint) = &self.endpoint {

@@ -1,4 +1,4 @@
-//! The protocol of each layer kind, behind one trait ([`LayerProtocol`]), and the table
+//! The protocol of each layer kind, behind one trait (`LayerProtocol`), and the table
 //! that picks a layer's protocol from its kind and the session's backend.
 //!
 //! A layer protocol says, for one layer of a plan:
@@ -9,10 +9,10 @@
 //!   masked weights E = W − U of a linear layer; without a dealer, the server's matrix
 //!   M(W));
 //! - its **material** for one query from each source: drawn from the dealer's seeds
-//!   ([`Draw`]: the dealer draws both sides, each party its own, by the same code) or made
+//!   (`Draw`: the dealer draws both sides, each party its own, by the same code) or made
 //!   by the two parties with oblivious transfer ([`PrepSession`]);
 //! - each party's **offline step** (garbling, the client's E ⋆ V), which turns material
-//!   into what the online phase spends and what may wait on disk ([`Stored`]);
+//!   into what the online phase spends and what may wait on disk (`Stored`);
 //! - each party's **online step**.
 //!
 //! | layer kind | backend | module |
@@ -22,13 +22,13 @@
 //! | ReLU with exact truncation | garbled circuits | [`relu_gc`] |
 //! | max-pool with its ReLU | both | [`maxpool`], run by [`relu_gmw`] or [`relu_gc`] |
 //!
-//! The engine holds a plan's protocols as [`Layer`] trait objects in a [`Stack`]. Each
+//! The engine holds a plan's protocols as `Layer` trait objects in a `Stack`. Each
 //! piece of material and each ready state travels inside an object with the protocol that
-//! made it ([`boxed`]), so a layer can only ever be handed its own kind's material: there
+//! made it (`boxed`), so a layer can only ever be handed its own kind's material: there
 //! is no combination to check at run time.
 //!
 //! Adding a layer kind: its shape in `veil-plan`, a module here with a type implementing
-//! [`LayerProtocol`], and its line in [`Stack::of`]'s table.
+//! `LayerProtocol`, and its line in `Stack::of`'s table.
 
 mod boxed;
 mod cost;

@@ -6,7 +6,7 @@
 //! its seed; the client gets its seed plus *corrections*, the parts of its share that must
 //! agree with the server's (1 bit per AND triple, one ring element per product). What each
 //! layer draws is its protocol's business ([`crate::layers`]); this module holds the
-//! drawing itself ([`Draw`]: one code path for the dealer and both parties) and the
+//! drawing itself (`Draw`: one code path for the dealer and both parties) and the
 //! objects it draws: AND triples, injection pairs, bit-times-ring pairs, matrix triples.
 //!
 //! The dealer never serves a [`MaterialMsg`] twice; a party's material is consumed by the

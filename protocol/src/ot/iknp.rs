@@ -16,7 +16,7 @@
 //! holds t_j = q_j ⊕ r_j·Δ, the sender holds q_j and Δ. What comes out:
 //! - correlated OT, [`CotSender::send_correlated`]: x0_j = q_j, x1_j = x0_j ⊕ Δ; the
 //!   receiver's matrix is the only traffic. Δ is random, or fixed by the caller at set-up
-//!   ([`CotSender::setup_with_delta`], e.g. the garbling Δ, so the OT outputs are input
+//!   (`CotSender::setup_with_delta`, e.g. the garbling Δ, so the OT outputs are input
 //!   labels as they are).
 //! - random OT, [`CotSender::send_random`]: (H(j, q_j), H(j, q_j ⊕ Δ)), receiver
 //!   H(j, t_j), with the CCR hash of [`super::aes_prg::CrHash`] and j the OT's index

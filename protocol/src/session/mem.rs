@@ -107,26 +107,41 @@ impl MemNet {
         lock(&self.shared.transcript).clone()
     }
 
-    /// Starts the peer `name`'s side of a new link on a thread; `None` for an unknown name.
-    fn answer(&self, name: &str, link: String, end: Tap, key: &str, mut rng: Prg) -> Option<()> {
-        let shared = self.shared.clone();
-        let client = key.to_string();
+    /// Starts the peer `name`'s side of a new link on a thread, for the client whose key is
+    /// `client`; returns the key the peer presents.
+    fn answer(
+        &self,
+        name: &str,
+        link: String,
+        end: Tap,
+        client: &str,
+        mut rng: Prg,
+    ) -> Result<&'static str, SessionError> {
+        type Run = Box<dyn FnOnce() -> Result<String, SessionError> + Send>;
         let label = link.clone();
-        let run: Box<dyn FnOnce() -> Result<String, SessionError> + Send> = match name {
+        let (key, run): (&'static str, Run) = match name {
             SERVER => {
-                let net = self.clone();
-                Box::new(move || {
+                let (net, client) = (self.clone(), client.to_string());
+                let run = move || {
                     let mut dial = net.dialer(&link, SERVER_KEY, rng.split());
-                    let served =
-                        server::serve(end, &client, &net.shared.hosting, &mut dial, &mut rng);
+                    let hosting = &net.shared.hosting;
+                    let served = server::serve(end, &client, hosting, &mut dial, &mut rng);
                     served.map(|s| format!("{s:?}"))
-                })
+                };
+                (SERVER_KEY, Box::new(run))
             }
-            DEALER => Box::new(move || {
-                let dealt = dealer::serve(end, &shared.sessions, &mut rng);
-                dealt.map(|d| format!("{d:?}"))
-            }),
-            _ => return None,
+            DEALER => {
+                let shared = self.shared.clone();
+                let run = move || {
+                    let dealt = dealer::serve(end, &shared.sessions, &mut rng);
+                    dealt.map(|d| format!("{d:?}"))
+                };
+                (DEALER_KEY, Box::new(run))
+            }
+            _ => {
+                let unknown = format!("no peer is named {name:?} here");
+                return Err(SessionError::connection(unknown));
+            }
         };
         let shared = self.shared.clone();
         let thread = std::thread::spawn(move || {
@@ -134,7 +149,7 @@ impl MemNet {
             lock(&shared.outcomes).insert(label, outcome);
         });
         lock(&self.shared.threads).push(thread);
-        Some(())
+        Ok(key)
     }
 }
 
@@ -159,14 +174,8 @@ impl Dial for MemDialer {
         let mine = Tap::new(mine, link.clone(), shared.clone());
         let theirs = Tap::new(theirs, back, shared.clone());
         let rng = self.rng.split();
-        self.net
-            .answer(name, link, theirs, &self.key, rng)
-            .ok_or_else(|| SessionError::connection(format!("no peer is named {name:?} here")))?;
+        let key = self.net.answer(name, link, theirs, &self.key, rng)?;
         self.dialed += 1;
-        let key = match name {
-            SERVER => SERVER_KEY,
-            _ => DEALER_KEY,
-        };
         Ok(Dialed {
             transport: mine,
             key: key.to_string(),

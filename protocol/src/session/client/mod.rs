@@ -98,9 +98,10 @@ impl<T: Transport> ExpectWelcome<T> {
             backend: opts.backend,
         };
         self.ch.send(&hello.encode())?;
-        let setup = |ch, plan, dealer| ExpectSetup {
+        // Joined to no dealer yet: the welcome says whether there is one to join.
+        let setup = |ch, plan| ExpectSetup {
             ch,
-            dealer,
+            dealer: None,
             plan,
             key: self.key.clone(),
             base,
@@ -111,7 +112,7 @@ impl<T: Transport> ExpectWelcome<T> {
                 session,
                 dealer,
             } => Ok(Welcomed::Dealer(JoinDealer {
-                setup: setup(self.ch, plan, None),
+                setup: setup(self.ch, plan),
                 session,
                 info: dealer,
             })),
@@ -121,7 +122,7 @@ impl<T: Transport> ExpectWelcome<T> {
                     server: opts.server.clone(),
                 }
                 .into()),
-                None => Ok(Welcomed::TwoParty(setup(self.ch, plan, None))),
+                None => Ok(Welcomed::TwoParty(setup(self.ch, plan))),
             },
             ToClient::Refused {
                 bad_request: true,
