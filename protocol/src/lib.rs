@@ -31,6 +31,8 @@ pub mod block;
 pub mod channel;
 pub mod engine;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod gc;
 pub mod gmw;
 pub mod layers;

@@ -1,41 +1,10 @@
 use super::*;
-use crate::layers::linear::LinearLayer;
-use crate::layers::relu_gmw::{schedule, ReluGmw};
-use crate::layers::LayerProtocol;
-use crate::material::Draw;
-use crate::plan::{LayerKind, PlanLayer};
+use crate::fixtures::{dense_relu, expand_both};
+use crate::layers::relu_gmw::schedule;
 use crate::ring::FixedPoint;
 
 fn plan() -> Plan {
-    Plan {
-        model: "t".into(),
-        input_shape: vec![5],
-        input_range: (0.0, 1.0),
-        fixed: FixedPoint { f: 6, k: 20 },
-        backend: crate::plan::Backend::Gmw,
-        layers: vec![
-            PlanLayer {
-                name: "fc".into(),
-                kind: LayerKind::dense(70, 5),
-            },
-            PlanLayer {
-                name: "relu".into(),
-                kind: LayerKind::ReluTrunc { len: 70 },
-            },
-        ],
-    }
-}
-
-/// The plan's two protocols.
-fn protocols(plan: &Plan) -> (LinearLayer, ReluGmw) {
-    let LayerKind::Linear(l) = plan.layers[0].kind else {
-        unreachable!("the first layer is linear")
-    };
-    let windows = plan.layers[1].kind.windows().unwrap();
-    (
-        LinearLayer::new(l, plan.fixed),
-        ReluGmw::new(plan.fixed, windows),
-    )
+    dense_relu(5, 70, FixedPoint { f: 6, k: 20 })
 }
 
 #[test]
@@ -44,25 +13,7 @@ fn expanded_material_satisfies_every_identity() {
     let mut rng = Prg::new(Seed::random());
     let masks = SessionMasks::expand(&plan, Seed::from_rng(&mut rng));
     let (s_msg, c_msg) = deal(&masks, &mut rng);
-    // Each party expands its message as the engine does: the layers in order, one drawing.
-    let (linear, relu) = protocols(&plan);
-    let mut s_prg = Prg::new(s_msg.seed);
-    let mut d = Draw::server(&mut s_prg);
-    let (Some(sl), _) = linear.draw(&mut d, None).unwrap() else {
-        panic!("the server's linear material")
-    };
-    let (Some(sr), _) = relu.draw(&mut d, None).unwrap() else {
-        panic!("the server's ReLU material")
-    };
-    let mut c_prg = Prg::new(c_msg.seed);
-    let mut d = Draw::client(&mut c_prg, &c_msg.corrections);
-    let (_, Some(cl)) = linear.draw(&mut d, None).unwrap() else {
-        panic!("the client's linear material")
-    };
-    let (_, Some(cr)) = relu.draw(&mut d, None).unwrap() else {
-        panic!("the client's ReLU material")
-    };
-    d.finish().expect("every correction read");
+    let ((sl, sr), (cl, cr)) = expand_both(&plan, &s_msg, &c_msg);
 
     let uv = crate::linalg::matvec(masks.layer(0), 70, 5, &cl.mask);
     assert_eq!(

@@ -163,54 +163,16 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{LayerKind, PlanLayer};
-    use crate::prg::Prg;
+    use crate::fixtures::{dense_relu, expand_both};
     use crate::ring::FixedPoint;
 
     fn plan() -> Plan {
-        Plan {
-            model: "m".into(),
-            input_shape: vec![3],
-            input_range: (0.0, 1.0),
-            fixed: FixedPoint { f: 8, k: 24 },
-            backend: crate::plan::Backend::Gmw,
-            layers: vec![
-                PlanLayer {
-                    name: "fc".into(),
-                    kind: LayerKind::dense(2, 3),
-                },
-                PlanLayer {
-                    name: "relu".into(),
-                    kind: LayerKind::ReluTrunc { len: 2 },
-                },
-            ],
-        }
+        dense_relu(3, 2, FixedPoint { f: 8, k: 24 })
     }
 
     /// True if the ReLU layer's AND triples of a server and a client piece reconstruct.
     fn pair(server: &MaterialMsg, client: &MaterialMsg) -> bool {
-        use crate::layers::linear::LinearLayer;
-        use crate::layers::relu_gmw::ReluGmw;
-        use crate::layers::LayerProtocol;
-        use crate::material::Draw;
-        let p = plan();
-        let LayerKind::Linear(l) = p.layers[0].kind else {
-            unreachable!("the first layer is linear")
-        };
-        let linear = LinearLayer::new(l, p.fixed);
-        let relu = ReluGmw::new(p.fixed, p.layers[1].kind.windows().unwrap());
-        let mut prg = Prg::new(server.seed);
-        let mut d = Draw::server(&mut prg);
-        linear.draw(&mut d, None).unwrap();
-        let (Some(s), _) = relu.draw(&mut d, None).unwrap() else {
-            unreachable!("the server's side")
-        };
-        let mut prg = Prg::new(client.seed);
-        let mut d = Draw::client(&mut prg, &client.corrections);
-        linear.draw(&mut d, None).unwrap();
-        let (_, Some(c)) = relu.draw(&mut d, None).unwrap() else {
-            unreachable!("the client's side")
-        };
+        let ((_, s), (_, c)) = expand_both(&plan(), server, client);
         s.triples.iter().zip(&c.triples).all(|(a, b)| {
             let u = a.u.xor(&b.u).unwrap();
             let v = a.v.xor(&b.v).unwrap();
