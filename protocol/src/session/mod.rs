@@ -3,18 +3,20 @@
 //! [`Transport`].
 //!
 //! ```text
-//! client                         server                          dealer
-//! ExpectWelcome ── Hello ──────▶ ExpectHello
-//!                                (with a dealer) ── Open{plan} ─▶ ExpectOpenOrJoin
-//!                                ◀─ Opened{session}, U's seed ─── Bound (server)
-//!               ◀─ Welcome{plan, session, dealer} | WelcomeTwoParty | Refused
-//! JoinDealer ── Join{session, plan hash} ───────────────────────▶ ExpectOpenOrJoin
-//!            ◀─ Joined | Refused ──────────────────────────────── Bound (client)
-//! ExpectSetup ◀─ setup (E = W − U, or base OTs; GC session) ─▶ Welcomed
-//! Open ── Query ─▶ Open          per query each party ── Fetch ─▶ Bound ─ material ─▶
-//!         offline, online (engine) ◀─▶;  ◀─ Stats{its meters}
-//!      ── Stash{batch, first, count} ─▶ (kept queries)  ◀─ Ready, then per query Stats
-//!      ── Done ─▶
+//! client                          server                           dealer
+//! ExpectWelcome ── Hello ───────▶ ExpectHello → Greeted
+//!                                 (with a dealer) ── Open{plan} ──▶ ExpectOpenOrJoin
+//!                                 ◀── Opened{session}, U's seed ── Bound (server)
+//!               ◀── Welcome{plan, session, dealer} | WelcomeTwoParty | Refused
+//! JoinDealer ── Join{session, plan hash} ─────────────────────────▶ ExpectOpenOrJoin
+//!            ◀── Joined | Refused ───────────────────────────────── Bound (client)
+//! ExpectSetup ◀── setup: E = W − U, or base OTs; GC's ── Greeted → Open
+//! Open ── Query ────────────────▶ Open → Answering
+//!         each party ── Fetch ─────────────────────────────────────▶ Bound
+//!                    ◀── material ───────────────────────────────── (or made by OT)
+//!         offline, online (engine) ◀──▶;  ◀── Stats{the server's meters}
+//!      ── Stash{batch, first, count} ▶ Open → Stashing: ◀── Ready, per query Stats
+//!      ── Done ─────────────────▶ (end)
 //! ```
 //! A query made ahead of time is spent on a connection of its own: `Spend{batch, piece}`
 //! instead of a hello, `WelcomeKept{plan}`, the online phase, `Stats`, `Done`
