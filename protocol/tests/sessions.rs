@@ -78,14 +78,15 @@ fn session(
     answers
 }
 
-/// Runs one session from `seed` on a fresh net: its transcript and outputs.
+/// Runs one session from `seed` on a fresh net, with a dealer or not: its transcript and
+/// outputs.
 fn replay(
     plan: &Plan,
     weights: &Weights,
-    backend: Backend,
+    (backend, dealer): (Backend, bool),
     seed: Seed,
 ) -> (Transcript, Vec<Vec<Ring>>) {
-    let net = net(plan, weights, true, 0);
+    let net = net(plan, weights, dealer, 0);
     let inputs = inputs(plan, 2, &mut Prg::new(Seed([3; 16])));
     let outputs = session(&net, backend, seed, &inputs)
         .into_iter()
@@ -100,36 +101,54 @@ fn replay(
 fn a_whole_session_replays_from_one_seed_frame_for_frame() {
     let seed = TestSeed::new();
     let (plan, weights) = mlp(&SIZES, FIXED, &mut seed.prg());
-    for backend in [Backend::Gmw, Backend::Gc] {
+    let modes = [
+        (Backend::Gmw, true),
+        (Backend::Gc, true),
+        (Backend::Gmw, false),
+        (Backend::Gc, false),
+    ];
+    for mode in modes {
         let mut plan = plan.clone();
-        plan.backend = backend;
-        let (a, outputs) = replay(&plan, &weights, backend, Seed([1; 16]));
-        let (b, again) = replay(&plan, &weights, backend, Seed([1; 16]));
+        plan.backend = mode.0;
+        let (a, outputs) = replay(&plan, &weights, mode, Seed([1; 16]));
+        let (b, again) = replay(&plan, &weights, mode, Seed([1; 16]));
         assert_eq!(outputs, again);
-        let links: Vec<&str> = a.keys().map(String::as_str).collect();
         assert_eq!(
-            links,
-            [
-                "client/0←server",
-                "client/0→server",
-                "client/0→server/0←dealer",
-                "client/0→server/0→dealer",
-                "client/1←dealer",
-                "client/1→dealer",
-            ],
-            "{backend:?}: every link of the session, both ways"
+            outputs,
+            inputs_plain(&plan, &weights),
+            "{mode:?}: bit-exact"
+        );
+        let links: Vec<&str> = a.keys().map(String::as_str).collect();
+        let with_dealer = [
+            "client/0←server",
+            "client/0→server",
+            "client/0→server/0←dealer",
+            "client/0→server/0→dealer",
+            "client/1←dealer",
+            "client/1→dealer",
+        ];
+        let wanted = if mode.1 {
+            &with_dealer[..]
+        } else {
+            &with_dealer[..2]
+        };
+        assert_eq!(
+            links, wanted,
+            "{mode:?}: every link of the session, both ways"
         );
         for (link, frames) in &a {
-            assert_eq!(
-                Some(frames),
-                b.get(link),
-                "{backend:?}: link {link} replays"
-            );
+            assert_eq!(Some(frames), b.get(link), "{mode:?}: link {link} replays");
         }
-        assert_eq!(a, b, "{backend:?}: the same transcript twice");
-        let (c, _) = replay(&plan, &weights, backend, Seed([2; 16]));
-        assert_ne!(a, c, "{backend:?}: another seed, another transcript");
+        assert_eq!(a, b, "{mode:?}: the same transcript twice");
+        let (c, _) = replay(&plan, &weights, mode, Seed([2; 16]));
+        assert_ne!(a, c, "{mode:?}: another seed, another transcript");
     }
+}
+
+/// The plain outputs of the inputs [`replay`] queries.
+fn inputs_plain(plan: &Plan, weights: &Weights) -> Vec<Vec<Ring>> {
+    let inputs = inputs(plan, 2, &mut Prg::new(Seed([3; 16])));
+    inputs.iter().map(|x| plain(plan, weights, x)).collect()
 }
 
 /// Checks one session's answers: bit-exact with the plain definition, online costs by
