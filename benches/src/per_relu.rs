@@ -6,7 +6,16 @@
 use serde::Serialize;
 use veil_protocol::plan::{LayerKind, Plan};
 
-use crate::run::RunLayer;
+/// What one layer of a run cost per query: what [`ReluCost::of`] reads of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LayerCost {
+    /// AND gates it consumes.
+    pub and_gates: u64,
+    /// Bytes before the input is known.
+    pub offline_bytes: u64,
+    /// Bytes once the input is known.
+    pub online_bytes: u64,
+}
 
 /// One ReLU's cost, averaged over the model's plain ReLU layers.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -27,16 +36,16 @@ pub struct ReluCost {
 }
 
 impl ReluCost {
-    /// The cost per ReLU of `layers` (a run's, in `plan` order); `None` if the plan has
-    /// no plain ReLU layer.
-    pub fn of(plan: &Plan, layers: &[RunLayer]) -> Option<ReluCost> {
+    /// The cost per ReLU of a run's layers, in `plan` order, each given as its
+    /// [`LayerCost`]; `None` if the plan has no plain ReLU layer.
+    pub fn of(plan: &Plan, layers: impl IntoIterator<Item = LayerCost>) -> Option<ReluCost> {
         let (mut relus, mut ands, mut offline, mut online) = (0u64, 0u64, 0u64, 0u64);
         for (layer, run) in plan.layers.iter().zip(layers) {
             if let LayerKind::ReluTrunc { len } = layer.kind {
                 relus += len as u64;
-                ands += run.counts.and_gates;
-                offline += run.cost.offline.bytes;
-                online += run.cost.online.bytes;
+                ands += run.and_gates;
+                offline += run.offline_bytes;
+                online += run.online_bytes;
             }
         }
         let per = |x: u64| x as f64 / relus as f64;
@@ -54,8 +63,6 @@ impl ReluCost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counts::Counts;
-    use crate::summary::{LayerStat, Stat};
     use veil_protocol::plan::PlanLayer;
     use veil_protocol::ring::FixedPoint;
 
@@ -66,22 +73,11 @@ mod tests {
         }
     }
 
-    fn run(offline: u64, online: u64, and_gates: u64) -> RunLayer {
-        let stat = |bytes| Stat {
-            bytes,
-            ..Stat::default()
-        };
-        RunLayer {
-            cost: LayerStat {
-                name: String::new(),
-                kind: String::new(),
-                offline: stat(offline),
-                online: stat(online),
-            },
-            counts: Counts {
-                and_gates,
-                ..Counts::default()
-            },
+    fn run(offline_bytes: u64, online_bytes: u64, and_gates: u64) -> LayerCost {
+        LayerCost {
+            and_gates,
+            offline_bytes,
+            online_bytes,
         }
     }
 
@@ -110,14 +106,14 @@ mod tests {
             run(5_000, 100, 0),
             run(24_000, 2_400, 600),
         ];
-        let c = ReluCost::of(&p, &runs).expect("two relu layers");
+        let c = ReluCost::of(&p, runs).expect("two relu layers");
         assert_eq!((c.k, c.relus), (32, 16));
         assert_eq!(c.and_gates, 100.0);
         assert_eq!(c.offline_bytes, 4_000.0);
         assert_eq!(c.online_bytes, 400.0);
         assert_eq!(c.total_bytes, 4_400.0);
         assert_eq!(
-            ReluCost::of(&plan(vec![layer(LayerKind::dense(2, 2))]), &runs),
+            ReluCost::of(&plan(vec![layer(LayerKind::dense(2, 2))]), runs),
             None
         );
     }

@@ -19,7 +19,7 @@ use crate::error::BenchError;
 use crate::estimate::Estimate;
 use crate::inputs::{query_inputs, Source};
 use crate::network::{LinkJson, Network};
-use crate::per_relu::ReluCost;
+use crate::per_relu::{LayerCost, ReluCost};
 use crate::stats::Spread;
 use crate::summary::{summarize, CostSummary, LayerStat, Stat};
 
@@ -51,6 +51,17 @@ pub struct RunLayer {
     /// Gates, triples and OTs it consumes per query.
     #[serde(flatten)]
     pub counts: Counts,
+}
+
+impl RunLayer {
+    /// What [`ReluCost::of`] reads of the layer.
+    fn relu_cost(&self) -> LayerCost {
+        LayerCost {
+            and_gates: self.counts.and_gates,
+            offline_bytes: self.cost.offline.bytes,
+            online_bytes: self.cost.online.bytes,
+        }
+    }
 }
 
 /// A phase's bytes, rounds and time together.
@@ -213,7 +224,7 @@ fn report(
             setup: counts::setup(plan),
             per_query: counts::per_query(plan),
         },
-        per_relu: ReluCost::of(plan, &layers),
+        per_relu: ReluCost::of(plan, layers.iter().map(RunLayer::relu_cost)),
         layers,
         costs_constant: costs.constant,
         differ,
