@@ -10,7 +10,7 @@ use std::time::Duration;
 use quinn::{ReadError, RecvStream, SendStream, VarInt, WriteError};
 use tokio::runtime::Handle;
 use tokio::time::timeout;
-use veil_protocol::channel::{ChannelError, Transport};
+use veil_protocol::channel::{ChannelError, Transport, TOO_LONG};
 
 use crate::shaper::{self, Shaper};
 use crate::{Connection, NetError};
@@ -47,6 +47,8 @@ pub struct QuicTransport {
     handle: Handle,
     timeout: Duration,
     max_frame: usize,
+    /// A lower limit on received frames, set by the session ([`Transport::limit_incoming`]).
+    incoming: Option<usize>,
     partial: Partial,
     scratch: Vec<u8>,
     broken: bool,
@@ -131,6 +133,7 @@ impl QuicTransport {
             handle,
             timeout: DEFAULT_TIMEOUT,
             max_frame: MAX_FRAME,
+            incoming: None,
             partial: Partial::default(),
             scratch: Vec::new(),
             broken: false,
@@ -208,9 +211,11 @@ impl Transport for QuicTransport {
             partial,
             timeout: limit,
             max_frame,
+            incoming,
             ..
         } = self;
-        let mut result = handle.block_on(read_frame(recv, partial, *max_frame, *limit));
+        let max = incoming.map_or(*max_frame, |i| i.min(*max_frame));
+        let mut result = handle.block_on(read_frame(recv, partial, max, *limit));
         if self.shaper.is_some() {
             result = result.and_then(shaper::hold);
         }
@@ -243,6 +248,10 @@ impl Transport for QuicTransport {
     fn wire_bytes(&self) -> Option<u64> {
         let stats = self.connection.stats();
         Some(stats.udp_tx.bytes + stats.udp_rx.bytes)
+    }
+
+    fn limit_incoming(&mut self, max: Option<usize>) {
+        self.incoming = max;
     }
 }
 
@@ -346,7 +355,7 @@ async fn read_frame(
     let len = usize::try_from(u32::from_le_bytes(partial.header))
         .map_err(|_| ChannelError::Malformed("frame longer than this machine can hold"))?;
     if len > max_frame {
-        return Err(ChannelError::Malformed("frame longer than the maximum"));
+        return Err(ChannelError::Malformed(TOO_LONG));
     }
     while partial.body.len() < len {
         let missing = len - partial.body.len();

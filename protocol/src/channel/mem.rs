@@ -3,7 +3,7 @@
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use super::{ChannelError, Transport};
+use super::{ChannelError, Transport, TOO_LONG};
 
 /// One end of an in-memory pipe. Frames arrive whole and in order; dropping one end makes
 /// the other see [`ChannelError::Closed`].
@@ -11,6 +11,7 @@ pub struct MemTransport {
     tx: Sender<Vec<u8>>,
     rx: Receiver<Vec<u8>>,
     timeout: Duration,
+    limit: Option<usize>,
 }
 
 impl MemTransport {
@@ -24,11 +25,13 @@ impl MemTransport {
                 tx: a_tx,
                 rx: a_rx,
                 timeout,
+                limit: None,
             },
             MemTransport {
                 tx: b_tx,
                 rx: b_rx,
                 timeout,
+                limit: None,
             },
         )
     }
@@ -44,9 +47,17 @@ impl Transport for MemTransport {
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
-        self.rx.recv_timeout(self.timeout).map_err(|e| match e {
+        let frame = self.rx.recv_timeout(self.timeout).map_err(|e| match e {
             RecvTimeoutError::Timeout => ChannelError::Timeout,
             RecvTimeoutError::Disconnected => ChannelError::Closed,
-        })
+        })?;
+        match self.limit {
+            Some(max) if frame.len() > max => Err(ChannelError::Malformed(TOO_LONG)),
+            _ => Ok(frame),
+        }
+    }
+
+    fn limit_incoming(&mut self, max: Option<usize>) {
+        self.limit = max;
     }
 }

@@ -37,6 +37,9 @@ pub enum ChannelError {
     Io(#[from] std::io::Error),
 }
 
+/// Why a frame longer than the receiver's limit is refused (every transport says the same).
+pub const TOO_LONG: &str = "frame longer than the maximum";
+
 /// Moves whole frames to and from one peer, in order. A transport owns what it uses
 /// (`'static`), so a channel over it can stand behind a trait object ([`Link`]).
 pub trait Transport: Send + 'static {
@@ -63,6 +66,10 @@ pub trait Transport: Send + 'static {
     fn wire_bytes(&self) -> Option<u64> {
         None
     }
+    /// From now on refuses, before reading it, a frame from the peer longer than `max`
+    /// bytes (`None`: the transport's own limit again). A session lowers it while a
+    /// stranger's first message is due.
+    fn limit_incoming(&mut self, _max: Option<usize>) {}
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -83,6 +90,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn wire_bytes(&self) -> Option<u64> {
         (**self).wire_bytes()
+    }
+    fn limit_incoming(&mut self, max: Option<usize>) {
+        (**self).limit_incoming(max)
     }
 }
 

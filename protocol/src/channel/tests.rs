@@ -87,3 +87,16 @@ fn a_vanished_peer_is_reported_as_closed() {
     let mut a = Channel::new(ta);
     assert!(matches!(a.recv(), Err(ChannelError::Closed)));
 }
+
+#[test]
+fn a_frame_over_the_incoming_limit_is_refused_until_the_limit_is_lifted() {
+    let (mut ta, mut tb) = MemTransport::pair();
+    ta.limit_incoming(Some(4));
+    tb.send(&[1; 4]).unwrap();
+    tb.send(&[2; 5]).unwrap();
+    tb.send(&[3; 5]).unwrap();
+    assert_eq!(ta.recv().unwrap(), vec![1; 4]);
+    assert!(matches!(ta.recv(), Err(ChannelError::Malformed(TOO_LONG))));
+    ta.limit_incoming(None);
+    assert_eq!(ta.recv().unwrap(), vec![3; 5]);
+}
