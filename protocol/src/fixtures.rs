@@ -1,5 +1,5 @@
-//! A small plan (a dense layer, then a ReLU) and its dealt material, for the crate's unit
-//! tests of dealing.
+//! What the crate's unit tests share: a small plan (a dense layer, then a ReLU) and its
+//! dealt material, and two parties run at once.
 
 use crate::layers::linear::LinearLayer;
 use crate::layers::relu_gmw::{ReluGmw, ReluShare};
@@ -44,7 +44,7 @@ pub(crate) fn expand_both(
     let LayerKind::Linear(l) = plan.layers[0].kind else {
         unreachable!("the first layer is linear")
     };
-    let linear = LinearLayer::new(l, plan.fixed);
+    let linear = LinearLayer::new(l, plan.fixed, 64);
     let relu = ReluGmw::new(plan.fixed, plan.layers[1].kind.windows().unwrap());
     let mut prg = Prg::new(server.seed);
     let mut d = Draw::server(&mut prg);
@@ -64,4 +64,16 @@ pub(crate) fn expand_both(
     };
     d.finish().expect("every correction read");
     ((sl, sr), (cl, cr))
+}
+
+/// Runs `f` here and `g` on a second thread, at once: the two parties of a protocol.
+pub(crate) fn both<A: Send, B: Send>(
+    f: impl FnOnce() -> A + Send,
+    g: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    std::thread::scope(|sc| {
+        let h = sc.spawn(g);
+        let a = f();
+        (a, h.join().expect("peer thread"))
+    })
 }

@@ -3,7 +3,8 @@
 //! The public [`plan`] with its ring, linear maps and codec (re-exported from
 //! `veil-plan`), PRGs ([`prg`]), additive shares ([`share`]), the metered [`channel`],
 //! GMW ([`gmw`]), garbling ([`gc`]), oblivious transfer ([`ot`]), correlated randomness
-//! from a dealer ([`material`]) or made by the two parties ([`prep`]), the protocol of each
+//! from a dealer ([`material`]) or made by the two parties ([`prep`] by OT, [`he`] by
+//! homomorphic encryption for the linear layers), the protocol of each
 //! layer kind ([`layers`]), the inference [`engine`] that runs them in order, and the
 //! [`session`]s of the client, the server and the dealer. Nothing here opens a socket:
 //! protocols talk to a [`channel::Channel`], which the binaries back with QUIC and tests
@@ -35,6 +36,7 @@ pub mod error;
 mod fixtures;
 pub mod gc;
 pub mod gmw;
+pub mod he;
 pub mod layers;
 pub mod local;
 pub mod material;

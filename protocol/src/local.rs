@@ -8,7 +8,9 @@ use std::thread;
 use rand_core::{CryptoRng, RngCore};
 
 use crate::channel::{Channel, MemTransport, Meter, Scope};
-use crate::engine::{self, deal, ClientSetup, Preprocessing, ServerSetup, SessionMasks};
+use crate::engine::{
+    self, deal, ClientSetup, Preprocessing, ServerSetup, ServerSource, SessionMasks,
+};
 use crate::error::ProtocolError;
 use crate::plan::{Plan, Weights};
 use crate::prg::{Prg, Seed};
@@ -25,7 +27,7 @@ pub struct LocalRun {
 }
 
 /// Runs setup and one query of `plan` on `input` (already encoded) with the material from
-/// `preprocessing`: a dealer's drawn in process, or made by the two parties by OT. Every
+/// `preprocessing`: a dealer's drawn in process, or made by the two parties. Every
 /// random choice comes from `rng` (each party's thread gets a generator split off it).
 pub fn run_local(
     plan: &Plan,
@@ -34,9 +36,19 @@ pub fn run_local(
     preprocessing: Preprocessing,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<LocalRun, ProtocolError> {
-    let masks = (preprocessing == Preprocessing::Dealer)
-        .then(|| SessionMasks::expand(plan, Seed::from_rng(rng)));
-    let (s_msg, c_msg) = masks.as_ref().map(|m| deal(m, rng)).unzip();
+    let masks;
+    let source = match preprocessing {
+        Preprocessing::Dealer => {
+            masks = SessionMasks::expand(plan, Seed::from_rng(rng));
+            ServerSource::Dealer(&masks)
+        }
+        Preprocessing::TwoParty(linear) => ServerSource::TwoParty(linear),
+    };
+    let (s_msg, c_msg) = match source {
+        ServerSource::Dealer(masks) => Some(deal(masks, rng)),
+        ServerSource::TwoParty(_) => None,
+    }
+    .unzip();
     let (mut server_rng, mut client_rng) =
         (Prg::new(Seed::from_rng(rng)), Prg::new(Seed::from_rng(rng)));
     let (a, b) = MemTransport::pair();
@@ -44,7 +56,7 @@ pub fn run_local(
         let server = scope.spawn(move || -> Result<Meter, ProtocolError> {
             let rng = &mut server_rng;
             let mut ch = Channel::new(a);
-            let mut setup = ServerSetup::run(&mut ch, plan, weights, masks.as_ref(), rng)?;
+            let mut setup = ServerSetup::run(&mut ch, plan, weights, source, rng)?;
             let material = match s_msg {
                 Some(msg) => setup.expand(msg)?,
                 None => setup.make(&mut ch)?,

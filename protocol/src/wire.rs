@@ -7,7 +7,7 @@
 //! ```text
 //! client → server  Hello{model?}
 //! server → dealer  Open{plan}              dealer → server  Opened{session} then U's seed (setup)
-//! server → client  Welcome{plan, session, dealer} | WelcomeTwoParty{plan} | Refused{reason}
+//! server → client  Welcome{plan, session, dealer} | WelcomeTwoParty{plan, linear} | Refused{reason}
 //! client → dealer  Join{session, plan hash} dealer → client  Joined | Refused{reason}
 //! server → client  E = W − U (setup, engine)
 //! per query:  client → server Query;  each party → dealer Fetch, dealer → party material
@@ -21,13 +21,16 @@
 //! connection opens with `Spend{batch, piece}` instead of a hello; the server answers
 //! `WelcomeKept{plan}` and the online phase runs with no setup, then `Stats`.
 //!
-//! A server without a dealer answers the hello with `WelcomeTwoParty{plan}` and opens no
-//! dealer session; setup is then the base OTs of two-party preprocessing, and per query
-//! the parties make the material with each other ([`crate::prep`]) instead of fetching
-//! it. Older encodings keep their tags.
+//! A server without a dealer answers the hello with `WelcomeTwoParty{plan, linear}` and
+//! opens no dealer session; setup is then the base OTs of two-party preprocessing and the
+//! client's RLWE public key, as the layers use them, and per query the parties make the
+//! material with each other ([`crate::he`], [`crate::prep`]) instead of fetching it.
+//! Older encodings keep their tags: a welcome with the linear layers by OT is tag 3, as
+//! before there was a choice.
 
 use crate::channel::{Meter, Phase, Scope, Tally};
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::material::LinearPrep;
 use crate::plan::{Backend, Plan};
 
 /// A dealer session's random 128-bit id.
@@ -119,6 +122,8 @@ pub enum ToClient {
     WelcomeTwoParty {
         /// The model's public plan.
         plan: Plan,
+        /// How the linear layers' material is made.
+        linear: LinearPrep,
     },
     /// The server will not serve this request.
     Refused {
@@ -271,6 +276,14 @@ impl ToServer {
     }
 }
 
+/// A [`LinearPrep`]'s byte in a welcome.
+fn linear_code(linear: LinearPrep) -> u8 {
+    match linear {
+        LinearPrep::He => 0,
+        LinearPrep::Ot => 1,
+    }
+}
+
 impl ToClient {
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
@@ -298,9 +311,17 @@ impl ToClient {
                 write_tallies(&mut w, peer);
                 write_tallies(&mut w, dealer);
             }
-            ToClient::WelcomeTwoParty { plan } => {
+            ToClient::WelcomeTwoParty {
+                plan,
+                linear: LinearPrep::Ot,
+            } => {
                 w.u8(3);
                 plan.encode(&mut w);
+            }
+            ToClient::WelcomeTwoParty { plan, linear } => {
+                w.u8(6);
+                plan.encode(&mut w);
+                w.u8(linear_code(*linear));
             }
             ToClient::Ready => {
                 w.u8(4);
@@ -335,6 +356,15 @@ impl ToClient {
             },
             3 => ToClient::WelcomeTwoParty {
                 plan: Plan::decode(&mut r)?,
+                linear: LinearPrep::Ot,
+            },
+            6 => ToClient::WelcomeTwoParty {
+                plan: Plan::decode(&mut r)?,
+                linear: match r.u8("linear preprocessing")? {
+                    0 => LinearPrep::He,
+                    1 => LinearPrep::Ot,
+                    t => return Err(bad("linear preprocessing", t)),
+                },
             },
             4 => ToClient::Ready,
             5 => ToClient::WelcomeKept {

@@ -7,12 +7,13 @@
 mod common;
 
 use veil_protocol::engine::cost;
+use veil_protocol::engine::LinearPrep;
 use veil_protocol::plan::{Backend, Plan, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::ring::Ring;
 use veil_protocol::session::client::{self, Kept, Options, Spent};
 use veil_protocol::session::mem::{MemDialer, MemNet, Transcript, DEALER, SERVER};
-use veil_protocol::session::server::{HostedModel, Hosting, Precomputed};
+use veil_protocol::session::server::{Dealing, HostedModel, Hosting, Precomputed};
 use veil_protocol::session::{KeptBatch, MemStore, QueryReport, SessionError, Usage};
 use veil_protocol::wire::BatchId;
 
@@ -21,16 +22,25 @@ use common::{mlp, plain, unit, TestSeed, FIXED, SIZES};
 /// The client's key on every net of these tests.
 const CLIENT_KEY: &str = "client-key";
 
-/// A net hosting `plan` as `model`, with a dealer or not, keeping at most `kept` queries
-/// per client (0: none).
-fn net(plan: &Plan, weights: &Weights, dealer: bool, kept: usize) -> MemNet {
+/// The server's dealer on every net of these tests.
+fn dealer() -> Dealing {
+    Dealing::Dealer(DEALER.into())
+}
+
+/// No dealer, the linear layers by RLWE (the default) or by OT.
+const HE: Dealing = Dealing::TwoParty(LinearPrep::He);
+const OT: Dealing = Dealing::TwoParty(LinearPrep::Ot);
+
+/// A net hosting `plan` as `model`, dealing as `dealing` says, keeping at most `kept`
+/// queries per client (0: none).
+fn net(plan: &Plan, weights: &Weights, dealing: Dealing, kept: usize) -> MemNet {
     MemNet::new(Hosting {
         models: vec![HostedModel {
             name: plan.model.clone(),
             plan: plan.clone(),
             weights: weights.clone(),
         }],
-        dealer: dealer.then(|| DEALER.to_string()),
+        dealing,
         precomputed: (kept > 0).then(|| Precomputed {
             store: MemStore::new(),
             max_per_client: kept,
@@ -78,17 +88,17 @@ fn session(
     answers
 }
 
-/// Runs one session from `seed` on a fresh net, with a dealer or not: its transcript and
+/// Runs one session from `seed` on a fresh net, dealing as said: its transcript and
 /// outputs.
 fn replay(
     plan: &Plan,
     weights: &Weights,
-    (backend, dealer): (Backend, bool),
+    (backend, dealing): &(Backend, Dealing),
     seed: Seed,
 ) -> (Transcript, Vec<Vec<Ring>>) {
-    let net = net(plan, weights, dealer, 0);
+    let net = net(plan, weights, dealing.clone(), 0);
     let inputs = inputs(plan, 2, &mut Prg::new(Seed([3; 16])));
-    let outputs = session(&net, backend, seed, &inputs)
+    let outputs = session(&net, *backend, seed, &inputs)
         .into_iter()
         .map(|(o, _)| o)
         .collect();
@@ -102,12 +112,13 @@ fn a_whole_session_replays_from_one_seed_frame_for_frame() {
     let seed = TestSeed::new();
     let (plan, weights) = mlp(&SIZES, FIXED, &mut seed.prg());
     let modes = [
-        (Backend::Gmw, true),
-        (Backend::Gc, true),
-        (Backend::Gmw, false),
-        (Backend::Gc, false),
+        (Backend::Gmw, dealer()),
+        (Backend::Gc, dealer()),
+        (Backend::Gmw, HE),
+        (Backend::Gc, HE),
+        (Backend::Gmw, OT),
     ];
-    for mode in modes {
+    for mode in &modes {
         let mut plan = plan.clone();
         plan.backend = mode.0;
         let (a, outputs) = replay(&plan, &weights, mode, Seed([1; 16]));
@@ -127,7 +138,7 @@ fn a_whole_session_replays_from_one_seed_frame_for_frame() {
             "client/1←dealer",
             "client/1→dealer",
         ];
-        let wanted = if mode.1 {
+        let wanted = if mode.1.dealer().is_some() {
             &with_dealer[..]
         } else {
             &with_dealer[..2]
@@ -181,15 +192,16 @@ fn every_flow_runs_in_memory_bit_exact_at_the_formulas_cost() {
     let mut rng = seed.prg();
     let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
     for backend in [Backend::Gmw, Backend::Gc] {
-        for dealer in [true, false] {
+        for dealing in [dealer(), HE, OT] {
             let mut plan = plan.clone();
             plan.backend = backend;
-            let net = net(&plan, &weights, dealer, 0);
+            let with_dealer = dealing.dealer().is_some();
+            let what = format!("{backend:?}, {dealing:?}");
+            let net = net(&plan, &weights, dealing, 0);
             let inputs = inputs(&plan, 3, &mut rng);
             let answers = session(&net, backend, Seed::from_rng(&mut rng), &inputs);
-            let what = format!("{backend:?}, dealer {dealer}");
             check_answers(&plan, &weights, &inputs, &answers, &what);
-            if dealer && backend == Backend::Gmw {
+            if with_dealer && backend == Backend::Gmw {
                 let first = &answers[0].1;
                 // E = W − U, and the dealer's 16-byte seed of U (GC adds its own setup).
                 assert_eq!(first.setup.bytes, cost::setup(&plan).bytes + 16, "{what}");
@@ -250,10 +262,14 @@ fn kept_queries_are_spent_once_and_bit_exact() {
     let seed = TestSeed::new();
     let mut rng = seed.prg();
     let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
-    for (backend, dealer) in [(Backend::Gmw, true), (Backend::Gc, false)] {
+    for (backend, dealing) in [
+        (Backend::Gmw, dealer()),
+        (Backend::Gc, HE),
+        (Backend::Gmw, HE),
+    ] {
         let mut plan = plan.clone();
         plan.backend = backend;
-        let net = net(&plan, &weights, dealer, 10);
+        let net = net(&plan, &weights, dealing.clone(), 10);
         let mut client = Client::new(Seed::from_rng(&mut rng));
         client
             .stash(&net, backend, 3)
@@ -267,7 +283,7 @@ fn kept_queries_are_spent_once_and_bit_exact() {
         assert_eq!(kept_at_server(server_store), 3);
         let online = cost::online(&plan);
         for (n, input) in inputs(&plan, 3, &mut rng).iter().enumerate() {
-            let what = format!("{backend:?}, dealer {dealer}, kept query {n}");
+            let what = format!("{backend:?}, {dealing:?}, kept query {n}");
             match client.spend(&net, backend, input) {
                 Spent::Answered(output, report) => {
                     assert_eq!(output, plain(&plan, &weights, input), "{what}");
@@ -298,7 +314,7 @@ fn the_server_keeps_no_more_than_its_allowance_per_client() {
     let seed = TestSeed::new();
     let mut rng = seed.prg();
     let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
-    let net = net(&plan, &weights, true, 4);
+    let net = net(&plan, &weights, dealer(), 4);
     let mut client = Client::new(Seed::from_rng(&mut rng));
     client
         .stash(&net, Backend::Gmw, 3)
@@ -316,7 +332,7 @@ fn the_server_keeps_no_more_than_its_allowance_per_client() {
     assert!(err.to_string().contains("at most 4"), "{err}");
     assert!(err.to_string().contains("holds 3"), "{err}");
     // A server that keeps nothing refuses at once.
-    let none = self::net(&plan, &weights, true, 0);
+    let none = self::net(&plan, &weights, dealer(), 0);
     let err = Client::new(Seed::from_rng(&mut rng))
         .stash(&none, Backend::Gmw, 1)
         .expect_err("no store");
@@ -333,7 +349,7 @@ fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
     let seed = TestSeed::new();
     let mut rng = seed.prg();
     let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
-    let net = net(&plan, &weights, true, 10);
+    let net = net(&plan, &weights, dealer(), 10);
     let mut client = Client::new(Seed::from_rng(&mut rng));
     client
         .stash(&net, Backend::Gmw, 1)
@@ -363,7 +379,7 @@ fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
 fn a_dealer_free_server_refuses_a_dealer_the_client_names() {
     let seed = TestSeed::new();
     let (plan, weights) = mlp(&SIZES, FIXED, &mut seed.prg());
-    let net = net(&plan, &weights, false, 0);
+    let net = net(&plan, &weights, HE, 0);
     let mut dial = net.dialer("client", CLIENT_KEY, seed.prg());
     let opts = Options {
         dealer: Some(DEALER.into()),
@@ -379,4 +395,40 @@ fn a_dealer_free_server_refuses_a_dealer_the_client_names() {
     assert_eq!(err.exit_code(), 2);
     drop(dial);
     net.finish();
+}
+
+#[test]
+fn a_server_without_a_dealer_refuses_at_load_a_model_beyond_the_homomorphic_bounds() {
+    let seed = TestSeed::new();
+    let hosting = |plan: &Plan, weights: &Weights, dealing: Dealing| Hosting::<MemStore> {
+        models: vec![HostedModel {
+            name: "m".into(),
+            plan: plan.clone(),
+            weights: weights.clone(),
+        }],
+        dealing,
+        precomputed: None,
+    };
+    let (plan, mut weights) = mlp(&SIZES, FIXED, &mut seed.prg());
+    for dealing in [dealer(), HE, OT] {
+        assert!(hosting(&plan, &weights, dealing).check().is_ok());
+    }
+    // One weight of 2^40: beyond what the flooding covers, whatever its sign.
+    weights.linear[1].w[3] = (1u64 << 40).wrapping_neg();
+    let refused = hosting(&plan, &weights, HE).check().expect_err("refused");
+    assert_eq!(refused.exit_code(), 2, "a usage error: {refused}");
+    let message = refused.to_string();
+    for needle in ["m ", "fc1", "2^40.0", "--linear ot"] {
+        assert!(message.contains(needle), "{needle:?} in {message}");
+    }
+    for dealing in [dealer(), OT] {
+        let what = format!("{dealing:?}");
+        assert!(hosting(&plan, &weights, dealing).check().is_ok(), "{what}");
+    }
+    // More outputs per query than 2^20: a dense layer of 2^20 + 1 outputs.
+    let (wide, wide_weights) = mlp(&[1, (1 << 20) + 1], FIXED, &mut seed.prg());
+    let refused = hosting(&wide, &wide_weights, HE)
+        .check()
+        .expect_err("refused");
+    assert!(refused.to_string().contains("1048577 outputs"), "{refused}");
 }

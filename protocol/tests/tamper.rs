@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Phase, Scope, Transport};
 use veil_protocol::codec::DecodeError;
-use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
+use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup, ServerSource};
 use veil_protocol::engine::{correction_len, deal, SessionMasks};
 use veil_protocol::layers::relu_gmw as relu;
 use veil_protocol::material::MaterialMsg;
@@ -342,7 +342,8 @@ fn set_up(
 ) {
     let (a, b) = MemTransport::pair();
     let (mut server, mut client) = (Channel::new(a), Channel::new(b));
-    let s = ServerSetup::run(&mut server, plan, weights, Some(masks), rng).expect("setup");
+    let s = ServerSetup::run(&mut server, plan, weights, ServerSource::Dealer(masks), rng)
+        .expect("setup");
     let c = ClientSetup::run(&mut client, plan, Preprocessing::Dealer, rng).expect("setup");
     (s, c, server, client)
 }

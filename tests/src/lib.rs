@@ -33,8 +33,9 @@ use veil_net::{
     Store, DEFAULT_CONNECT_TIMEOUT,
 };
 use veil_protocol::channel::{Channel, ChannelError};
+use veil_protocol::material::LinearPrep;
 use veil_protocol::ring::Ring;
-use veil_protocol::session::server::Hosting;
+use veil_protocol::session::server::{Dealing, Hosting};
 use veil_protocol::session::{QueryReport, SessionError};
 use veil_server::{HostedModel, Precomputed, ServerConfig};
 
@@ -217,7 +218,7 @@ fn runtime(dispatch: Dispatch) -> Runtime {
 pub struct Builder {
     models: Vec<HostedModel>,
     dealer: Option<SocketAddr>,
-    dealer_free: bool,
+    dealer_free: Option<LinearPrep>,
     connect_timeout: Duration,
     precomputed: Option<PathBuf>,
     home: Option<(PathBuf, SocketAddr)>,
@@ -237,9 +238,16 @@ impl Builder {
     }
 
     /// Runs the server without a dealer, as `veil-server` without `--dealer`: the parties
-    /// make the material with each other by OT.
-    pub fn no_dealer(mut self) -> Builder {
-        self.dealer_free = true;
+    /// make the material with each other (the linear layers' part by homomorphic
+    /// encryption, as by default).
+    pub fn no_dealer(self) -> Builder {
+        self.no_dealer_with(LinearPrep::default())
+    }
+
+    /// Runs the server without a dealer, the linear layers' material made as `linear` says
+    /// (`veil-server --linear`).
+    pub fn no_dealer_with(mut self, linear: LinearPrep) -> Builder {
+        self.dealer_free = Some(linear);
         self
     }
 
@@ -270,9 +278,9 @@ impl Builder {
         let rt = runtime(logs.dispatch());
         let entered = rt.enter();
         let (dealer, dealer_addr) = match (self.dealer, self.dealer_free) {
-            (_, true) => (None, None),
-            (Some(addr), false) => (None, Some(addr)),
-            (None, false) => {
+            (_, Some(_)) => (None, None),
+            (Some(addr), None) => (None, Some(addr)),
+            (None, None) => {
                 let side = DealerSide::start(&rt);
                 let addr = side.addr;
                 (Some(side), Some(addr))
@@ -296,7 +304,10 @@ impl Builder {
         let config = ServerConfig {
             hosting: Hosting {
                 models: self.models,
-                dealer: dealer_addr.map(|addr| addr.to_string()),
+                dealing: match dealer_addr {
+                    Some(addr) => Dealing::Dealer(addr.to_string()),
+                    None => Dealing::TwoParty(self.dealer_free.unwrap_or_default()),
+                },
                 precomputed: self.precomputed.map(|root| Precomputed {
                     store: Store::new(root),
                     max_per_client: 100,
@@ -363,7 +374,7 @@ impl Harness {
         Builder {
             models: Vec::new(),
             dealer: None,
-            dealer_free: false,
+            dealer_free: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             precomputed: None,
             home: None,

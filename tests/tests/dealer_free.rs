@@ -1,13 +1,17 @@
 //! A server without a dealer, over real QUIC: the client and the server make each query's
-//! material by oblivious transfer. The shipped MLP and MNIST CNNs (MiniONN's,
-//! Chameleon's, the residual network) are bit-exact with the plaintext reference under
-//! both backends; each layer's offline bytes equal the two-party formula and its online
-//! bytes the dealer path's; setup holds the base OTs and no E = W − U. A client that names a dealer is refused with a usage error, and a
+//! material with each other, the linear layers' by homomorphic encryption or by
+//! oblivious transfer. The shipped MLP and MNIST CNNs (MiniONN's, Chameleon's, the
+//! residual network) are bit-exact with the plaintext reference under both backends and
+//! both linear paths; each layer's offline bytes equal the two-party formula and its
+//! online bytes the dealer path's; setup holds the base OTs (and the client's public key)
+//! and no E = W − U. A client that names a dealer is refused with a usage error, and a
 //! misbehaving client does not stop the server.
 
 use std::time::Duration;
 
 use veil_protocol::engine::cost;
+use veil_protocol::he::PUBLIC_KEY_BYTES;
+use veil_protocol::material::LinearPrep;
 use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::session::{QueryReport, SessionError, Usage};
 use veil_protocol::wire::{ToClient, ToServer};
@@ -16,11 +20,11 @@ use veil_tests::{mnist, model_path, secure_output, Harness};
 
 const MINIONN: &str = "mnist-cnn-minionn.onnx";
 
-/// A dealer-free server hosting `file`.
-fn start(file: &str) -> Harness {
+/// A dealer-free server hosting `file`, its linear layers' material made as `linear` says.
+fn start(file: &str, linear: LinearPrep) -> Harness {
     Harness::builder()
         .model(None, &model_path(file))
-        .no_dealer()
+        .no_dealer_with(linear)
         .start()
 }
 
@@ -33,9 +37,10 @@ fn options(h: &Harness, backend: Backend) -> Options {
 
 /// Checks one query's report against the formulas: per layer, the two-party offline
 /// bytes (under GC the linear layers alone: a garbled layer's own OTs and tables share its
-/// scope) and the online cost; setup (first query only) holds no E.
-fn check_costs(plan: &Plan, q: usize, r: &QueryReport) {
-    let offline = cost::two_party(plan).expect("a valid plan");
+/// scope) and the online cost; setup (first query only) holds the client's public key
+/// under `LinearPrep::He`, and no E.
+fn check_costs(plan: &Plan, linear: LinearPrep, q: usize, r: &QueryReport) {
+    let offline = cost::two_party(plan, linear).expect("a valid plan");
     let online = cost::online(plan);
     for (i, layer) in r.layers.iter().enumerate() {
         if plan.backend == Backend::Gmw || plan.layers[i].kind.is_linear() {
@@ -52,23 +57,41 @@ fn check_costs(plan: &Plan, q: usize, r: &QueryReport) {
         );
     }
     assert!(r.offline.bytes >= offline.iter().sum::<u64>());
+    // Each layer's making is timed, within the phase's time.
+    let made: f64 = r.layers.iter().map(|l| l.offline.ms).sum();
+    assert!(
+        r.layers.iter().all(|l| l.offline.ms > 0.0),
+        "{:?}",
+        r.layers
+    );
+    assert!(made <= r.offline.ms, "{made} ms of {} ms", r.offline.ms);
     let weights: u64 = plan
         .linear_layers()
         .map(|(_, l)| 8 * l.op.weight_len() as u64)
         .sum();
+    // Base OTs: one set each way where a layer makes material by OT, one set for GC's
+    // input labels otherwise.
+    let (key, base_ots) = match linear {
+        LinearPrep::He => (
+            PUBLIC_KEY_BYTES as u64,
+            1 + (plan.backend == Backend::Gmw) as u64,
+        ),
+        LinearPrep::Ot => (0, 2),
+    };
     match q {
         0 => assert!(
-            r.setup.bytes >= 2 * (32 + 4096) && r.setup.bytes < weights,
-            "setup: base OTs, no E ({} bytes)",
+            r.setup.bytes >= base_ots * (32 + 4096) + key && r.setup.bytes < key + weights,
+            "setup: base OTs and key, no E ({} bytes)",
             r.setup.bytes
         ),
         _ => assert_eq!(r.setup.bytes, 0, "setup is paid once"),
     }
 }
 
-/// One session of `images` queries of `file` under `backend`: bit-exact, at the formulas.
-fn run(file: &str, backend: Backend, images: usize) {
-    let h = start(file);
+/// One session of `images` queries of `file` under `backend`, the linear layers' material
+/// made as `linear` says: bit-exact, at the formulas.
+fn run(file: &str, backend: Backend, linear: LinearPrep, images: usize) {
+    let h = start(file, linear);
     let model = veil_model::load(&model_path(file)).expect("a shipped model");
     let mut session = h
         .open_with(&options(&h, backend))
@@ -80,47 +103,48 @@ fn run(file: &str, backend: Backend, images: usize) {
         let input = veil_model::encode_input(&model.plan, image).expect("a valid image");
         let want = veil_model::reference(&model.plan, &model.weights, &input);
         assert_eq!(secure, want, "{file} {backend:?}, image {q}");
-        check_costs(&plan, q, &report);
+        check_costs(&plan, linear, q, &report);
     }
     session.close();
     h.shutdown();
 }
 
 #[test]
-fn the_mlp_is_bit_exact_without_a_dealer_under_gmw() {
-    run("mnist-mlp.onnx", Backend::Gmw, 3);
+fn the_mlp_is_bit_exact_without_a_dealer_under_gmw_by_either_linear_path() {
+    run("mnist-mlp.onnx", Backend::Gmw, LinearPrep::He, 3);
+    run("mnist-mlp.onnx", Backend::Gmw, LinearPrep::Ot, 2);
 }
 
 #[test]
 fn the_mlp_is_bit_exact_without_a_dealer_under_gc() {
-    run("mnist-mlp.onnx", Backend::Gc, 3);
+    run("mnist-mlp.onnx", Backend::Gc, LinearPrep::He, 3);
 }
 
 #[test]
 fn minionn_is_bit_exact_without_a_dealer_under_gmw() {
-    run(MINIONN, Backend::Gmw, 1);
+    run(MINIONN, Backend::Gmw, LinearPrep::He, 2);
 }
 
 #[test]
 fn minionn_is_bit_exact_without_a_dealer_under_gc() {
-    run(MINIONN, Backend::Gc, 1);
+    run(MINIONN, Backend::Gc, LinearPrep::Ot, 1);
 }
 
 #[test]
 fn chameleons_cnn_is_bit_exact_without_a_dealer_under_both_backends() {
-    run("mnist-cnn-chameleon.onnx", Backend::Gmw, 2);
-    run("mnist-cnn-chameleon.onnx", Backend::Gc, 2);
+    run("mnist-cnn-chameleon.onnx", Backend::Gmw, LinearPrep::He, 2);
+    run("mnist-cnn-chameleon.onnx", Backend::Gc, LinearPrep::He, 2);
 }
 
 #[test]
 fn the_resnet_is_bit_exact_without_a_dealer_under_both_backends() {
-    run("mnist-resnet.onnx", Backend::Gmw, 2);
-    run("mnist-resnet.onnx", Backend::Gc, 2);
+    run("mnist-resnet.onnx", Backend::Gmw, LinearPrep::Ot, 2);
+    run("mnist-resnet.onnx", Backend::Gc, LinearPrep::He, 2);
 }
 
 #[test]
 fn a_client_that_names_a_dealer_is_told_the_server_runs_without_one() {
-    let h = start("mnist-mlp.onnx");
+    let h = start("mnist-mlp.onnx", LinearPrep::He);
     let opts = Options {
         dealer: Some("127.0.0.1:9".into()),
         ..h.options()
@@ -138,7 +162,7 @@ fn a_client_that_names_a_dealer_is_told_the_server_runs_without_one() {
 
 #[test]
 fn a_client_that_breaks_off_preprocessing_does_not_stop_the_server() {
-    let h = start("mnist-mlp.onnx");
+    let h = start("mnist-mlp.onnx", LinearPrep::He);
     let mut raw = h.raw_server();
     let hello = ToServer::Hello {
         model: None,
@@ -146,7 +170,7 @@ fn a_client_that_breaks_off_preprocessing_does_not_stop_the_server() {
     };
     raw.send(&hello.encode()).unwrap();
     match ToClient::decode(&raw.recv().unwrap()).unwrap() {
-        ToClient::WelcomeTwoParty { plan } => assert!(!plan.layers.is_empty()),
+        ToClient::WelcomeTwoParty { plan, .. } => assert!(!plan.layers.is_empty()),
         other => panic!("expected a dealer-free welcome, got {other:?}"),
     }
     // Garbage where the base OTs belong.

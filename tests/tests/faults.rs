@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use veil_dealer::Sessions;
 use veil_net::{Fingerprint, KnownHosts, NetError, KNOWN_HOSTS};
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
-use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup};
+use veil_protocol::engine::{self, ClientSetup, Preprocessing, ServerSetup, ServerSource};
 use veil_protocol::engine::{correction_len, SessionMasks};
 use veil_protocol::material::MaterialMsg;
 use veil_protocol::plan::Plan;
 use veil_protocol::prg::{Prg, Seed};
-use veil_protocol::session::{PeerError, SessionError, Usage};
+use veil_protocol::session::{PeerError, SessionError, Usage, FIRST_FRAME};
 use veil_protocol::share::Role;
 use veil_protocol::wire::{FromDealer, SessionId, ToClient, ToDealer, ToServer};
 use veil_tests::{
@@ -229,6 +229,25 @@ fn garbage_instead_of_a_hello_gets_an_error_and_the_server_keeps_serving() {
         .expect_err("the server answers garbage with a hang-up");
     assert!(matches!(err, ChannelError::Closed), "{err:?}");
     expect_logged_failure(&h, "malformed message");
+    still_serving(&h);
+    h.shutdown();
+}
+
+#[test]
+fn a_first_message_longer_than_a_hello_is_refused_unread_by_the_server_and_the_dealer() {
+    let h = Harness::start();
+    let long = noise(5, FIRST_FRAME + 1);
+    let mut raw = h.raw_server();
+    raw.send(&long).unwrap();
+    let err = raw.recv().expect_err("the server hangs up");
+    assert!(matches!(err, ChannelError::Closed), "{err:?}");
+    expect_logged_failure(&h, "frame longer than the maximum");
+    let mut raw = h.raw_dealer();
+    raw.send(&long).unwrap();
+    let err = raw.recv().expect_err("the dealer hangs up");
+    assert!(matches!(err, ChannelError::Closed), "{err:?}");
+    // Both serve on; the limit is lifted after the first message (the dealer-free tests'
+    // uploads of 165,904 bytes pass).
     still_serving(&h);
     h.shutdown();
 }
@@ -489,8 +508,14 @@ fn over_the_wire_each_fetch_is_the_next_querys_material() {
     let (mut srng, mut crng) = (Prg::from_os(), Prg::from_os());
     let outputs = thread::scope(|s| {
         let server_side = s.spawn(|| {
-            let mut setup =
-                ServerSetup::run(&mut sch, &plan, &model.weights, Some(&masks), &mut srng).unwrap();
+            let mut setup = ServerSetup::run(
+                &mut sch,
+                &plan,
+                &model.weights,
+                ServerSource::Dealer(&masks),
+                &mut srng,
+            )
+            .unwrap();
             for m in servers {
                 let material = setup.expand(m).unwrap();
                 let query = setup.offline(&mut sch, material, &mut srng).unwrap();

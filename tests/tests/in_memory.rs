@@ -3,11 +3,12 @@
 //! without, under both backends. So the in-memory session tests (`veil-protocol`'s
 //! `tests/sessions.rs`) speak for the real binaries' figures.
 
+use veil_protocol::material::{LinearPrep, Preprocessing};
 use veil_protocol::plan::Backend;
 use veil_protocol::prg::Prg;
 use veil_protocol::session::client::{self, Options};
 use veil_protocol::session::mem::{MemNet, DEALER, SERVER};
-use veil_protocol::session::server::{HostedModel, Hosting};
+use veil_protocol::session::server::{Dealing, HostedModel, Hosting};
 use veil_protocol::session::{PhaseCost, QueryReport};
 use veil_tests::{mlp, mnist, secure_output, Harness};
 
@@ -27,7 +28,7 @@ fn counted(r: &QueryReport) -> QueryReport {
 }
 
 /// Two queries of the MLP in memory.
-fn in_memory(backend: Backend, dealer: bool) -> Vec<QueryReport> {
+fn in_memory(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
     let model = mlp();
     let net = MemNet::new(Hosting {
         models: vec![HostedModel {
@@ -35,7 +36,10 @@ fn in_memory(backend: Backend, dealer: bool) -> Vec<QueryReport> {
             plan: model.plan.clone(),
             weights: model.weights.clone(),
         }],
-        dealer: dealer.then(|| DEALER.to_string()),
+        dealing: match source {
+            Preprocessing::Dealer => Dealing::Dealer(DEALER.to_string()),
+            Preprocessing::TwoParty(linear) => Dealing::TwoParty(linear),
+        },
         precomputed: None,
     });
     let mut rng = Prg::from_os();
@@ -60,9 +64,13 @@ fn in_memory(backend: Backend, dealer: bool) -> Vec<QueryReport> {
 }
 
 /// Two queries of the MLP over QUIC.
-fn over_quic(backend: Backend, dealer: bool) -> Vec<QueryReport> {
+fn over_quic(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
     let builder = Harness::builder().model(None, &veil_tests::model_path("mnist-mlp.onnx"));
-    let h = if dealer { builder } else { builder.no_dealer() }.start();
+    let h = match source {
+        Preprocessing::Dealer => builder,
+        Preprocessing::TwoParty(linear) => builder.no_dealer_with(linear),
+    }
+    .start();
     let opts = Options {
         backend,
         ..h.options()
@@ -79,15 +87,19 @@ fn over_quic(backend: Backend, dealer: bool) -> Vec<QueryReport> {
 
 #[test]
 fn a_session_in_memory_counts_what_it_counts_over_quic() {
-    for (backend, dealer) in [(Backend::Gmw, true), (Backend::Gc, false)] {
-        let memory = in_memory(backend, dealer);
-        let quic = over_quic(backend, dealer);
+    for (backend, source) in [
+        (Backend::Gmw, Preprocessing::Dealer),
+        (Backend::Gc, Preprocessing::TwoParty(LinearPrep::Ot)),
+        (Backend::Gmw, Preprocessing::TwoParty(LinearPrep::He)),
+    ] {
+        let memory = in_memory(backend, source);
+        let quic = over_quic(backend, source);
         for (q, (m, n)) in memory.iter().zip(&quic).enumerate() {
             assert!(m.online.bytes > 0);
             assert_eq!(
                 counted(m),
                 counted(n),
-                "{backend:?}, dealer {dealer}, query {q}: in memory vs over QUIC"
+                "{backend:?}, {source:?}, query {q}: in memory vs over QUIC"
             );
         }
     }

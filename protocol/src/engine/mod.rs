@@ -2,7 +2,8 @@
 //!
 //! Phases (CONTRACT.md): *setup* once per client session ([`ServerSetup::run`],
 //! [`ClientSetup::run`]: each layer's own setup, such as the masked weights E = W − U
-//! with a dealer, then without a dealer the base OTs of two-party preprocessing, then
+//! with a dealer; then without a dealer the base OTs of two-party preprocessing, where a
+//! layer uses OT, and the client's RLWE public key, where the linear layers use it; then
 //! under GC the garbling session); *offline* per query (the material from the dealer's
 //! message or made by the two parties, then each party's offline step); *online* from the
 //! client's encoded input to its decoded output ([`server_online`], [`client_online`]).
@@ -22,20 +23,21 @@ pub mod cost;
 mod deal;
 mod kept;
 
-pub use crate::material::Preprocessing;
+pub use crate::material::{LinearPrep, Preprocessing};
 pub use deal::{correction_len, correction_len_by_layer, deal, SessionMasks};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand_core::{CryptoRng, RngCore};
+use rand_core::{CryptoRng, CryptoRngCore, RngCore};
 
 use crate::channel::{Link, Phase, Scope};
 use crate::error::ProtocolError;
+use crate::he::exchange::{HeClient, HeServer};
 use crate::layers::relu_gc::{GcClient, GcServer};
 use crate::layers::{
-    ClientCx, ClientLayer, ClientPiece, ClientStep, Inputs, ServerCx, ServerLayer, ServerPiece,
-    ServerStep, Stack,
+    ClientCx, ClientLayer, ClientPiece, ClientStep, Inputs, LayerSource, Makers, ServerCx,
+    ServerLayer, ServerPiece, ServerStep, Stack,
 };
 use crate::material::{Draw, MaterialMsg};
 use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Weights};
@@ -44,21 +46,81 @@ use crate::prg::Prg;
 use crate::ring::Ring;
 use crate::share::Role;
 
+/// Where the server's session takes its material from.
+#[derive(Clone, Copy, Debug)]
+pub enum ServerSource<'a> {
+    /// The dealer, whose session masks U these are.
+    Dealer(&'a SessionMasks),
+    /// The two parties, the linear layers' part made as this says.
+    TwoParty(LinearPrep),
+}
+
+impl ServerSource<'_> {
+    /// The source as the client knows it.
+    pub fn preprocessing(&self) -> Preprocessing {
+        match self {
+            ServerSource::Dealer(_) => Preprocessing::Dealer,
+            ServerSource::TwoParty(linear) => Preprocessing::TwoParty(*linear),
+        }
+    }
+}
+
 /// The server's half of a session after setup: each layer's session state, and the
-/// garbling and OT sessions that the plan's layers share.
+/// garbling, OT and RLWE sessions that the plan's layers share.
 pub struct ServerSetup {
     layers: Vec<Arc<dyn ServerLayer>>,
     gc: Option<GcServer>,
-    prep: Option<PrepSession>,
+    two_party: Option<TwoParty<HeServer>>,
 }
 
 /// The client's half of a session after setup.
 pub struct ClientSetup {
     layers: Vec<Arc<dyn ClientLayer>>,
     gc: Option<GcClient>,
-    prep: Option<PrepSession>,
+    two_party: Option<TwoParty<HeClient>>,
     /// Bytes of the dealer's corrections per query.
     corrections: usize,
+}
+
+/// A party's sessions for making material without a dealer: OT where a layer uses it,
+/// and its half of the RLWE session (`HeServer` or `HeClient`) where the linear layers do.
+struct TwoParty<H> {
+    ot: Option<PrepSession>,
+    he: Option<H>,
+}
+
+impl<H> TwoParty<H> {
+    /// A dealer-free session's set-up as `role`: OT for GMW's material or for linear
+    /// layers made by OT, then `he_setup` (this party's RLWE half) where the linear layers
+    /// use it.
+    fn setup(
+        ch: &mut Link,
+        plan: &Plan,
+        linear: LinearPrep,
+        role: Role,
+        rng: &mut (impl RngCore + CryptoRng),
+        he_setup: fn(&mut Link, &mut dyn CryptoRngCore) -> Result<H, ProtocolError>,
+    ) -> Result<TwoParty<H>, ProtocolError> {
+        let needs_ot = plan.backend == Backend::Gmw || linear == LinearPrep::Ot;
+        Ok(TwoParty {
+            ot: match needs_ot {
+                true => Some(PrepSession::setup(ch, role, rng)?),
+                false => None,
+            },
+            he: match linear {
+                LinearPrep::He => Some(he_setup(ch, rng)?),
+                LinearPrep::Ot => None,
+            },
+        })
+    }
+
+    /// Both sessions as the layers take them.
+    fn makers(&mut self) -> Makers<'_, H> {
+        Makers {
+            ot: self.ot.as_mut(),
+            he: self.he.as_mut(),
+        }
+    }
 }
 
 /// The server's material for one query, from the dealer or made with the client.
@@ -98,33 +160,53 @@ const NOT_TWO_PARTY: ProtocolError =
     ProtocolError::Misuse("two-party material asked of a session with a dealer");
 
 impl ServerSetup {
-    /// The server's setup. With the dealer's session masks `masks`, each linear layer
-    /// sends E = W − U; without (`None`), the base OTs of two-party preprocessing run and
-    /// nothing of W is sent. Under GC the garbling session starts (hash key, base OTs).
+    /// The server's setup. With the dealer's session masks, each linear layer sends
+    /// E = W − U; without, nothing of W is sent: each layer lays its weights out for the
+    /// two-party products, the base OTs run where a layer uses OT, and the client's RLWE
+    /// public key arrives where the linear layers use it. Under GC the garbling session
+    /// starts (hash key, base OTs).
     pub fn run(
         ch: &mut Link,
         plan: &Plan,
         weights: &Weights,
-        masks: Option<&SessionMasks>,
+        source: ServerSource<'_>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<ServerSetup, ProtocolError> {
         let by_layer = layer_weights(plan, weights)?;
         let mut layers = Vec::with_capacity(plan.layers.len());
         for (index, protocol) in Stack::of(plan).iter().enumerate() {
             ch.enter(Scope::layer(Phase::Setup, index));
-            let mask = masks.map(|m| m.layer(index));
-            layers.push(protocol.clone().server_setup(ch, by_layer[index], mask)?);
+            let layer_source = match source {
+                ServerSource::Dealer(masks) => LayerSource::Dealer(masks.layer(index)),
+                ServerSource::TwoParty(linear) => LayerSource::TwoParty(linear),
+            };
+            layers.push(
+                protocol
+                    .clone()
+                    .server_setup(ch, by_layer[index], layer_source)?,
+            );
         }
         ch.enter(Scope::phase(Phase::Setup));
-        let prep = match masks {
-            Some(_) => None,
-            None => Some(PrepSession::setup(ch, Role::Server, rng)?),
+        let two_party = match source {
+            ServerSource::Dealer(_) => None,
+            ServerSource::TwoParty(linear) => Some(TwoParty::setup(
+                ch,
+                plan,
+                linear,
+                Role::Server,
+                rng,
+                HeServer::setup,
+            )?),
         };
         let gc = match plan.backend {
             Backend::Gc => Some(GcServer::setup(ch, rng)?),
             Backend::Gmw => None,
         };
-        Ok(ServerSetup { layers, gc, prep })
+        Ok(ServerSetup {
+            layers,
+            gc,
+            two_party,
+        })
     }
 
     /// One query's material from the dealer's message.
@@ -138,11 +220,11 @@ impl ServerSetup {
     /// Without a dealer, makes one query's material with the client, who calls
     /// [`ClientSetup::make`] at once.
     pub fn make(&mut self, ch: &mut Link) -> Result<ServerMaterial, ProtocolError> {
-        let prep = self.prep.as_mut().ok_or(NOT_TWO_PARTY)?;
+        let mut makers = self.two_party.as_mut().ok_or(NOT_TWO_PARTY)?.makers();
         let mut pieces = Vec::with_capacity(self.layers.len());
         for (index, layer) in self.layers.iter().enumerate() {
             ch.enter(Scope::layer(Phase::Offline, index));
-            pieces.push(layer.clone().make(prep, ch)?);
+            pieces.push(layer.clone().make(&mut makers, ch)?);
         }
         Ok(ServerMaterial(pieces))
     }
@@ -173,8 +255,9 @@ impl ServerSetup {
 
 impl ClientSetup {
     /// The client's setup: each layer's (with a dealer, E for each linear layer), then
-    /// without a dealer the base OTs of two-party preprocessing; under GC it then joins
-    /// the garbling session.
+    /// without a dealer the base OTs of two-party preprocessing where a layer uses OT and
+    /// its RLWE key pair where the linear layers use it (the public key goes to the
+    /// server); under GC it then joins the garbling session.
     pub fn run(
         ch: &mut Link,
         plan: &Plan,
@@ -190,9 +273,16 @@ impl ClientSetup {
             layers.push(protocol.clone().client_setup(ch, source)?);
         }
         ch.enter(Scope::phase(Phase::Setup));
-        let prep = match source {
+        let two_party = match source {
             Preprocessing::Dealer => None,
-            Preprocessing::TwoParty => Some(PrepSession::setup(ch, Role::Client, rng)?),
+            Preprocessing::TwoParty(linear) => Some(TwoParty::setup(
+                ch,
+                plan,
+                linear,
+                Role::Client,
+                rng,
+                HeClient::setup,
+            )?),
         };
         let gc = match plan.backend {
             Backend::Gc => Some(GcClient::setup(ch, rng)?),
@@ -201,7 +291,7 @@ impl ClientSetup {
         Ok(ClientSetup {
             layers,
             gc,
-            prep,
+            two_party,
             corrections,
         })
     }
@@ -232,11 +322,11 @@ impl ClientSetup {
         ch: &mut Link,
         done: &mut dyn FnMut(usize),
     ) -> Result<ClientMaterial, ProtocolError> {
-        let prep = self.prep.as_mut().ok_or(NOT_TWO_PARTY)?;
+        let mut makers = self.two_party.as_mut().ok_or(NOT_TWO_PARTY)?.makers();
         let mut pieces = Vec::with_capacity(self.layers.len());
         for (index, layer) in self.layers.iter().enumerate() {
             ch.enter(Scope::layer(Phase::Offline, index));
-            pieces.push(layer.clone().make(prep, ch)?);
+            pieces.push(layer.clone().make(&mut makers, ch)?);
             done(index);
         }
         Ok(ClientMaterial(pieces))

@@ -12,8 +12,15 @@ use crate::ring::{truncate, FixedPoint};
 use crate::stored::Stored;
 use rand_core::RngCore;
 
-/// Both sources of material, for the tests that run each.
-const SOURCES: [Preprocessing; 2] = [Preprocessing::Dealer, Preprocessing::TwoParty];
+/// Every source of material, for the tests that run each.
+const SOURCES: [Preprocessing; 3] = [
+    Preprocessing::Dealer,
+    Preprocessing::TwoParty(LinearPrep::He),
+    Preprocessing::TwoParty(LinearPrep::Ot),
+];
+
+/// Both ways of making the linear layers' material without a dealer.
+const LINEAR: [LinearPrep; 2] = [LinearPrep::He, LinearPrep::Ot];
 
 /// A test's generator from the OS, its seed printed on failure by the caller.
 fn test_rng() -> (Seed, Prg) {
@@ -301,31 +308,51 @@ fn dealer_free_layers_cost_exactly_their_formula() {
     let (_, mut rng) = test_rng();
     let (cnn_plan, cnn_weights) = cnn(fixed, &mut rng);
     let (mlp_plan, mlp_weights) = mlp(&[30, 24, 16, 10], fixed, &mut rng);
-    for (mut plan, weights) in [(cnn_plan, cnn_weights), (mlp_plan, mlp_weights)] {
+    let plans = [(cnn_plan, cnn_weights), (mlp_plan, mlp_weights)];
+    for ((mut plan, weights), linear) in plans
+        .into_iter()
+        .flat_map(|p| LINEAR.map(|l| (p.clone(), l)))
+    {
         for backend in [Backend::Gmw, Backend::Gc] {
             plan.backend = backend;
             let input = vec![fixed.encode(0.25); plan.input_len()];
-            let run = run(&plan, &weights, &input, Preprocessing::TwoParty, &mut rng);
-            let formula = cost::two_party(&plan).unwrap();
+            let run = run(
+                &plan,
+                &weights,
+                &input,
+                Preprocessing::TwoParty(linear),
+                &mut rng,
+            );
+            let formula = cost::two_party(&plan, linear).unwrap();
             for (layer, want) in formula.iter().enumerate() {
-                let linear = plan.layers[layer].kind.is_linear();
+                let is_linear = plan.layers[layer].kind.is_linear();
                 let scope = Scope::layer(Phase::Offline, layer);
                 let (bytes, rounds) = joint(run.server.tally(scope), run.client.tally(scope));
                 // Under GMW a layer's rounds are its own flights, though the engine
                 // visits its scope twice (material, then the offline step): a linear
-                // layer's product is one flight, a GMW layer's material three (triples,
-                // then the pairs both ways). (A garbled layer's scope opens with the
-                // material phase and closes with its own OTs and tables.)
+                // layer's product by OT is one flight, by RLWE a round trip whose upload
+                // rides in the client's last flight when the client spoke last (after its
+                // public key, or a ReLU layer's pairs), a GMW layer's material three
+                // (triples, then the pairs both ways). (A garbled layer's scope opens with
+                // the material phase and closes with its own OTs and tables.)
                 if backend == Backend::Gmw {
-                    let flights = if linear { 1 } else { 3 };
-                    assert_eq!(rounds, flights, "layer {layer}: offline rounds");
+                    let flights = match (is_linear, linear) {
+                        (true, LinearPrep::He) => 1..=2,
+                        (true, LinearPrep::Ot) => 1..=1,
+                        (false, _) => 3..=3,
+                    };
+                    assert!(
+                        flights.contains(&rounds),
+                        "layer {layer}: {rounds} offline rounds"
+                    );
                 }
-                if backend == Backend::Gc && !linear {
+                if backend == Backend::Gc && !is_linear {
                     continue; // the garbled layer's own offline traffic shares the scope
                 }
-                assert_eq!(bytes, *want, "{backend:?}, layer {layer}");
+                assert_eq!(bytes, *want, "{backend:?} {linear:?}, layer {layer}");
             }
-            // No E = W − U: the setup holds the base OTs only (and GC's own set-up).
+            // No E = W − U: the setup holds the base OTs and the RLWE public key, as the
+            // layers use them (and GC's own set-up).
             for (l, _) in plan.linear_layers() {
                 let scope = Scope::layer(Phase::Setup, l);
                 assert_eq!(joint(run.server.tally(scope), run.client.tally(scope)).0, 0);
@@ -333,7 +360,15 @@ fn dealer_free_layers_cost_exactly_their_formula() {
             if backend == Backend::Gmw {
                 let scope = Scope::phase(Phase::Setup);
                 let (bytes, _) = joint(run.server.tally(scope), run.client.tally(scope));
-                assert_eq!(bytes, 2 * (32 + 4096), "base OTs both ways");
+                let key = match linear {
+                    LinearPrep::He => crate::he::exchange::PUBLIC_KEY_BYTES as u64,
+                    LinearPrep::Ot => 0,
+                };
+                assert_eq!(
+                    bytes,
+                    2 * (32 + 4096) + key,
+                    "base OTs both ways, and the key"
+                );
             }
             // The online phase is the dealer path's.
             for (layer, want) in cost::online(&plan).iter().enumerate() {
@@ -366,7 +401,13 @@ type Made = (Vec<Vec<Vec<u8>>>, Vec<Vec<Vec<u8>>>);
 /// Sets up one dealer-free session of `plan` and makes `n` queries' material and offline
 /// steps; returns each party's queries, layer by layer, as stored bytes. The client counts
 /// the layers it was told were done into `seen`.
-fn made_queries(plan: &Plan, weights: &Weights, n: usize, seen: &mut Vec<usize>) -> Made {
+fn made_queries(
+    plan: &Plan,
+    weights: &Weights,
+    linear: LinearPrep,
+    n: usize,
+    seen: &mut Vec<usize>,
+) -> Made {
     let (a, b) = MemTransport::pair();
     let (_, mut rng) = test_rng();
     let (mut server_rng, mut client_rng) = (rng.split(), rng.split());
@@ -374,7 +415,8 @@ fn made_queries(plan: &Plan, weights: &Weights, n: usize, seen: &mut Vec<usize>)
         let server = scope.spawn(move || {
             let rng = &mut server_rng;
             let mut ch = Channel::new(a);
-            let mut setup = ServerSetup::run(&mut ch, plan, weights, None, rng).unwrap();
+            let source = ServerSource::TwoParty(linear);
+            let mut setup = ServerSetup::run(&mut ch, plan, weights, source, rng).unwrap();
             (0..n)
                 .map(|_| {
                     let m = setup.make(&mut ch).unwrap();
@@ -385,7 +427,8 @@ fn made_queries(plan: &Plan, weights: &Weights, n: usize, seen: &mut Vec<usize>)
         });
         let rng = &mut client_rng;
         let mut ch = Channel::new(b);
-        let mut setup = ClientSetup::run(&mut ch, plan, Preprocessing::TwoParty, rng).unwrap();
+        let source = Preprocessing::TwoParty(linear);
+        let mut setup = ClientSetup::run(&mut ch, plan, source, rng).unwrap();
         let client = (0..n)
             .map(|_| {
                 let m = setup.make(&mut ch, &mut |i| seen.push(i)).unwrap();
@@ -398,14 +441,21 @@ fn made_queries(plan: &Plan, weights: &Weights, n: usize, seen: &mut Vec<usize>)
 }
 
 /// Two queries of one dealer-free session: every piece of material is fresh, and the
-/// linear shares sum to W ⋆ V.
+/// linear shares sum to W ⋆ V (modulo what the layer's consumer reads, by RLWE).
 #[test]
 fn dealer_free_queries_never_share_material() {
     let fixed = FixedPoint { f: 10, k: 34 };
     let (_, mut rng) = test_rng();
     let (plan, weights) = cnn(fixed, &mut rng);
+    for linear in LINEAR {
+        fresh_material(&plan, &weights, linear);
+    }
+}
+
+fn fresh_material(plan: &Plan, weights: &Weights, linear: LinearPrep) {
+    let fixed = plan.fixed;
     let mut seen = Vec::new();
-    let (server, client) = made_queries(&plan, &weights, 2, &mut seen);
+    let (server, client) = made_queries(plan, weights, linear, 2, &mut seen);
     let layers: Vec<usize> = (0..plan.layers.len()).collect();
     assert_eq!(
         seen,
@@ -441,7 +491,14 @@ fn dealer_free_queries_never_share_material() {
                     *v = v.wrapping_sub(t << fixed.f);
                 }
             }
-            assert_eq!(sum, l.apply(w, mask), "layer {i}: shares of W ⋆ V");
+            let bits = match linear {
+                LinearPrep::He => crate::he::exchange::output_bits(plan, i),
+                LinearPrep::Ot => 64,
+            };
+            let read = |v: Ring| v & (u64::MAX >> (64 - bits));
+            let want: Vec<Ring> = l.apply(w, mask).into_iter().map(read).collect();
+            let sum: Vec<Ring> = sum.into_iter().map(read).collect();
+            assert_eq!(sum, want, "layer {i} {linear:?}: shares of W ⋆ V");
         }
     }
 }
@@ -454,9 +511,12 @@ fn kept_queries_are_spent_later_out_of_order() {
     let (seed, mut rng) = test_rng();
     let fixed = FixedPoint { f: 10, k: 34 };
     let (mut plan, weights) = cnn(fixed, &mut rng);
-    for backend in [Backend::Gmw, Backend::Gc] {
+    for (backend, linear) in [
+        (Backend::Gmw, LinearPrep::He),
+        (Backend::Gc, LinearPrep::Ot),
+    ] {
         plan.backend = backend;
-        let (server, client) = made_queries(&plan, &weights, 3, &mut Vec::new());
+        let (server, client) = made_queries(&plan, &weights, linear, 3, &mut Vec::new());
         let joined = |layers: &Vec<Vec<u8>>| {
             let mut w = Writer::default();
             w.u32(layers.len() as u32);

@@ -7,13 +7,14 @@
 
 use std::sync::Arc;
 
-use super::{ClientCx, Clocks, Inputs, LayerProtocol, ServerCx};
+use super::{
+    ClientCx, ClientMake, Clocks, Inputs, LayerProtocol, LayerSource, ServerCx, ServerMake,
+};
 use crate::channel::Link;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
-use crate::material::{Draw, Preprocessing};
+use crate::material::{Draw, LinearPrep, Preprocessing};
 use crate::plan::LinearWeights;
-use crate::prep::PrepSession;
 use crate::ring::Ring;
 use crate::stored::Stored;
 
@@ -25,7 +26,7 @@ pub(crate) trait Layer: Send + Sync {
     /// See [`LayerProtocol::setup_bytes`].
     fn setup_bytes(&self) -> u64;
     /// See [`LayerProtocol::two_party_bytes`].
-    fn two_party_bytes(&self) -> Result<u64, ProtocolError>;
+    fn two_party_bytes(&self, linear: LinearPrep) -> Result<u64, ProtocolError>;
     /// See [`LayerProtocol::mask_len`].
     fn mask_len(&self) -> usize;
     /// Bytes of corrections the dealer sends the client for this layer, per query.
@@ -37,7 +38,7 @@ pub(crate) trait Layer: Send + Sync {
         self: Arc<Self>,
         ch: &mut Link,
         weights: Option<&LinearWeights>,
-        mask: Option<&[Ring]>,
+        source: LayerSource<'_>,
     ) -> Result<Arc<dyn ServerLayer>, ProtocolError>;
     /// The client's setup of this layer.
     fn client_setup(
@@ -60,7 +61,7 @@ pub(crate) trait ServerLayer: Send + Sync {
     /// This layer's material made with the client.
     fn make(
         self: Arc<Self>,
-        prep: &mut PrepSession,
+        cx: &mut ServerMake<'_>,
         ch: &mut Link,
     ) -> Result<Box<dyn ServerPiece>, ProtocolError>;
 }
@@ -95,7 +96,7 @@ pub(crate) trait ClientLayer: Send + Sync {
     /// This layer's material made with the server.
     fn make(
         self: Arc<Self>,
-        prep: &mut PrepSession,
+        cx: &mut ClientMake<'_>,
         ch: &mut Link,
     ) -> Result<Box<dyn ClientPiece>, ProtocolError>;
 }
@@ -135,8 +136,8 @@ impl<P: LayerProtocol> Layer for P {
         LayerProtocol::setup_bytes(self)
     }
 
-    fn two_party_bytes(&self) -> Result<u64, ProtocolError> {
-        LayerProtocol::two_party_bytes(self)
+    fn two_party_bytes(&self, linear: LinearPrep) -> Result<u64, ProtocolError> {
+        LayerProtocol::two_party_bytes(self, linear)
     }
 
     fn mask_len(&self) -> usize {
@@ -158,9 +159,9 @@ impl<P: LayerProtocol> Layer for P {
         self: Arc<Self>,
         ch: &mut Link,
         weights: Option<&LinearWeights>,
-        mask: Option<&[Ring]>,
+        source: LayerSource<'_>,
     ) -> Result<Arc<dyn ServerLayer>, ProtocolError> {
-        let state = LayerProtocol::server_setup(&*self, ch, weights, mask)?;
+        let state = LayerProtocol::server_setup(&*self, ch, weights, source)?;
         Ok(Arc::new(ServerOf {
             protocol: self,
             state,
@@ -245,10 +246,10 @@ impl<P: LayerProtocol> ServerLayer for ServerOf<P> {
 
     fn make(
         self: Arc<Self>,
-        prep: &mut PrepSession,
+        cx: &mut ServerMake<'_>,
         ch: &mut Link,
     ) -> Result<Box<dyn ServerPiece>, ProtocolError> {
-        let material = self.protocol.server_make(&self.state, prep, ch)?;
+        let material = self.protocol.server_make(&self.state, cx, ch)?;
         Ok(Box::new(ServerPieceOf {
             layer: self,
             material,
@@ -314,10 +315,10 @@ impl<P: LayerProtocol> ClientLayer for ClientOf<P> {
 
     fn make(
         self: Arc<Self>,
-        prep: &mut PrepSession,
+        cx: &mut ClientMake<'_>,
         ch: &mut Link,
     ) -> Result<Box<dyn ClientPiece>, ProtocolError> {
-        let material = self.protocol.client_make(&self.state, prep, ch)?;
+        let material = self.protocol.client_make(&self.state, cx, ch)?;
         Ok(Box::new(ClientPieceOf {
             layer: self,
             material,

@@ -8,9 +8,10 @@
 //! it) and takes `E ⋆ V + [U⋆V]_c` as its output share, which it computed offline; the
 //! server takes `W ⋆ (x_s + F) + [U⋆V]_s + b`. The shares sum to `W ⋆ x + b`.
 //!
-//! Without a dealer there is no U and no E: the parties make shares of `W ⋆ V` by
-//! oblivious transfer ([`crate::prep`]: Gilboa's product with the layer as a sparse
-//! matrix M(W), 1,024 bytes per column plus 260 per nonzero), the client's output share is
+//! Without a dealer there is no U and no E: the parties make shares of `W ⋆ V` under the
+//! client's RLWE key ([`crate::he`]: one round trip, a few hundred kilobytes per layer) or
+//! by oblivious transfer ([`crate::prep`]: Gilboa's product with the layer as a sparse
+//! matrix M(W), 1,024 bytes per column plus 260 per nonzero); the client's output share is
 //! `[W⋆V]_c` and the server's steps are unchanged, with `[W⋆V]_s` in place of `[U⋆V]_s`.
 //!
 //! A residual input is re-shared so that the client's output share stays known offline
@@ -20,13 +21,17 @@
 
 use rand_core::CryptoRngCore;
 
-use super::{residual, ClientCx, Clocks, Inputs, LayerProtocol, ServerCx};
+use super::{
+    residual, ClientCx, ClientMake, Clocks, Inputs, LayerProtocol, LayerSource, ServerCx,
+    ServerMake,
+};
 use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
-use crate::material::{Draw, LinearShare, Pair, Preprocessing};
+use crate::he::exchange::{HeLayer, ServerKernels};
+use crate::material::{Draw, LinearPrep, LinearShare, Pair, Preprocessing};
 use crate::plan::{Linear, LinearWeights};
-use crate::prep::{linear_bytes, mask_share, weights_share, LinearMatrix, PrepSession};
+use crate::prep::{linear_bytes, mask_share, weights_share, LinearMatrix};
 use crate::ring::{FixedPoint, Ring};
 use crate::share;
 use crate::stored::Stored;
@@ -171,27 +176,38 @@ pub(crate) fn server_online<T: Transport + ?Sized>(
     Ok(y)
 }
 
-/// The layer's protocol: its shape and fixed point.
+/// The layer's protocol: its shape, fixed point, and the width its consumer reads of its
+/// outputs (64 for the last layer, `k` where a ReLU reads them).
 pub(crate) struct LinearLayer {
     layer: Linear,
     fixed: FixedPoint,
+    bits: u32,
 }
 
 impl LinearLayer {
-    /// The protocol of a layer of this shape.
-    pub fn new(layer: Linear, fixed: FixedPoint) -> LinearLayer {
-        LinearLayer { layer, fixed }
+    /// The protocol of a layer of this shape whose outputs are read on `bits` bits.
+    pub fn new(layer: Linear, fixed: FixedPoint, bits: u32) -> LinearLayer {
+        LinearLayer { layer, fixed, bits }
     }
 }
 
-/// What the server keeps of the session: nothing with a dealer (W is passed in online),
-/// M(W) without one.
-pub(crate) struct ServerSession(Option<(LinearMatrix, Vec<Ring>)>);
+/// What the server keeps of the session: nothing with a dealer (W is passed in online);
+/// without one, W laid out for its products: kernel polynomials, or the matrix M(W).
+pub(crate) enum ServerSession {
+    Dealer,
+    He(Box<ServerKernels>),
+    Ot {
+        matrix: LinearMatrix,
+        values: Vec<Ring>,
+    },
+}
 
-/// What the client keeps of the session: E = W − U with a dealer, M's pattern without.
+/// What the client keeps of the session: E = W − U with a dealer; without one, the
+/// layer's layout for the products, or M's pattern.
 pub(crate) enum ClientSession {
     Dealer { masked_weights: Vec<Ring> },
-    TwoParty { matrix: LinearMatrix },
+    He(Box<HeLayer>),
+    Ot { matrix: LinearMatrix },
 }
 
 const NOT_TWO_PARTY: ProtocolError =
@@ -215,40 +231,49 @@ impl LayerProtocol for LinearLayer {
         8 * self.layer.op.weight_len() as u64
     }
 
-    fn two_party_bytes(&self) -> Result<u64, ProtocolError> {
-        let (server, client) = linear_bytes(LinearMatrix::of(&self.layer)?.pattern());
-        Ok((server + client) as u64)
+    fn two_party_bytes(&self, linear: LinearPrep) -> Result<u64, ProtocolError> {
+        let (up, down) = match linear {
+            LinearPrep::He => HeLayer::new(self.layer, self.bits).bytes(),
+            LinearPrep::Ot => {
+                let (server, client) = linear_bytes(LinearMatrix::of(&self.layer)?.pattern());
+                (server as u64, client as u64)
+            }
+        };
+        Ok(up + down)
     }
 
     fn mask_len(&self) -> usize {
         self.layer.op.weight_len()
     }
 
-    /// With the dealer's U: sends `E = W − U`. Without: derives M(W).
+    /// With the dealer's U: sends `E = W − U`. Without: lays W out for its products.
     fn server_setup(
         &self,
         ch: &mut Link,
         weights: Option<&LinearWeights>,
-        mask: Option<&[Ring]>,
+        source: LayerSource<'_>,
     ) -> Result<ServerSession, ProtocolError> {
         let weights = weights.ok_or(ProtocolError::Misuse("a linear layer without weights"))?;
-        match mask {
-            Some(u) => {
+        match source {
+            LayerSource::Dealer(u) => {
                 let e = share::sub(&weights.w, u);
                 let mut w = Writer::with_capacity(8 * e.len());
                 w.ring(&e);
                 ch.send(&w.into_bytes())?;
-                Ok(ServerSession(None))
+                Ok(ServerSession::Dealer)
             }
-            None => {
+            LayerSource::TwoParty(LinearPrep::He) => Ok(ServerSession::He(Box::new(
+                HeLayer::new(self.layer, self.bits).kernels(&weights.w)?,
+            ))),
+            LayerSource::TwoParty(LinearPrep::Ot) => {
                 let matrix = LinearMatrix::of(&self.layer)?;
                 let values = matrix.weights(&weights.w)?;
-                Ok(ServerSession(Some((matrix, values))))
+                Ok(ServerSession::Ot { matrix, values })
             }
         }
     }
 
-    /// With a dealer: receives E. Without: derives M's pattern.
+    /// With a dealer: receives E. Without: the layout of the products.
     fn client_setup(
         &self,
         ch: &mut Link,
@@ -262,7 +287,10 @@ impl LayerProtocol for LinearLayer {
                 r.finish()?;
                 Ok(ClientSession::Dealer { masked_weights })
             }
-            Preprocessing::TwoParty => Ok(ClientSession::TwoParty {
+            Preprocessing::TwoParty(LinearPrep::He) => Ok(ClientSession::He(Box::new(
+                HeLayer::new(self.layer, self.bits),
+            ))),
+            Preprocessing::TwoParty(LinearPrep::Ot) => Ok(ClientSession::Ot {
                 matrix: LinearMatrix::of(&self.layer)?,
             }),
         }
@@ -275,13 +303,19 @@ impl LayerProtocol for LinearLayer {
     fn server_make(
         &self,
         session: &ServerSession,
-        prep: &mut PrepSession,
+        cx: &mut ServerMake<'_>,
         ch: &mut Link,
     ) -> Result<LinearShare, ProtocolError> {
-        let (matrix, values) = session.0.as_ref().ok_or(NOT_TWO_PARTY)?;
+        let uv = match session {
+            ServerSession::Dealer => return Err(NOT_TWO_PARTY),
+            ServerSession::He(kernels) => kernels.server(cx.he()?, ch)?,
+            ServerSession::Ot { matrix, values } => {
+                weights_share(cx.ot()?, ch, matrix.pattern(), values)?
+            }
+        };
         Ok(LinearShare {
             mask: Vec::new(),
-            uv: weights_share(prep, ch, matrix.pattern(), values)?,
+            uv,
         })
     }
 
@@ -289,15 +323,24 @@ impl LayerProtocol for LinearLayer {
     fn client_make(
         &self,
         session: &ClientSession,
-        prep: &mut PrepSession,
+        cx: &mut ClientMake<'_>,
         ch: &mut Link,
     ) -> Result<LinearShare, ProtocolError> {
-        let ClientSession::TwoParty { matrix } = session else {
-            return Err(NOT_TWO_PARTY);
-        };
-        let mask = prep.ring_vec(matrix.pattern().cols());
-        let uv = mask_share(prep, ch, matrix.pattern(), &mask)?;
-        Ok(LinearShare { mask, uv })
+        match session {
+            ClientSession::Dealer { .. } => Err(NOT_TWO_PARTY),
+            ClientSession::He(shape) => {
+                let he = cx.he()?;
+                let mask = he.mask(shape.input_len());
+                let uv = shape.client(he, &mask, ch)?;
+                Ok(LinearShare { mask, uv })
+            }
+            ClientSession::Ot { matrix } => {
+                let ot = cx.ot()?;
+                let mask = ot.ring_vec(matrix.pattern().cols());
+                let uv = mask_share(ot, ch, matrix.pattern(), &mask)?;
+                Ok(LinearShare { mask, uv })
+            }
+        }
     }
 
     fn server_offline(
@@ -318,7 +361,7 @@ impl LayerProtocol for LinearLayer {
     ) -> Result<PreparedLinear, ProtocolError> {
         let e = match session {
             ClientSession::Dealer { masked_weights } => Some(masked_weights.as_slice()),
-            ClientSession::TwoParty { .. } => None,
+            ClientSession::He(_) | ClientSession::Ot { .. } => None,
         };
         client_prepare(e, &self.layer, self.fixed.f, material, &mut *cx.rng)
     }

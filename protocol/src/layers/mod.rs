@@ -50,7 +50,8 @@ pub use cost::Clocks;
 use crate::channel::Link;
 use crate::codec::DecodeError;
 use crate::error::ProtocolError;
-use crate::material::{Draw, Pair, Preprocessing};
+use crate::he::exchange::{output_bits, HeClient, HeServer};
+use crate::material::{Draw, LinearPrep, Pair, Preprocessing};
 use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Windows};
 use crate::prep::PrepSession;
 use crate::ring::Ring;
@@ -86,9 +87,10 @@ pub(crate) trait LayerProtocol: Send + Sync + Sized + 'static {
     fn setup_bytes(&self) -> u64 {
         0
     }
-    /// Payload bytes of this layer's two-party preprocessing, both directions (what the
-    /// online and offline steps send is counted apart).
-    fn two_party_bytes(&self) -> Result<u64, ProtocolError> {
+    /// Payload bytes of this layer's two-party preprocessing, both directions, with the
+    /// linear layers' material made as `linear` says (what the online and offline steps
+    /// send is counted apart).
+    fn two_party_bytes(&self, _linear: LinearPrep) -> Result<u64, ProtocolError> {
         Ok(0)
     }
     /// Length of this layer's session mask U, drawn by the dealer (0: none).
@@ -96,13 +98,13 @@ pub(crate) trait LayerProtocol: Send + Sync + Sized + 'static {
         0
     }
 
-    /// The server's setup of this layer: `mask` is the dealer's U for it, `None` without
-    /// a dealer; `weights` are the layer's, if it has any.
+    /// The server's setup of this layer from `source`; `weights` are the layer's, if it
+    /// has any.
     fn server_setup(
         &self,
         ch: &mut Link,
         weights: Option<&LinearWeights>,
-        mask: Option<&[Ring]>,
+        source: LayerSource<'_>,
     ) -> Result<Self::ServerSession, ProtocolError>;
     /// The client's setup of this layer.
     fn client_setup(
@@ -122,14 +124,14 @@ pub(crate) trait LayerProtocol: Send + Sync + Sized + 'static {
     fn server_make(
         &self,
         session: &Self::ServerSession,
-        prep: &mut PrepSession,
+        cx: &mut ServerMake<'_>,
         ch: &mut Link,
     ) -> Result<Self::ServerMaterial, ProtocolError>;
     /// The client makes its material with the server.
     fn client_make(
         &self,
         session: &Self::ClientSession,
-        prep: &mut PrepSession,
+        cx: &mut ClientMake<'_>,
         ch: &mut Link,
     ) -> Result<Self::ClientMaterial, ProtocolError>;
 
@@ -180,6 +182,46 @@ pub(crate) struct Inputs<'a> {
     pub residual: Option<&'a [Ring]>,
 }
 
+/// Where the server's setup of one layer takes its material from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LayerSource<'a> {
+    /// The dealer, whose session mask U for this layer is this (empty where it has none).
+    Dealer(&'a [Ring]),
+    /// The two parties, the linear layers' part made as this says.
+    TwoParty(LinearPrep),
+}
+
+/// A party's sessions that make material with the other party, without a dealer: the OT
+/// session, where a layer uses one, and its half of the RLWE session ([`HeServer`] or
+/// [`HeClient`]), where the linear layers use it.
+pub(crate) struct Makers<'a, H> {
+    /// Oblivious transfer: two-party GMW material, or the linear layers' by OT.
+    pub ot: Option<&'a mut PrepSession>,
+    /// The RLWE session, for the linear layers' material by homomorphic products.
+    pub he: Option<&'a mut H>,
+}
+
+/// The server's makers.
+pub(crate) type ServerMake<'a> = Makers<'a, HeServer>;
+/// The client's makers.
+pub(crate) type ClientMake<'a> = Makers<'a, HeClient>;
+
+impl<H> Makers<'_, H> {
+    /// The OT session; the engine sets one up wherever a layer needs it.
+    pub fn ot(&mut self) -> Result<&mut PrepSession, ProtocolError> {
+        self.ot.as_deref_mut().ok_or(ProtocolError::Internal(
+            "OT material in a session set up without OT",
+        ))
+    }
+
+    /// The RLWE session; set up whenever the linear layers use it.
+    pub fn he(&mut self) -> Result<&mut H, ProtocolError> {
+        self.he.as_deref_mut().ok_or(ProtocolError::Internal(
+            "homomorphic material in a session set up without a key",
+        ))
+    }
+}
+
 /// The server's session-wide state that offline steps share.
 pub(crate) struct ServerCx<'a> {
     /// The garbling session, under the GC backend.
@@ -211,7 +253,7 @@ impl Stack {
     /// The table: each layer's protocol from its kind and the plan's backend.
     pub fn of(plan: &Plan) -> Stack {
         let fixed = plan.fixed;
-        let layers = plan.layers.iter().map(|layer| {
+        let layers = plan.layers.iter().enumerate().map(|(index, layer)| {
             let kind = &layer.kind;
             // Every non-linear kind of a validated plan has windows; a ReLU is the
             // max-pool of one candidate ([`maxpool`]).
@@ -222,7 +264,9 @@ impl Stack {
                 })
             };
             let protocol: Arc<dyn Layer> = match (kind, plan.backend) {
-                (LayerKind::Linear(l), _) => Arc::new(LinearLayer::new(*l, fixed)),
+                (LayerKind::Linear(l), _) => {
+                    Arc::new(LinearLayer::new(*l, fixed, output_bits(plan, index)))
+                }
                 (LayerKind::ReluTrunc { .. } | LayerKind::MaxPoolRelu { .. }, Backend::Gmw) => {
                     Arc::new(ReluGmw::new(fixed, windows()))
                 }

@@ -23,7 +23,9 @@ use veil_circuits::{max_relu_shift, Bits, Counter};
 
 use rand_core::{CryptoRng, RngCore};
 
-use super::{ClientCx, Clocks, Inputs, LayerProtocol, ServerCx};
+use super::{
+    ClientCx, ClientMake, Clocks, Inputs, LayerProtocol, LayerSource, ServerCx, ServerMake,
+};
 use crate::block::Block;
 use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
@@ -32,7 +34,6 @@ use crate::gc::{Encoder, Evaluator, Garbler, HashKey, AND_TABLE_BYTES};
 use crate::material::{Draw, Pair, Preprocessing};
 use crate::ot::{CotReceiver, CotSender};
 use crate::plan::{LinearWeights, Windows};
-use crate::prep::PrepSession;
 use crate::ring::{low_bits, FixedPoint, Ring};
 use crate::stored::{get_bytes, put_bytes, Stored};
 
@@ -149,7 +150,7 @@ impl LayerProtocol for ReluGc {
         &self,
         _: &mut Link,
         _: Option<&LinearWeights>,
-        _: Option<&[Ring]>,
+        _: LayerSource<'_>,
     ) -> Result<(), ProtocolError> {
         Ok(())
     }
@@ -162,11 +163,21 @@ impl LayerProtocol for ReluGc {
         Ok((Some(()), Some(())))
     }
 
-    fn server_make(&self, _: &(), _: &mut PrepSession, _: &mut Link) -> Result<(), ProtocolError> {
+    fn server_make(
+        &self,
+        _: &(),
+        _: &mut ServerMake<'_>,
+        _: &mut Link,
+    ) -> Result<(), ProtocolError> {
         Ok(())
     }
 
-    fn client_make(&self, _: &(), _: &mut PrepSession, _: &mut Link) -> Result<(), ProtocolError> {
+    fn client_make(
+        &self,
+        _: &(),
+        _: &mut ClientMake<'_>,
+        _: &mut Link,
+    ) -> Result<(), ProtocolError> {
         Ok(())
     }
 

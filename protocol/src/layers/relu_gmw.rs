@@ -28,12 +28,14 @@
 
 use veil_circuits::{pairs, select_max, sign_and_carries, Bits, Counter};
 
-use super::{maxpool, ClientCx, Clocks, Inputs, LayerProtocol, ServerCx};
+use super::{
+    maxpool, ClientCx, ClientMake, Clocks, Inputs, LayerProtocol, LayerSource, ServerCx, ServerMake,
+};
 use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::gmw::{and_finish, and_masks, input_wires, BitTriple, Gmw};
-use crate::material::{BitRing, Draw, InjectPair, Pair, Preprocessing};
+use crate::material::{BitRing, Draw, InjectPair, LinearPrep, Pair, Preprocessing};
 use crate::plan::{LinearWeights, Windows};
 use crate::prep::{and_triples_of, ot_bytes, relu_pairs, PrepSession};
 use crate::ring::{low_bits, FixedPoint, Ring};
@@ -142,7 +144,7 @@ impl LayerProtocol for ReluGmw {
         2 * bytes_sent(self.fixed, m, n) as u64
     }
 
-    fn two_party_bytes(&self) -> Result<u64, ProtocolError> {
+    fn two_party_bytes(&self, _: LinearPrep) -> Result<u64, ProtocolError> {
         let (m, n) = (self.windows.m, self.windows.outputs());
         let ands = and_gates(self.fixed, m, n);
         let c = self.candidates();
@@ -153,7 +155,7 @@ impl LayerProtocol for ReluGmw {
         &self,
         _: &mut Link,
         _: Option<&LinearWeights>,
-        _: Option<&[Ring]>,
+        _: LayerSource<'_>,
     ) -> Result<(), ProtocolError> {
         Ok(())
     }
@@ -182,19 +184,19 @@ impl LayerProtocol for ReluGmw {
     fn server_make(
         &self,
         _: &(),
-        prep: &mut PrepSession,
+        cx: &mut ServerMake<'_>,
         ch: &mut Link,
     ) -> Result<ReluShare, ProtocolError> {
-        self.make(prep, ch)
+        self.make(cx.ot()?, ch)
     }
 
     fn client_make(
         &self,
         _: &(),
-        prep: &mut PrepSession,
+        cx: &mut ClientMake<'_>,
         ch: &mut Link,
     ) -> Result<ReluShare, ProtocolError> {
-        self.make(prep, ch)
+        self.make(cx.ot()?, ch)
     }
 
     fn server_offline(

@@ -25,8 +25,68 @@ use crate::prg::Seed;
 pub enum Preprocessing {
     /// A third party deals it; the server sends E = W − U at setup.
     Dealer,
-    /// The two parties make it by oblivious transfer ([`crate::prep`]); there is no U.
-    TwoParty,
+    /// The two parties make it themselves, the linear layers' part as this says, the
+    /// non-linear layers' by oblivious transfer ([`crate::prep`]); there is no U.
+    TwoParty(LinearPrep),
+}
+
+/// Reports name the source as JSON fields: `"dealer": true|false`, and without a dealer
+/// `"linear": "he"|"ot"` (CONTRACT.md); flatten it into a report's object.
+impl serde::Serialize for Preprocessing {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("dealer", &(*self == Preprocessing::Dealer))?;
+        if let Preprocessing::TwoParty(linear) = self {
+            map.serialize_entry("linear", linear.name())?;
+        }
+        map.end()
+    }
+}
+
+/// How the two parties make the linear layers' material without a dealer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LinearPrep {
+    /// Homomorphic products under the client's RLWE key ([`crate::he`]): one round trip
+    /// and a few hundred kilobytes per layer.
+    #[default]
+    He,
+    /// Gilboa products over oblivious transfer ([`crate::prep`]): about 260 bytes per
+    /// weight.
+    Ot,
+}
+
+impl LinearPrep {
+    /// Every choice, in the order flags list them.
+    pub const ALL: [LinearPrep; 2] = [LinearPrep::He, LinearPrep::Ot];
+
+    /// Its name in flags and JSON: `he` or `ot`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinearPrep::He => "he",
+            LinearPrep::Ot => "ot",
+        }
+    }
+}
+
+impl std::fmt::Display for LinearPrep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for LinearPrep {
+    type Err = String;
+
+    /// Parses a flag's value: `he` or `ot`.
+    fn from_str(s: &str) -> Result<LinearPrep, String> {
+        LinearPrep::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| {
+                format!("{s:?} is not a way to make the linear layers' material: he or ot")
+            })
+    }
 }
 
 /// What the dealer sends one party for one query: a seed and the corrections.

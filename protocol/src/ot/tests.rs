@@ -14,6 +14,7 @@ use crate::block::Block;
 use crate::channel::{Channel, ChannelError, MemTransport, Scope, Transport};
 use crate::codec::DecodeError;
 use crate::error::ProtocolError;
+use crate::fixtures::both;
 
 /// A test seed, printed so a failure can be replayed with `VEIL_TEST_SEED`.
 fn test_seed() -> u64 {
@@ -95,15 +96,6 @@ fn setup(
         (s.expect("sender set-up"), cs),
         (r.expect("receiver set-up"), cr),
     )
-}
-
-/// Runs `f` and `g` at once, on two threads.
-fn both<A: Send, B: Send>(f: impl FnOnce() -> A + Send, g: impl FnOnce() -> B + Send) -> (A, B) {
-    thread::scope(|sc| {
-        let h = sc.spawn(g);
-        let a = f();
-        (a, h.join().expect("peer thread"))
-    })
 }
 
 #[test]

@@ -1,13 +1,12 @@
 //! Both parties of every generator over an in-memory pipe, on two threads: the identities
 //! the material must satisfy, exact bytes, fresh randomness per call, and tampered frames.
 
-use std::thread;
-
 use super::vole::{correction_bytes, ot_bytes, Shape};
 use super::*;
 use crate::channel::{Channel, ChannelError, MemTransport, Scope, Transport};
 use crate::codec::DecodeError;
 use crate::error::ProtocolError;
+use crate::fixtures::both;
 use crate::gmw::BitTriple;
 use crate::linalg::matvec;
 use crate::material::{BitRing, InjectPair};
@@ -44,15 +43,6 @@ impl Transport for Tap {
 }
 
 type Ch = Channel<Tap>;
-
-/// Runs `f` here and `g` on a second thread, at once.
-fn both<A: Send, B: Send>(f: impl FnOnce() -> A + Send, g: impl FnOnce() -> B + Send) -> (A, B) {
-    thread::scope(|sc| {
-        let h = sc.spawn(g);
-        let a = f();
-        (a, h.join().expect("peer thread"))
-    })
-}
 
 /// Server and client sessions, set up, with their channels.
 fn sessions() -> ((PrepSession, Ch), (PrepSession, Ch)) {

@@ -217,4 +217,8 @@ impl Transport for Tap {
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
         self.inner.recv()
     }
+
+    fn limit_incoming(&mut self, max: Option<usize>) {
+        self.inner.limit_incoming(max)
+    }
 }

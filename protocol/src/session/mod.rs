@@ -68,6 +68,18 @@ pub trait Dial {
     fn dial(&mut self, name: &str) -> Result<Dialed<Self::Transport>, SessionError>;
 }
 
+/// The longest first message a server or a dealer reads from a new connection (a hello,
+/// a spend, a dealer's open with its plan): a stranger cannot make it read more.
+pub const FIRST_FRAME: usize = 64 << 10;
+
+/// Reads the first message of a new connection under [`FIRST_FRAME`], then lifts the limit.
+fn recv_first<T: Transport + ?Sized>(ch: &mut Channel<T>) -> Result<Vec<u8>, ChannelError> {
+    ch.transport_mut().limit_incoming(Some(FIRST_FRAME));
+    let first = ch.recv();
+    ch.transport_mut().limit_incoming(None);
+    first
+}
+
 /// Receives one message, treating a peer that left (or fell silent) between two requests
 /// as done: `None`.
 fn recv_or_end<T: Transport + ?Sized>(

@@ -128,6 +128,8 @@ pub(crate) struct Times {
     pub offline_ms: f64,
     pub online_ms: f64,
     pub layer_ms: Vec<f64>,
+    /// Without a dealer, the time to make each layer's material (empty with one).
+    pub made_ms: Vec<f64>,
 }
 
 /// A link seen from one end: both directions' bytes, and that end's clock advance.
@@ -162,7 +164,7 @@ pub(crate) fn query_report(plan: &Plan, dealer: bool, m: &Meters, times: Times) 
         online.bytes += bytes;
         online.rounds += rounds;
         // Offline per layer: the dealer's material for it, and under GC the parties' own
-        // OT and garbled tables on their link.
+        // OT and garbled tables on their link; without a dealer, the time to make it.
         let pre = Scope::layer(Phase::Offline, i);
         let (two_party, pre_rounds) = link_cost(m.peer.tally(pre), m.server_peer.tally(pre));
         layers.push(LayerCost {
@@ -171,7 +173,7 @@ pub(crate) fn query_report(plan: &Plan, dealer: bool, m: &Meters, times: Times) 
             offline: PhaseCost {
                 bytes: material[i] as u64 + two_party,
                 rounds: pre_rounds,
-                ms: 0.0,
+                ms: times.made_ms.get(i).copied().unwrap_or_default(),
             },
             online: PhaseCost {
                 bytes,

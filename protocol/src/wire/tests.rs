@@ -60,7 +60,14 @@ fn every_message_round_trips_and_truncation_is_an_error() {
                 fingerprint: "ab".into(),
             },
         },
-        ToClient::WelcomeTwoParty { plan: plan() },
+        ToClient::WelcomeTwoParty {
+            plan: plan(),
+            linear: LinearPrep::He,
+        },
+        ToClient::WelcomeTwoParty {
+            plan: plan(),
+            linear: LinearPrep::Ot,
+        },
         ToClient::Ready,
         ToClient::WelcomeKept { plan: plan() },
         ToClient::Refused {
@@ -103,6 +110,31 @@ fn every_message_round_trips_and_truncation_is_an_error() {
     // Material's length is checked against the plan by `MaterialMsg::decode`.
     let m = FromDealer::Material(vec![1, 2, 3]);
     assert_eq!(FromDealer::decode(&m.encode()).unwrap(), m);
+}
+
+/// A welcome with the linear layers by OT keeps the encoding it had before there was a
+/// choice, so that a client of that time still understands it; an unknown choice is
+/// refused.
+#[test]
+fn a_dealer_free_welcome_names_its_linear_preprocessing() {
+    let ot = ToClient::WelcomeTwoParty {
+        plan: plan(),
+        linear: LinearPrep::Ot,
+    };
+    let mut old = vec![3];
+    let mut w = Writer::default();
+    plan().encode(&mut w);
+    old.extend(w.into_bytes());
+    assert_eq!(ot.encode(), old);
+    let he = ToClient::WelcomeTwoParty {
+        plan: plan(),
+        linear: LinearPrep::He,
+    }
+    .encode();
+    assert_eq!(he[0], 6);
+    let mut unknown = he.clone();
+    *unknown.last_mut().expect("a byte") = 2;
+    assert!(ToClient::decode(&unknown).is_err());
 }
 
 #[test]

@@ -12,7 +12,9 @@ use std::thread;
 use rand_core::RngCore;
 
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Transport};
-use veil_protocol::engine::{self, deal, ClientSetup, Preprocessing, ServerSetup, SessionMasks};
+use veil_protocol::engine::{
+    self, deal, ClientSetup, Preprocessing, ServerSetup, ServerSource, SessionMasks,
+};
 use veil_protocol::linalg::matvec;
 use veil_protocol::plan::{LayerKind, LinearOp, LinearWeights, Plan, PlanLayer, Weights};
 use veil_protocol::prg::{Prg, Seed};
@@ -171,7 +173,8 @@ pub fn run_session<S: Transport, C: Transport>(
         let s = scope.spawn(move || -> Result<(), ProtocolError> {
             let rng = &mut s_rng;
             let mut ch = Channel::new(server);
-            let mut setup = ServerSetup::run(&mut ch, plan, weights, Some(&masks), rng)?;
+            let mut setup =
+                ServerSetup::run(&mut ch, plan, weights, ServerSource::Dealer(&masks), rng)?;
             for msg in s_msgs {
                 let material = setup.expand(msg)?;
                 let query = setup.offline(&mut ch, material, rng)?;

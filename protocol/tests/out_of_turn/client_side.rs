@@ -67,7 +67,13 @@ fn client_hello_refused() {
 #[test]
 fn client_with_a_dealer_refuses_a_dealer_free_server() {
     let (plan, _) = model();
-    let two_party = payload(ToClient::WelcomeTwoParty { plan: plan.clone() }.encode());
+    let two_party = payload(
+        ToClient::WelcomeTwoParty {
+            plan: plan.clone(),
+            linear: LinearPrep::He,
+        }
+        .encode(),
+    );
     let (r, _server) = client_hello(&options(Some("mine.test:1")), &two_party);
     let e = failed(r, "a dealer-free welcome with --dealer");
     assert!(
@@ -293,7 +299,10 @@ fn client_stash_answered_out_of_turn() {
     for mode in MODES {
         for reply in [
             welcome(&plan),
-            ToClient::WelcomeTwoParty { plan: plan.clone() },
+            ToClient::WelcomeTwoParty {
+                plan: plan.clone(),
+                linear: LinearPrep::He,
+            },
             ToClient::WelcomeKept { plan: plan.clone() },
             stats(),
         ] {
@@ -340,7 +349,10 @@ fn client_stash_stats_out_of_turn() {
         for reply in [
             ToClient::Ready,
             welcome(&plan),
-            ToClient::WelcomeTwoParty { plan: plan.clone() },
+            ToClient::WelcomeTwoParty {
+                plan: plan.clone(),
+                linear: LinearPrep::He,
+            },
             ToClient::WelcomeKept { plan: plan.clone() },
         ] {
             let what = format!("{mode:?}: stats replaced by {reply:?}");
@@ -443,7 +455,10 @@ fn client_spend_answered_out_of_turn() {
         ToClient::Ready,
         stats(),
         welcome(&plan),
-        ToClient::WelcomeTwoParty { plan: plan.clone() },
+        ToClient::WelcomeTwoParty {
+            plan: plan.clone(),
+            linear: LinearPrep::He,
+        },
     ]
     .into_iter()
     .map(|m| (format!("{m:?}"), payload(m.encode()), Expect::OutOfTurn))

@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 use veil_protocol::channel::{Channel, ChannelError, MemTransport, Scope, Transport};
 use veil_protocol::codec::Reader;
 use veil_protocol::engine::{self, ClientSetup, PreparedQuery, Preprocessing, ServerSetup};
-use veil_protocol::engine::{deal, SessionMasks};
-use veil_protocol::material::MaterialMsg;
+use veil_protocol::engine::{deal, ServerSource, SessionMasks};
+use veil_protocol::material::{LinearPrep, MaterialMsg};
 use veil_protocol::plan::{Backend, Plan, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::session::client::{self, ExpectWelcome, Kept, Options, Spent, Welcomed};
 use veil_protocol::session::dealer::{self, Sessions};
 use veil_protocol::session::server::{
-    self, ExpectHello, First, HostedModel, Hosting, Precomputed, Request, Served,
+    self, Dealing, ExpectHello, First, HostedModel, Hosting, Precomputed, Request, Served,
 };
 use veil_protocol::session::{
     Dial, Dialed, KeptBatch, KeptStore, MemStore, Party, PeerError, QueryReport, SessionError,
@@ -293,6 +293,16 @@ enum Mode {
 
 const MODES: [Mode; 2] = [Mode::Dealer, Mode::TwoParty];
 
+impl Mode {
+    /// How a server in this mode deals (without a dealer, the linear layers by RLWE).
+    fn dealing(self) -> Dealing {
+        match self {
+            Mode::Dealer => Dealing::Dealer(DEALER.into()),
+            Mode::TwoParty => Dealing::TwoParty(LinearPrep::He),
+        }
+    }
+}
+
 /// The fake server's end of a session after setup.
 struct FakeServer {
     ch: Channel<MemTransport>,
@@ -378,12 +388,18 @@ fn with_client_open<RS: Send, RC>(
                 other => panic!("the fake server expected a hello, got {other:?}"),
             }
             let masks = SessionMasks::expand(plan, MASK_SEED);
-            let (welcome, masks) = match mode {
-                Mode::Dealer => (welcome(plan), Some(&masks)),
-                Mode::TwoParty => (ToClient::WelcomeTwoParty { plan: plan.clone() }, None),
+            let (welcome, source) = match mode {
+                Mode::Dealer => (welcome(plan), ServerSource::Dealer(&masks)),
+                Mode::TwoParty => (
+                    ToClient::WelcomeTwoParty {
+                        plan: plan.clone(),
+                        linear: LinearPrep::He,
+                    },
+                    ServerSource::TwoParty(LinearPrep::He),
+                ),
             };
             ch.send(&welcome.encode()).expect("the fake server sends");
-            let setup = ServerSetup::run(&mut ch, plan, weights, masks, &mut rng)
+            let setup = ServerSetup::run(&mut ch, plan, weights, source, &mut rng)
                 .expect("the fake server's setup");
             server(FakeServer { ch, setup, rng })
         });

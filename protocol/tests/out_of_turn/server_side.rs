@@ -10,7 +10,7 @@ fn hosting(mode: Mode, precomputed: Option<Precomputed<MemStore>>) -> Hosting<Me
             plan,
             weights,
         }],
-        dealer: (mode == Mode::Dealer).then(|| DEALER.to_string()),
+        dealing: mode.dealing(),
         precomputed,
     }
 }
@@ -162,7 +162,7 @@ fn against_server<RS: Send, RC>(
                 assert_eq!(session, SESSION);
                 (plan, Preprocessing::Dealer)
             }
-            ToClient::WelcomeTwoParty { plan } => (plan, Preprocessing::TwoParty),
+            ToClient::WelcomeTwoParty { plan, linear } => (plan, Preprocessing::TwoParty(linear)),
             other => panic!("the fake client expected a welcome, got {other:?}"),
         };
         assert_eq!(source == Preprocessing::Dealer, mode == Mode::Dealer);
@@ -190,7 +190,7 @@ fn server_next(
         Err(e) => panic!("the hello: {e:?}"),
     };
     let open = greeted
-        .welcome(hosting.dealer.as_deref(), dial, rng)
+        .welcome(&hosting.dealing, dial, rng)
         .expect("the welcome and setup");
     open.next().map(|request| match request {
         Request::Query(_) => "a query",
@@ -370,7 +370,10 @@ fn server_dealer_answers_the_open_out_of_turn() {
                 Ok(_) => panic!("{what}: the hello was not taken as one"),
                 Err(e) => panic!("{what}: the hello: {e:?}"),
             };
-            failed(greeted.welcome(Some(DEALER), &mut dial, &mut rng(8)), &what)
+            failed(
+                greeted.welcome(&Mode::Dealer.dealing(), &mut dial, &mut rng(8)),
+                &what,
+            )
         });
         assert_eq!(dial.dialled, vec![DEALER.to_string()], "{what}");
         assert_refused_client(&mut client, &what);

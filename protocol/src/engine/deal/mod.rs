@@ -21,6 +21,8 @@ pub struct SessionMasks {
     masks: Vec<Vec<Ring>>,
 }
 
+redacted_debug!(SessionMasks, |m: &SessionMasks| m.masks.len());
+
 impl SessionMasks {
     /// Expands the session seed (the dealer's, and the server's at setup).
     pub fn expand(plan: &Plan, seed: Seed) -> SessionMasks {

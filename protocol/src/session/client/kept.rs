@@ -13,6 +13,7 @@ use super::{receive_meters, say_done, Open, Options};
 use crate::channel::{Channel, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::engine::{self, PreparedQuery};
+use crate::material::{LinearPrep, Preprocessing};
 use crate::plan::{Backend, Plan};
 use crate::ring::Ring;
 use crate::session::report::{query_report, QueryReport, Times};
@@ -34,23 +35,43 @@ pub struct KeptQueries<B> {
 /// model's plan (with the backend) and whether a dealer made the material.
 struct Header {
     fingerprint: String,
-    dealer: bool,
+    source: Preprocessing,
     plan: Plan,
 }
+
+/// The header's byte for each source. Batches made before the homomorphic linear layers
+/// hold 0 or 1, a flag "dealer": without one, their linear material was made by OT.
+const SOURCES: [(u8, Preprocessing); 3] = [
+    (0, Preprocessing::TwoParty(LinearPrep::Ot)),
+    (1, Preprocessing::Dealer),
+    (2, Preprocessing::TwoParty(LinearPrep::He)),
+];
 
 impl Header {
     fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.str(&self.fingerprint).u8(self.dealer as u8);
+        let tag = SOURCES
+            .iter()
+            .find(|(_, s)| *s == self.source)
+            .map(|(t, _)| *t);
+        w.str(&self.fingerprint).u8(tag.unwrap_or_default());
         self.plan.encode(&mut w);
         w.into_bytes()
     }
 
     fn decode(bytes: &[u8]) -> Result<Header, DecodeError> {
         let mut r = Reader::new(bytes);
+        let fingerprint = r.str(128, "server key")?;
+        let tag = r.u8("material source")?;
+        let Some(&(_, source)) = SOURCES.iter().find(|(t, _)| *t == tag) else {
+            return Err(DecodeError::Invalid {
+                what: "material source",
+                detail: format!("tag {tag}"),
+            });
+        };
         let header = Header {
-            fingerprint: r.str(128, "server key")?,
-            dealer: r.u8("dealer flag")? != 0,
+            fingerprint,
+            source,
             plan: Plan::decode(&mut r)?,
         };
         r.finish()?;
@@ -83,7 +104,7 @@ impl<S: KeptStore> Kept<S> {
     ) -> Result<S::Batch, SessionError> {
         let header = Header {
             fingerprint: session.server_key().to_string(),
-            dealer: session.has_dealer(),
+            source: session.source(),
             plan: session.plan().clone(),
         };
         self.store.create(server, id, &header.encode())
@@ -150,7 +171,12 @@ impl<B: KeptBatch> KeptQueries<B> {
 
     /// True if a dealer made the batch's material.
     pub fn has_dealer(&self) -> bool {
-        self.header.dealer
+        self.header.source == Preprocessing::Dealer
+    }
+
+    /// Where the batch's material came from.
+    pub fn source(&self) -> Preprocessing {
+        self.header.source
     }
 }
 
@@ -224,8 +250,9 @@ pub fn spend<D: Dial, B: KeptBatch>(
         offline_ms: 0.0,
         online_ms,
         layer_ms: layer_times.ms(),
+        made_ms: Vec::new(),
     };
-    let report = query_report(&plan, kept.header.dealer, &meters, times).with_offline_of(&costs);
+    let report = query_report(&plan, kept.has_dealer(), &meters, times).with_offline_of(&costs);
     say_done(&mut peer);
     Ok(Spent::Answered(output, Box::new(report)))
 }

@@ -21,7 +21,7 @@ use super::report::{query_report, Meters, QueryReport, Times};
 use super::{fetch, DealerChannel, Dial, Dialed, KeptBatch, Party, SessionError, Usage};
 use crate::channel::{Channel, Meter, Scope, Transport};
 use crate::engine::cost;
-use crate::engine::{self, ClientSetup, LayerTimes, PreparedQuery, Preprocessing};
+use crate::engine::{self, ClientSetup, LayerTimes, LinearPrep, PreparedQuery, Preprocessing};
 use crate::plan::{Backend, Plan};
 use crate::ring::Ring;
 use crate::wire::{DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
@@ -99,9 +99,10 @@ impl<T: Transport> ExpectWelcome<T> {
         };
         self.ch.send(&hello.encode())?;
         // Joined to no dealer yet: the welcome says whether there is one to join.
-        let setup = |ch, plan| ExpectSetup {
+        let setup = |ch, plan, linear| ExpectSetup {
             ch,
             dealer: None,
+            linear,
             plan,
             key: self.key.clone(),
             base,
@@ -112,17 +113,17 @@ impl<T: Transport> ExpectWelcome<T> {
                 session,
                 dealer,
             } => Ok(Welcomed::Dealer(JoinDealer {
-                setup: setup(self.ch, plan),
+                setup: setup(self.ch, plan, LinearPrep::default()),
                 session,
                 info: dealer,
             })),
-            ToClient::WelcomeTwoParty { plan } => match &opts.dealer {
+            ToClient::WelcomeTwoParty { plan, linear } => match &opts.dealer {
                 Some(dealer) => Err(Usage::DealerUnused {
                     dealer: dealer.clone(),
                     server: opts.server.clone(),
                 }
                 .into()),
-                None => Ok(Welcomed::TwoParty(setup(self.ch, plan))),
+                None => Ok(Welcomed::TwoParty(setup(self.ch, plan, linear))),
             },
             ToClient::Refused {
                 bad_request: true,
@@ -204,6 +205,8 @@ impl<T: Transport> JoinDealer<T> {
 pub struct ExpectSetup<T: Transport> {
     ch: Channel<T>,
     dealer: Option<DealerChannel>,
+    /// Without a dealer, how the server makes the linear layers' material.
+    linear: LinearPrep,
     plan: Plan,
     /// The server's key.
     key: String,
@@ -218,20 +221,22 @@ impl<T: Transport> ExpectSetup<T> {
     }
 
     /// Runs setup: with a dealer, receives E for each linear layer; without, the base OTs
-    /// of two-party preprocessing; under GC, the garbling session.
+    /// of two-party preprocessing and the RLWE key, as the layers use them; under GC, the
+    /// garbling session.
     pub fn setup(mut self, rng: &mut (impl RngCore + CryptoRng)) -> Result<Open<T>, SessionError> {
         let source = match self.dealer {
             Some(_) => Preprocessing::Dealer,
-            None => Preprocessing::TwoParty,
+            None => Preprocessing::TwoParty(self.linear),
         };
         let setup = ClientSetup::run(&mut self.ch, &self.plan, source, rng)?;
         self.ch.enter(Scope::CONTROL);
         let offline_weights = match source {
             Preprocessing::Dealer => Vec::new(),
-            Preprocessing::TwoParty => cost::two_party(&self.plan)?,
+            Preprocessing::TwoParty(linear) => cost::two_party(&self.plan, linear)?,
         };
         Ok(Open {
             ch: self.ch,
+            source,
             dealer: self.dealer,
             plan: self.plan,
             key: self.key,
@@ -248,6 +253,7 @@ impl<T: Transport> ExpectSetup<T> {
 /// An open session: queries and stashes, then [`Open::close`].
 pub struct Open<T: Transport> {
     ch: Channel<T>,
+    source: Preprocessing,
     dealer: Option<DealerChannel>,
     plan: Plan,
     key: String,
@@ -286,6 +292,11 @@ impl<T: Transport> Open<T> {
         self.dealer.is_some()
     }
 
+    /// Where the session's material comes from.
+    pub fn source(&self) -> Preprocessing {
+        self.source
+    }
+
     /// Reports the progress of each query's dealer-free preprocessing (the long part of
     /// its offline phase) to `progress`; nothing is reported when a dealer serves.
     pub fn set_progress(&mut self, progress: Progress) {
@@ -305,13 +316,13 @@ impl<T: Transport> Open<T> {
         }
         self.ch.send(&ToServer::Query.encode())?;
         let offline = Instant::now();
-        let prepared = self.offline(rng)?;
+        let (prepared, made) = self.offline(rng)?;
         let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
         let online = Instant::now();
         let (output, layer_times) =
             engine::client_online(&mut self.ch, &self.plan, prepared, input)?;
         let online_ms = online.elapsed().as_secs_f64() * 1e3;
-        let report = self.report(offline_ms, online_ms, &layer_times)?;
+        let report = self.report((offline_ms, &made), (online_ms, &layer_times))?;
         Ok((self, Answer { output, report }))
     }
 
@@ -345,11 +356,11 @@ impl<T: Transport> Open<T> {
         }
         for piece in first..first.saturating_add(count) {
             let offline = Instant::now();
-            let prepared = self.offline(rng)?;
+            let (prepared, made) = self.offline(rng)?;
             let offline_ms = offline.elapsed().as_secs_f64() * 1e3;
             // The server's Stats come once its share is on disk: only then is ours kept,
             // so every piece the client holds has its other half at the server.
-            let report = self.report(offline_ms, 0.0, &LayerTimes::default())?;
+            let report = self.report((offline_ms, &made), (0.0, &LayerTimes::default()))?;
             kept::put(batch, piece, &report, &prepared)?;
             kept(piece, &report);
         }
@@ -362,11 +373,12 @@ impl<T: Transport> Open<T> {
     }
 
     /// One query's offline phase: its material from the dealer, or made with the server
-    /// (progress reported), then the client's offline step.
+    /// (progress reported, each layer's making timed), then the client's offline step.
     fn offline(
         &mut self,
         rng: &mut (impl RngCore + CryptoRng),
-    ) -> Result<PreparedQuery, SessionError> {
+    ) -> Result<(PreparedQuery, LayerTimes), SessionError> {
+        let mut made = LayerTimes::default();
         let material = match &mut self.dealer {
             Some(dealer) => {
                 let msg = fetch(dealer)?;
@@ -376,7 +388,10 @@ impl<T: Transport> Open<T> {
                 let (weights, progress) = (&self.offline_weights, &mut self.progress);
                 let total: u64 = weights.iter().sum();
                 let mut done = 0;
+                let mut since = Instant::now();
                 let mut layer_done = |i: usize| {
+                    made.0.push(since.elapsed());
+                    since = Instant::now();
                     done += weights.get(i).copied().unwrap_or_default();
                     if let Some(p) = progress.as_mut() {
                         p(done, total);
@@ -385,15 +400,17 @@ impl<T: Transport> Open<T> {
                 self.setup.make(&mut self.ch, &mut layer_done)?
             }
         };
-        Ok(self.setup.offline(&mut self.ch, material, rng)?)
+        let prepared = self.setup.offline(&mut self.ch, material, rng)?;
+        Ok((prepared, made))
     }
 
     /// Receives the server's meters for the query just run and reports its costs.
+    /// `offline` and `online`: each phase's time, and its layers' (the making of each
+    /// layer's material without a dealer, each layer's online step).
     fn report(
         &mut self,
-        offline_ms: f64,
-        online_ms: f64,
-        layer_times: &LayerTimes,
+        (offline_ms, made): (f64, &LayerTimes),
+        (online_ms, layer_times): (f64, &LayerTimes),
     ) -> Result<QueryReport, SessionError> {
         let meters = receive_meters(&mut self.ch, self.dealer.as_mut())?;
         let times = Times {
@@ -403,6 +420,7 @@ impl<T: Transport> Open<T> {
             offline_ms,
             online_ms,
             layer_ms: layer_times.ms(),
+            made_ms: made.ms(),
         };
         Ok(query_report(&self.plan, self.has_dealer(), &meters, times))
     }

@@ -16,7 +16,7 @@ pub use table::{Refusal, Sessions, MAX_AHEAD};
 
 use rand_core::{CryptoRng, RngCore};
 
-use super::{recv_or_end, Party, SessionError};
+use super::{recv_first, recv_or_end, Party, SessionError};
 use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::share::Role;
 use crate::wire::{FromDealer, SessionId, ToDealer};
@@ -65,7 +65,7 @@ impl<T: Transport> ExpectOpenOrJoin<T> {
         sessions: &Sessions,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Result<Bound<T>, Dealt>, SessionError> {
-        let (session, role) = match ToDealer::decode(&self.ch.recv()?)? {
+        let (session, role) = match ToDealer::decode(&recv_first(&mut self.ch)?)? {
             ToDealer::Open { plan } => {
                 let (id, seed) = sessions.open(&plan, rng);
                 self.ch.send(&FromDealer::Opened { session: id }.encode())?;

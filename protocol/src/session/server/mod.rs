@@ -9,19 +9,20 @@
 //! its input; after each query it sends the client its meters, so the client can report
 //! every link's bytes and rounds.
 //!
-//! Without a dealer the server welcomes the client as dealer-free: setup runs the base
-//! OTs of two-party preprocessing (no E is sent: without U it would reveal W), and per
-//! query the two parties make the material with each other.
+//! Without a dealer the server welcomes the client as dealer-free, naming how the linear
+//! layers' material is made: setup takes the client's RLWE public key or runs the base OTs
+//! of two-party preprocessing, as the layers use them (no E is sent: without U it would
+//! reveal W), and per query the two parties make the material with each other.
 
 pub mod kept;
 
 use rand_core::{CryptoRng, RngCore};
 
-use super::{fetch, recv_or_end, DealerChannel, Dial, KeptStore, Party, SessionError};
+use super::{fetch, recv_first, recv_or_end, DealerChannel, Dial, KeptStore, Party, SessionError};
 use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::codec::Reader;
 use crate::engine::SessionMasks;
-use crate::engine::{self, ServerQuery, ServerSetup};
+use crate::engine::{self, LinearPrep, ServerQuery, ServerSetup, ServerSource};
 use crate::material::MaterialMsg;
 use crate::plan::{Plan, Weights};
 use crate::prg::Seed;
@@ -43,11 +44,51 @@ pub struct HostedModel {
 pub struct Hosting<S> {
     /// The hosted models.
     pub models: Vec<HostedModel>,
-    /// The dealer (`host:port`, the name its key is pinned under), dialled once per client
-    /// session; `None` to run dealer-free (two-party preprocessing with each client).
-    pub dealer: Option<String>,
+    /// Where each client session's correlated randomness comes from.
+    pub dealing: Dealing,
     /// Where clients' precomputed queries wait (`None`: the server keeps none).
     pub precomputed: Option<Precomputed<S>>,
+}
+
+/// Where a server's sessions take their correlated randomness from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dealing {
+    /// The dealer at `host:port` (the name its key is pinned under), dialled once per
+    /// client session.
+    Dealer(String),
+    /// No dealer: each session makes it with its client, the linear layers' part as this
+    /// says.
+    TwoParty(LinearPrep),
+}
+
+impl<S> Hosting<S> {
+    /// Checks that every model can be served as `dealing` says: without a dealer, the
+    /// homomorphic linear layers carry weights up to a bound and outputs up to a count. A
+    /// usage error naming the model and what to do if not.
+    pub fn check(&self) -> Result<(), SessionError> {
+        if self.dealing != Dealing::TwoParty(LinearPrep::He) {
+            return Ok(());
+        }
+        self.models.iter().try_for_each(|m| {
+            crate::he::weights_fit(&m.plan, &m.weights).map_err(|why| {
+                SessionError::usage(format!(
+                    "the model {} cannot be served with homomorphic linear layers: {why}; \
+                     serve it with --linear ot or with a dealer",
+                    m.name
+                ))
+            })
+        })
+    }
+}
+
+impl Dealing {
+    /// The dealer's address, if there is one.
+    pub fn dealer(&self) -> Option<&str> {
+        match self {
+            Dealing::Dealer(addr) => Some(addr),
+            Dealing::TwoParty(_) => None,
+        }
+    }
 }
 
 /// How a client session ended without a fault.
@@ -73,7 +114,7 @@ pub fn serve<T: Transport, D: Dial, S: KeptStore>(
         First::Spend(spend) => return spend.run(client, hosting),
         First::Refused(served) => return Ok(served),
     };
-    let mut open = greeted.welcome(hosting.dealer.as_deref(), dial, rng)?;
+    let mut open = greeted.welcome(&hosting.dealing, dial, rng)?;
     loop {
         open = match open.next()? {
             Request::Query(query) => query.answer(rng)?,
@@ -111,7 +152,7 @@ impl<T: Transport> ExpectHello<T> {
 
     /// Reads the first message and picks the model the hello asks for among `models`.
     pub fn read(mut self, models: &[HostedModel]) -> Result<First<'_, T>, SessionError> {
-        let (model, backend) = match ToServer::decode(&self.ch.recv()?)? {
+        let (model, backend) = match ToServer::decode(&recv_first(&mut self.ch)?)? {
             ToServer::Hello { model, backend } => (model, backend),
             ToServer::Spend { batch, piece } => {
                 return Ok(First::Spend(kept::Spend::new(self.ch, batch, piece)))
@@ -146,24 +187,28 @@ pub struct Greeted<'h, T: Transport> {
 }
 
 impl<'h, T: Transport> Greeted<'h, T> {
-    /// Opens the session at the dealer named `dealer` (if any), welcomes the client with
+    /// Opens the session at the dealer (if `dealing` names one), welcomes the client with
     /// it (or as dealer-free) and runs setup. A client the server cannot serve because its
     /// dealer is unreachable or refuses is refused, and the error returned.
     pub fn welcome<D: Dial>(
         mut self,
-        dealer: Option<&str>,
+        dealing: &Dealing,
         dial: &mut D,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Open<'h, T>, SessionError> {
-        let (dealer, masks) = match dealer {
-            None => {
+        let weights = &self.hosted.weights;
+        let (dealer, setup) = match dealing {
+            Dealing::TwoParty(linear) => {
                 let welcome = ToClient::WelcomeTwoParty {
                     plan: self.plan.clone(),
+                    linear: *linear,
                 };
                 self.ch.send(&welcome.encode())?;
-                (None, None)
+                let source = ServerSource::TwoParty(*linear);
+                let setup = ServerSetup::run(&mut self.ch, &self.plan, weights, source, rng)?;
+                (None, setup)
             }
-            Some(name) => {
+            Dealing::Dealer(name) => {
                 let d = match open_dealer_session(dial, name, &self.plan) {
                     Ok(d) => d,
                     Err(e) => {
@@ -181,11 +226,12 @@ impl<'h, T: Transport> Greeted<'h, T> {
                     },
                 };
                 self.ch.send(&welcome.encode())?;
-                (Some(d.ch), Some(SessionMasks::expand(&self.plan, d.seed)))
+                let masks = SessionMasks::expand(&self.plan, d.seed);
+                let source = ServerSource::Dealer(&masks);
+                let setup = ServerSetup::run(&mut self.ch, &self.plan, weights, source, rng)?;
+                (Some(d.ch), setup)
             }
         };
-        let weights = &self.hosted.weights;
-        let setup = ServerSetup::run(&mut self.ch, &self.plan, weights, masks.as_ref(), rng)?;
         Ok(Open {
             ch: self.ch,
             dealer,
