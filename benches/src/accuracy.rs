@@ -3,6 +3,7 @@
 //! backend, reported as CONTRACT.md's accuracy JSON.
 
 use serde::Serialize;
+use veil_protocol::material::Preprocessing;
 
 use crate::demo::DemoReport;
 
@@ -13,8 +14,9 @@ pub struct AccuracyReport {
     pub model: String,
     /// `gmw` or `gc`.
     pub backend: &'static str,
-    /// True: a dealer made the preprocessing material.
-    pub dealer: bool,
+    /// Where the preprocessing material came from.
+    #[serde(flatten)]
+    pub material: Preprocessing,
     /// Images queried.
     pub n: usize,
     /// Images asked for.
@@ -38,7 +40,7 @@ impl From<&DemoReport> for AccuracyReport {
         AccuracyReport {
             model: r.model.clone(),
             backend: r.backend,
-            dealer: r.dealer,
+            material: r.material,
             n: r.queries,
             requested: r.requested,
             interrupted: r.interrupted,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 use veil_net::{Identity, LinkShape, QuicDialer, QuicTransport, DEFAULT_CONNECT_TIMEOUT};
+use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::Backend;
 use veil_protocol::prg::Prg;
 use veil_protocol::ring::Ring;
@@ -32,19 +33,19 @@ pub struct Run {
     pub interrupted: bool,
 }
 
-/// Starts a server hosting `model` (and a dealer, if `dealer`) with every link shaped as
+/// Starts a server hosting `model` (and a dealer, if `material` says so) with every link shaped as
 /// `shape` (or not), runs one session of `inputs` under `backend` (see [`run_session`]),
 /// and stops them.
 pub fn measure(
     model: HostedModel,
     shape: Option<LinkShape>,
-    dealer: bool,
+    material: Preprocessing,
     backend: Backend,
     inputs: &[Vec<Ring>],
     stop: &AtomicBool,
     progress: &ProgressBar,
 ) -> Result<Run, BenchError> {
-    let cluster = Cluster::start(vec![model], shape, dealer)?;
+    let cluster = Cluster::start(vec![model], shape, material)?;
     let run = run_session(&cluster, None, backend, inputs, stop, progress);
     if !cluster.shutdown() {
         tracing::warn!("a dealer session was still open at shutdown");

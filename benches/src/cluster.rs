@@ -18,8 +18,9 @@ use veil_dealer::Sessions;
 use veil_net::{
     Fingerprint, Identity, KnownHosts, LinkShape, Listener, NetError, DEFAULT_CONNECT_TIMEOUT,
 };
+use veil_protocol::material::Preprocessing;
 use veil_protocol::session::client::Options;
-use veil_protocol::session::server::Hosting;
+use veil_protocol::session::server::{Dealing, Hosting};
 use veil_server::{HostedModel, ServerConfig};
 
 use crate::error::BenchError;
@@ -58,13 +59,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts a server hosting `models` and, if `dealer`, a dealer, each on its own
-    /// loopback port, with every link shaped as `shape` (or not shaped). Without a dealer
-    /// the server and its clients make the material themselves by OT.
+    /// Starts a server hosting `models` and, if `material` says so, a dealer, each on its
+    /// own loopback port, with every link shaped as `shape` (or not shaped). Without a
+    /// dealer the server and its clients make the material themselves, as `material` says.
     pub fn start(
         models: Vec<HostedModel>,
         shape: Option<LinkShape>,
-        dealer: bool,
+        material: Preprocessing,
     ) -> Result<Cluster, BenchError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -72,7 +73,7 @@ impl Cluster {
             .build()
             .map_err(BenchError::Runtime)?;
         let sessions = Arc::new(Sessions::new());
-        let (dealer, server, tasks) = spawn_peers(&runtime, models, &sessions, shape, dealer)?;
+        let (dealer, server, tasks) = spawn_peers(&runtime, models, &sessions, shape, material)?;
         tracing::debug!(dealer = ?dealer.map(|d| d.addr), server = %server.addr, "cluster started");
         Ok(Cluster {
             runtime,
@@ -159,26 +160,29 @@ fn spawn_peers(
     models: Vec<HostedModel>,
     sessions: &Arc<Sessions>,
     shape: Option<LinkShape>,
-    with_dealer: bool,
+    material: Preprocessing,
 ) -> Result<(Option<Peer>, Peer, Tasks), BenchError> {
     // Listeners must be made inside the runtime.
     let _entered = runtime.enter();
     let mut tasks = Vec::new();
-    let dealer = if with_dealer {
-        let (listener, (dealer, _)) = listen("dealer", shape)?;
-        tasks.push(runtime.spawn(veil_dealer::serve(listener, sessions.clone())));
-        Some(dealer)
-    } else {
-        None
+    let (dealer, dealing) = match material {
+        Preprocessing::Dealer => {
+            let (listener, (dealer, _)) = listen("dealer", shape)?;
+            tasks.push(runtime.spawn(veil_dealer::serve(listener, sessions.clone())));
+            (Some(dealer), Dealing::Dealer(dealer.name()))
+        }
+        Preprocessing::TwoParty(linear) => (None, Dealing::TwoParty(linear)),
     };
     let (server_listener, (server, server_identity)) = listen("server", shape)?;
     let server_pins = pinned(&dealer.into_iter().collect::<Vec<_>>())?;
+    let hosting = Hosting {
+        models,
+        dealing,
+        precomputed: None,
+    };
+    hosting.check()?;
     let config = Arc::new(ServerConfig {
-        hosting: Hosting {
-            models,
-            dealer: dealer.map(|d| d.name()),
-            precomputed: None,
-        },
+        hosting,
         identity: Arc::new(server_identity),
         pins: Arc::new(server_pins),
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,

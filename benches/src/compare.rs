@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::ProgressBar;
 use serde::Serialize;
+use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::Backend;
 
 use crate::anchors::{Anchors, PerRelu, Published};
@@ -149,7 +150,7 @@ fn run_one(
             shape: LAN,
         },
         estimate: false,
-        dealer: true,
+        material: Preprocessing::Dealer,
     };
     progress.reset();
     run(&opts, stop, progress)

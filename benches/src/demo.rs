@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use indicatif::ProgressBar;
 use serde::Serialize;
 use veil_model::decode_output;
+use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::{Backend, Plan};
 use veil_server::HostedModel;
 
@@ -31,8 +32,8 @@ pub struct DemoOptions {
     pub n: usize,
     /// The backend of the non-linear layers.
     pub backend: Backend,
-    /// True: a dealer makes the material; false: the two parties do, by OT.
-    pub dealer: bool,
+    /// Where the material comes from: a dealer, or the two parties.
+    pub material: Preprocessing,
 }
 
 /// Fractions of the queried images each model labels right.
@@ -55,8 +56,9 @@ pub struct DemoReport {
     pub backend: &'static str,
     /// The network: `loopback`.
     pub net: &'static str,
-    /// True: a dealer made the preprocessing material.
-    pub dealer: bool,
+    /// Where the preprocessing material came from.
+    #[serde(flatten)]
+    pub material: Preprocessing,
     /// Queries that ran (one per image, all in one session).
     pub queries: usize,
     /// Queries asked for.
@@ -117,17 +119,23 @@ pub fn run(
     let run = measure(
         hosted,
         None,
-        opts.dealer,
+        opts.material,
         opts.backend,
         &expected.inputs,
         stop,
         progress,
     )?;
-    Ok(report(&plan, &set, &expected, &run, opts.dealer))
+    Ok(report(&plan, &set, &expected, &run, opts.material))
 }
 
 /// Judges a run against the plaintext answers and summarises its costs.
-fn report(plan: &Plan, set: &TestSet, expected: &Expected, run: &Run, dealer: bool) -> DemoReport {
+fn report(
+    plan: &Plan,
+    set: &TestSet,
+    expected: &Expected,
+    run: &Run,
+    material: Preprocessing,
+) -> DemoReport {
     let done = run.outputs.len();
     let labels = &set.labels[..done];
     let secure: Vec<usize> = run
@@ -148,7 +156,7 @@ fn report(plan: &Plan, set: &TestSet, expected: &Expected, run: &Run, dealer: bo
         model: plan.model.clone(),
         backend: plan.backend.name(),
         net: "loopback",
-        dealer,
+        material,
         queries: done,
         requested: set.len(),
         interrupted: run.interrupted,

@@ -19,6 +19,7 @@ use veil_bench::report::{accuracy_text, compare_text, demo_text, image_list, run
 use veil_bench::run::{self, RunOptions, RunReport};
 use veil_bench::svg::layers_chart;
 use veil_bench::BenchError;
+use veil_protocol::material::{LinearPrep, Preprocessing};
 use veil_protocol::plan::Backend;
 
 /// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
@@ -101,10 +102,8 @@ struct RunArgs {
         hide_default_value = true
     )]
     net: Network,
-    /// Preprocess without a dealer: the client and the server make the material with each
-    /// other by oblivious transfer (two-party; more bytes and time per query).
-    #[arg(long)]
-    no_dealer: bool,
+    #[command(flatten)]
+    material: MaterialArgs,
     /// Print one JSON object on stdout instead of tables.
     #[arg(long)]
     json: bool,
@@ -124,10 +123,8 @@ struct AccuracyArgs {
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..))]
     n: u32,
-    /// Preprocess without a dealer: the client and the server make the material with each
-    /// other by oblivious transfer (two-party; more bytes and time per query).
-    #[arg(long)]
-    no_dealer: bool,
+    #[command(flatten)]
+    material: MaterialArgs,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -146,6 +143,33 @@ struct CompareArgs {
     /// models/).
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
+}
+
+/// Where the material comes from.
+#[derive(clap::Args, Debug)]
+struct MaterialArgs {
+    /// Preprocess without a dealer: the client and the server make the material with each
+    /// other (two-party; more bytes and time per query).
+    #[arg(long)]
+    no_dealer: bool,
+    /// Without a dealer, how the linear layers' material is made: he (homomorphic
+    /// encryption) or ot (oblivious transfer).
+    #[arg(
+        long,
+        value_name = "he|ot",
+        default_value = "he",
+        requires = "no_dealer"
+    )]
+    linear: LinearPrep,
+}
+
+impl MaterialArgs {
+    fn preprocessing(&self) -> Preprocessing {
+        match self.no_dealer {
+            true => Preprocessing::TwoParty(self.linear),
+            false => Preprocessing::Dealer,
+        }
+    }
 }
 
 /// The backend of the non-linear layers.
@@ -193,12 +217,12 @@ fn init_logging() {
         .init();
 }
 
-/// The demo's options for `args` and `backend`, `n` images, with a dealer or not.
+/// The demo's options for `args` and `backend`, `n` images, material from `material`.
 fn demo_options(
     args: &ModelArgs,
     backend: BackendArg,
     n: u32,
-    dealer: bool,
+    material: Preprocessing,
 ) -> Result<DemoOptions, BenchError> {
     let dir = models_dir(args.models.as_deref());
     Ok(DemoOptions {
@@ -206,7 +230,7 @@ fn demo_options(
         models_dir: dir,
         n: n as usize,
         backend: backend.into(),
-        dealer,
+        material,
     })
 }
 
@@ -220,7 +244,7 @@ fn run_demo(opts: &DemoOptions, json: bool) -> Result<(DemoReport, bool), BenchE
 }
 
 fn demo_command(args: &DemoArgs) -> Result<ExitCode, BenchError> {
-    let opts = demo_options(&args.model, args.backend, args.n, true)?;
+    let opts = demo_options(&args.model, args.backend, args.n, Preprocessing::Dealer)?;
     let (report, stopped) = run_demo(&opts, args.json)?;
     if args.json {
         print_json(&report)?;
@@ -231,7 +255,12 @@ fn demo_command(args: &DemoArgs) -> Result<ExitCode, BenchError> {
 }
 
 fn accuracy_command(args: &AccuracyArgs) -> Result<ExitCode, BenchError> {
-    let opts = demo_options(&args.model, args.backend, args.n, !args.no_dealer)?;
+    let opts = demo_options(
+        &args.model,
+        args.backend,
+        args.n,
+        args.material.preprocessing(),
+    )?;
     let (demo, stopped) = run_demo(&opts, args.json)?;
     let report = AccuracyReport::from(&demo);
     if args.json {
@@ -251,7 +280,7 @@ fn run_command(args: &RunArgs) -> Result<ExitCode, BenchError> {
         queries: args.queries as usize,
         net: args.net.clone(),
         estimate: true,
-        dealer: !args.no_dealer,
+        material: args.material.preprocessing(),
     };
     let stop = watch_ctrl_c();
     let progress = progress_bar(args.json);

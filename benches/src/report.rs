@@ -1,6 +1,7 @@
 //! Reports for people (aligned tables) and for scripts (one JSON object).
 
 use serde::Serialize;
+use veil_protocol::material::{LinearPrep, Preprocessing};
 use veil_protocol::session::Links;
 
 use crate::accuracy::AccuracyReport;
@@ -145,7 +146,7 @@ pub fn run_text(r: &RunReport) -> String {
         "veil-bench run: {} over {} {}, QUIC on loopback, net {net}\n",
         r.model,
         r.backend.to_uppercase(),
-        material(r.dealer),
+        material(r.material),
     );
     if r.interrupted {
         out += &format!(
@@ -224,7 +225,7 @@ pub fn accuracy_text(r: &AccuracyReport) -> String {
         "veil-bench accuracy: {} over {} {}, {} of {} images\n",
         r.model,
         r.backend.to_uppercase(),
-        material(r.dealer),
+        material(r.material),
         thousands(r.n as u64),
         thousands(r.requested as u64)
     );
@@ -384,11 +385,15 @@ pub fn goals_line(goals: &[Goal], throughput_qps: f64) -> String {
 }
 
 /// Where the material comes from, for a report's first line.
-fn material(dealer: bool) -> &'static str {
-    if dealer {
-        "with a dealer"
-    } else {
-        "without a dealer (two-party preprocessing by OT)"
+fn material(source: Preprocessing) -> &'static str {
+    match source {
+        Preprocessing::Dealer => "with a dealer",
+        Preprocessing::TwoParty(LinearPrep::He) => {
+            "without a dealer (linear layers by homomorphic encryption, the rest by OT)"
+        }
+        Preprocessing::TwoParty(LinearPrep::Ot) => {
+            "without a dealer (two-party preprocessing by OT)"
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use veil_model::{reference, LoadedModel};
 use veil_net::LinkShape;
+use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::session::{LinkBytes, Links, QueryReport};
 use veil_server::HostedModel;
@@ -38,8 +39,8 @@ pub struct RunOptions {
     pub net: Network,
     /// On a shaped network, first run the same queries unshaped to estimate the time.
     pub estimate: bool,
-    /// True: a dealer makes the material; false: the two parties do, by OT.
-    pub dealer: bool,
+    /// Where the material comes from: a dealer, or the two parties.
+    pub material: Preprocessing,
 }
 
 /// One layer's costs per query (medians) and what it consumes.
@@ -95,8 +96,9 @@ pub struct RunReport {
     pub net: String,
     /// The shaped link's bandwidth and round trip (`null` on loopback).
     pub link: Option<LinkJson>,
-    /// True: a dealer made the preprocessing material.
-    pub dealer: bool,
+    /// Where the preprocessing material came from.
+    #[serde(flatten)]
+    pub material: Preprocessing,
     /// Where the inputs came from.
     pub inputs: &'static str,
     /// Queries that ran, in one session.
@@ -152,7 +154,7 @@ pub fn run(
         measure(
             hosted(&model),
             shape,
-            opts.dealer,
+            opts.material,
             opts.backend,
             &inputs,
             stop,
@@ -206,7 +208,7 @@ fn report(
         backend: plan.backend.name(),
         net: opts.net.name().to_string(),
         link: opts.net.link(),
-        dealer: opts.dealer,
+        material: opts.material,
         inputs: Source::for_plan(plan).name(),
         queries: run.reports.len(),
         requested: opts.queries,

@@ -58,6 +58,10 @@ fn run_json_on_the_lan_has_the_contract_fields_and_the_layers() {
         (v["dealer"].as_bool(), v["queries"].as_u64()),
         (Some(true), Some(2))
     );
+    assert!(
+        v.get("linear").is_none(),
+        "a dealer's material has no linear path"
+    );
     assert_eq!(v["differ"], 0, "every output is the reference's");
     for phase in ["setup", "offline", "online"] {
         assert_phase(&v[phase], phase);
@@ -169,12 +173,23 @@ fn bad_networks_models_and_flags_are_usage_errors() {
     }
     let e = fails(&["run", "--model", "no-such-net", "--backend", "gmw"], 2);
     assert!(e.contains("no model file at no-such-net"), "{e}");
+    // --linear says how the two parties make material: without --no-dealer it means
+    // nothing, and only he and ot are ways.
+    let mut args = base.to_vec();
+    args.extend(["--linear", "ot"]);
+    let e = fails(&args, 2);
+    assert!(e.contains("--no-dealer"), "{e}");
+    let mut args = base.to_vec();
+    args.extend(["--no-dealer", "--linear", "paillier"]);
+    let e = fails(&args, 2);
+    assert!(e.contains("he or ot"), "{e}");
 }
 
 #[test]
 fn no_dealer_runs_two_party_preprocessing() {
     let v = json(&["accuracy", "--no-dealer", "--n", "2", "--json"]);
     assert_eq!(v["dealer"].as_bool(), Some(false));
+    assert_eq!(v["linear"].as_str(), Some("he"), "the default: {v}");
     assert_eq!(v["differ"].as_u64(), Some(0));
     let v = json(&[
         "run",
@@ -183,11 +198,14 @@ fn no_dealer_runs_two_party_preprocessing() {
         "--backend",
         "gc",
         "--no-dealer",
+        "--linear",
+        "ot",
         "--queries",
         "1",
         "--json",
     ]);
     assert_eq!(v["dealer"].as_bool(), Some(false));
+    assert_eq!(v["linear"].as_str(), Some("ot"), "{v}");
     assert!(
         v["offline"]["bytes"].as_u64().unwrap() > 0,
         "the parties' own preprocessing is offline"

@@ -6,6 +6,7 @@ use indicatif::ProgressBar;
 use veil_bench::client::run_session;
 use veil_bench::cluster::Cluster;
 use veil_bench::paths::{repo_models_dir, resolve_model};
+use veil_protocol::material::Preprocessing;
 use veil_server::HostedModel;
 
 #[test]
@@ -21,7 +22,7 @@ fn a_session_ends_and_the_dealer_forgets_it() {
             weights: model.weights,
         }],
         None,
-        true,
+        Preprocessing::Dealer,
     )
     .expect("starts");
     let dealer = cluster.dealer().expect("a dealer runs");

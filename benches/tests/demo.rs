@@ -7,6 +7,7 @@ use serde_json::Value;
 use veil_bench::demo::{run, DemoOptions, DemoReport};
 use veil_bench::paths::{repo_models_dir, resolve_model};
 use veil_bench::report::{demo_text, to_json};
+use veil_protocol::material::{LinearPrep, Preprocessing};
 use veil_protocol::plan::Backend;
 
 fn options(n: usize) -> DemoOptions {
@@ -16,7 +17,7 @@ fn options(n: usize) -> DemoOptions {
         models_dir: dir,
         n,
         backend: Backend::Gmw,
-        dealer: true,
+        material: Preprocessing::Dealer,
     }
 }
 
@@ -36,17 +37,20 @@ fn five_images_are_bit_exact_under_garbled_circuits_too() {
 
 #[test]
 fn without_a_dealer_the_two_parties_make_the_material_and_stay_exact() {
-    for backend in [Backend::Gmw, Backend::Gc] {
+    for (backend, linear) in [
+        (Backend::Gmw, LinearPrep::He),
+        (Backend::Gc, LinearPrep::Ot),
+    ] {
         let opts = DemoOptions {
             backend,
-            dealer: false,
+            material: Preprocessing::TwoParty(linear),
             ..options(3)
         };
         let r = run(&opts, &AtomicBool::new(false), &ProgressBar::hidden())
             .expect("a dealer-free demo runs");
         assert_eq!(
-            (r.queries, r.differ, r.dealer),
-            (3, 0, false),
+            (r.queries, r.differ, r.material),
+            (3, 0, Preprocessing::TwoParty(linear)),
             "{backend:?}"
         );
     }

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use veil_net::cli::{exit, runtime};
 use veil_net::{state_dir, Identity, KnownHosts, QuicDialer, Store, DEFAULT_CONNECT_TIMEOUT};
+use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::Plan;
 use veil_protocol::prg::Prg;
 use veil_protocol::session::client::{self, Kept, KeptQueries, Open, Options, Spent};
@@ -94,7 +95,8 @@ struct PeerArgs {
     backend: Backend,
     /// The dealer you trust, as host:port. Default: the one the server announces (pinned
     /// on first contact). A server started without a dealer runs dealer-free: the client
-    /// then makes the material with it by oblivious transfer, and refuses --dealer.
+    /// then makes the material with it (by homomorphic encryption and oblivious transfer),
+    /// and refuses --dealer.
     #[arg(long, value_name = "ADDR")]
     dealer: Option<String>,
     /// Print one JSON object on stdout instead of text.
@@ -107,7 +109,9 @@ struct PeerArgs {
 struct InferJson<'a> {
     model: &'a str,
     backend: &'static str,
-    dealer: bool,
+    /// `"dealer"`, and without a dealer `"linear"`.
+    #[serde(flatten)]
+    material: Preprocessing,
     /// True if the query was made ahead of time (`precompute`): its offline costs are
     /// those measured then, and setup is zero.
     precomputed: bool,
@@ -128,7 +132,8 @@ struct InferJson<'a> {
 struct PrecomputeJson<'a> {
     model: &'a str,
     backend: &'static str,
-    dealer: bool,
+    #[serde(flatten)]
+    material: Preprocessing,
     queries: u32,
     setup: PhaseCost,
     /// The offline phases of all the queries made: bytes and ms summed, rounds per query.
@@ -203,7 +208,7 @@ struct Answered {
     plan: Plan,
     output: Vec<u64>,
     report: QueryReport,
-    dealer: bool,
+    material: Preprocessing,
     precomputed: bool,
 }
 
@@ -230,7 +235,7 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
         let json = InferJson {
             model: &answered.plan.model,
             backend: answered.plan.backend.name(),
-            dealer: answered.dealer,
+            material: answered.material,
             precomputed: answered.precomputed,
             label,
             logits,
@@ -272,7 +277,7 @@ fn query_once(
 ) -> Result<Answered, SessionError> {
     let mut session = open(dialer, &cx.opts, rng)?;
     let plan = session.plan().clone();
-    let dealer = session.has_dealer();
+    let material = session.source();
     let encoded = veil_model::encode_input(&plan, input).map_err(SessionError::usage)?;
     let bar = progress_bar(&mut session);
     let answered = session.query(&encoded, rng);
@@ -283,7 +288,7 @@ fn query_once(
         plan,
         output: answer.output,
         report: answer.report,
-        dealer,
+        material,
         precomputed: false,
     })
 }
@@ -305,7 +310,7 @@ fn spend_kept(
             plan: batch.plan().clone(),
             output,
             report: *report,
-            dealer: batch.has_dealer(),
+            material: batch.source(),
             precomputed: true,
         })),
         Spent::Unusable(why) => {
@@ -324,7 +329,7 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
     dialer.close();
     let Made {
         plan,
-        dealer,
+        material,
         setup,
         offline,
     } = made?;
@@ -335,7 +340,7 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
         let json = PrecomputeJson {
             model: &plan.model,
             backend: plan.backend.name(),
-            dealer,
+            material,
             queries: args.queries,
             setup,
             offline,
@@ -350,7 +355,11 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
             args.queries,
             plan.model,
             plan.backend.name(),
-            if dealer { "dealer" } else { "dealer-free" },
+            match material {
+                Preprocessing::Dealer => "dealer".to_string(),
+                Preprocessing::TwoParty(linear) =>
+                    format!("dealer-free, linear layers by {linear}"),
+            },
             cx.opts.server,
             setup.bytes,
             offline.bytes,
@@ -368,7 +377,7 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
 /// offline phases' bytes and time summed, rounds per query).
 struct Made {
     plan: Plan,
-    dealer: bool,
+    material: Preprocessing,
     setup: PhaseCost,
     offline: PhaseCost,
 }
@@ -382,7 +391,7 @@ fn make_ahead(dialer: &mut QuicDialer, cx: &Context, queries: u32) -> Result<Mad
     let batch = cx
         .kept
         .create(&cx.opts.server, &session, BatchId::from_rng(&mut rng))?;
-    let (plan, dealer) = (session.plan().clone(), session.has_dealer());
+    let (plan, material) = (session.plan().clone(), session.source());
     let bar = count_bar(u64::from(queries));
     let (mut setup, mut offline) = (PhaseCost::default(), PhaseCost::default());
     let stashed = session.stash(&batch, (0, queries), &mut rng, &mut |_, report| {
@@ -398,7 +407,7 @@ fn make_ahead(dialer: &mut QuicDialer, cx: &Context, queries: u32) -> Result<Mad
     stashed?.close();
     Ok(Made {
         plan,
-        dealer,
+        material,
         setup,
         offline,
     })

@@ -10,7 +10,8 @@ use veil_net::cli::{exit, init_logging, runtime};
 use veil_net::{
     resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT,
 };
-use veil_protocol::session::server::Hosting;
+use veil_protocol::material::LinearPrep;
+use veil_protocol::session::server::{Dealing, Hosting};
 use veil_protocol::session::SessionError;
 use veil_server::{serve, HostedModel, Precomputed, ServerConfig};
 
@@ -32,10 +33,20 @@ struct Args {
     models: Vec<String>,
     /// The dealer that prepares one-time correlated randomness (host:port). Clients are
     /// told about it and must trust it not to collude with this server. Without it the
-    /// server runs dealer-free: it makes that randomness with each client by oblivious
-    /// transfer (no third party; more bytes and time per query).
+    /// server runs dealer-free: it makes that randomness with each client (no third party;
+    /// more bytes and time per query).
     #[arg(long, value_name = "ADDR")]
     dealer: Option<String>,
+    /// Without a dealer, how the linear layers' material is made with each client: he
+    /// (homomorphic encryption under the client's key: a few MB per query) or ot (oblivious
+    /// transfer: about 260 bytes per weight, for models whose weights exceed he's bound).
+    #[arg(
+        long,
+        value_name = "he|ot",
+        default_value = "he",
+        conflicts_with = "dealer"
+    )]
+    linear: LinearPrep,
     /// How many precomputed queries (`veil-client precompute`) one client may have waiting
     /// here at once; they are kept in the state folder ($VEIL_HOME, else ~/.veil) under
     /// `precomputed/`. 0 keeps none.
@@ -69,14 +80,19 @@ fn configure(args: &Args) -> Result<Hosting<Store>, SessionError> {
         )));
     }
     let dir = state_dir();
-    Ok(Hosting {
+    let hosting = Hosting {
         models,
-        dealer: args.dealer.clone(),
+        dealing: match &args.dealer {
+            Some(dealer) => Dealing::Dealer(dealer.clone()),
+            None => Dealing::TwoParty(args.linear),
+        },
         precomputed: (args.max_precomputed > 0).then(|| Precomputed {
             store: Store::new(dir.join("precomputed")),
             max_per_client: args.max_precomputed,
         }),
-    })
+    };
+    hosting.check()?;
+    Ok(hosting)
 }
 
 fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> {
@@ -96,9 +112,11 @@ fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> 
                 m.plan.fixed.k
             );
         }
-        let dealing = match &hosting.dealer {
-            Some(d) => format!("dealer {d}"),
-            None => "dealer-free (two-party preprocessing)".into(),
+        let dealing = match &hosting.dealing {
+            Dealing::Dealer(d) => format!("dealer {d}"),
+            Dealing::TwoParty(linear) => {
+                format!("dealer-free (two-party preprocessing, linear layers by {linear})")
+            }
         };
         eprintln!(
             "veil-server listening on {addr} (key {}), {dealing}",
