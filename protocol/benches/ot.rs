@@ -1,4 +1,5 @@
-//! Oblivious transfer: 128 base OTs, and the IKNP/ALSZ extension rate and bytes per OT.
+//! Oblivious transfer: 128 base OTs, the IKNP/ALSZ extension rate and bytes per OT, and
+//! pooled correlated OT grown by IKNP or by silent OT (Ferret's MAIN extension) side by side.
 //! Both parties run in this process, on two threads, over the in-memory pipe.
 // criterion_group! makes an undocumented public function.
 #![allow(missing_docs)]
@@ -12,7 +13,9 @@ use rand_core::{RngCore, SeedableRng};
 
 use veil_protocol::block::Block;
 use veil_protocol::channel::{Channel, MemTransport, Scope};
-use veil_protocol::ot::{base, CotReceiver, CotSender};
+use veil_protocol::material::OtKind;
+use veil_protocol::ot::ferret::MAIN;
+use veil_protocol::ot::{base, CotReceiver, CotSender, PoolReceiver, PoolSender};
 
 /// The binaries' allocator, so that these figures are theirs.
 #[global_allocator]
@@ -156,5 +159,59 @@ fn bench_extension(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_base, bench_extension);
+/// A pooled instance of `kind`, bootstrapped.
+fn pools(kind: OtKind) -> (PoolSender, PoolReceiver, Ch, Ch) {
+    let (mut cs, mut cr) = pair();
+    let (mut s, mut r) = both(
+        || PoolSender::setup(&mut cs, kind, &mut ChaCha12Rng::seed_from_u64(1)).unwrap(),
+        || PoolReceiver::setup(&mut cr, kind, &mut ChaCha12Rng::seed_from_u64(2)).unwrap(),
+    );
+    both(
+        || s.reserve(&mut cs, 1).unwrap(),
+        || r.reserve(&mut cr, 1).unwrap(),
+    );
+    (s, r, cs, cr)
+}
+
+/// Grows the pools by one MAIN extension's worth and spends it, both parties.
+fn grow_and_spend(p: &mut (PoolSender, PoolReceiver, Ch, Ch)) {
+    let (s, r, cs, cr) = p;
+    let n = MAIN.usable();
+    black_box(both(
+        || {
+            s.reserve(cs, n).unwrap();
+            s.correlated(n).unwrap()
+        },
+        || {
+            r.reserve(cr, n).unwrap();
+            r.correlated(n).unwrap()
+        },
+    ));
+}
+
+fn bench_pooled(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ot/pooled");
+    g.throughput(Throughput::Elements(MAIN.usable() as u64));
+    g.sample_size(10);
+    for kind in [OtKind::Silent, OtKind::Iknp] {
+        let mut p = pools(kind);
+        grow_and_spend(&mut p);
+        p.2.take_meter();
+        p.3.take_meter();
+        grow_and_spend(&mut p);
+        let bits = |ch: &Ch| 8.0 * ch.meter().tally(Scope::CONTROL).sent as f64;
+        println!(
+            "ot/pooled/{kind}: {} COTs: sender sent {:.3} bits/COT, receiver {:.3} bits/COT",
+            MAIN.usable(),
+            bits(&p.2) / MAIN.usable() as f64,
+            bits(&p.3) / MAIN.usable() as f64
+        );
+        g.bench_function(format!("{kind}/{}", MAIN.usable()), |b| {
+            b.iter(|| grow_and_spend(&mut p))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_base, bench_extension, bench_pooled);
 criterion_main!(benches);

@@ -116,6 +116,10 @@ impl Meter {
         });
     }
 
+    pub(super) fn current(&self) -> Scope {
+        self.current
+    }
+
     pub(super) fn sent(&mut self, n: u64, clock: u64) {
         let t = self.tallies.entry(self.current).or_default();
         t.sent += n;

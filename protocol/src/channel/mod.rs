@@ -155,6 +155,11 @@ impl<T: Transport + ?Sized> Channel<T> {
         self.transport.wire_bytes()
     }
 
+    /// Where messages are counted now.
+    pub fn scope(&self) -> Scope {
+        self.meter.current()
+    }
+
     /// Counts what follows under `scope` until the next call.
     pub fn enter(&mut self, scope: Scope) {
         self.meter.enter(scope, self.clock);

@@ -73,10 +73,13 @@
 
 pub mod aes_prg;
 pub mod base;
+pub mod ferret;
 pub mod iknp;
+pub mod pool;
 pub mod transpose;
 
 pub use iknp::{matrix_bytes, messages, padded, CotReceiver, CotSender, CHUNK_OTS, FLIGHT_OTS};
+pub use pool::{PoolReceiver, PoolSender};
 
 #[cfg(test)]
 mod tests;
