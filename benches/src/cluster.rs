@@ -171,7 +171,7 @@ fn spawn_peers(
             tasks.push(runtime.spawn(veil_dealer::serve(listener, sessions.clone())));
             (Some(dealer), Dealing::Dealer(dealer.name()))
         }
-        Preprocessing::TwoParty(linear) => (None, Dealing::TwoParty(linear)),
+        Preprocessing::TwoParty(linear, ot) => (None, Dealing::TwoParty(linear, ot)),
     };
     let (server_listener, (server, server_identity)) = listen("server", shape)?;
     let server_pins = pinned(&dealer.into_iter().collect::<Vec<_>>())?;

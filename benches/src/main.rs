@@ -19,7 +19,7 @@ use veil_bench::report::{accuracy_text, compare_text, demo_text, image_list, run
 use veil_bench::run::{self, RunOptions, RunReport};
 use veil_bench::svg::layers_chart;
 use veil_bench::BenchError;
-use veil_protocol::material::{LinearPrep, Preprocessing};
+use veil_protocol::material::{LinearPrep, OtKind, Preprocessing};
 use veil_protocol::plan::Backend;
 
 /// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
@@ -161,12 +161,21 @@ struct MaterialArgs {
         requires = "no_dealer"
     )]
     linear: LinearPrep,
+    /// Without a dealer, how the oblivious transfers are made: silent (silent OT from LPN)
+    /// or iknp (IKNP OT extension, 16 bytes per OT).
+    #[arg(
+        long,
+        value_name = "silent|iknp",
+        default_value = "silent",
+        requires = "no_dealer"
+    )]
+    ot: OtKind,
 }
 
 impl MaterialArgs {
     fn preprocessing(&self) -> Preprocessing {
         match self.no_dealer {
-            true => Preprocessing::TwoParty(self.linear),
+            true => Preprocessing::TwoParty(self.linear, self.ot),
             false => Preprocessing::Dealer,
         }
     }

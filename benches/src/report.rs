@@ -1,7 +1,7 @@
 //! Reports for people (aligned tables) and for scripts (one JSON object).
 
 use serde::Serialize;
-use veil_protocol::material::{LinearPrep, Preprocessing};
+use veil_protocol::material::{LinearPrep, OtKind, Preprocessing};
 use veil_protocol::session::Links;
 
 use crate::accuracy::AccuracyReport;
@@ -385,14 +385,19 @@ pub fn goals_line(goals: &[Goal], throughput_qps: f64) -> String {
 }
 
 /// Where the material comes from, for a report's first line.
-fn material(source: Preprocessing) -> &'static str {
+fn material(source: Preprocessing) -> String {
+    let ot = |kind| match kind {
+        OtKind::Silent => "silent OT",
+        OtKind::Iknp => "IKNP OT",
+    };
     match source {
-        Preprocessing::Dealer => "with a dealer",
-        Preprocessing::TwoParty(LinearPrep::He) => {
-            "without a dealer (linear layers by homomorphic encryption, the rest by OT)"
-        }
-        Preprocessing::TwoParty(LinearPrep::Ot) => {
-            "without a dealer (two-party preprocessing by OT)"
+        Preprocessing::Dealer => "with a dealer".to_string(),
+        Preprocessing::TwoParty(LinearPrep::He, kind) => format!(
+            "without a dealer (linear layers by homomorphic encryption, the rest by {})",
+            ot(kind)
+        ),
+        Preprocessing::TwoParty(LinearPrep::Ot, kind) => {
+            format!("without a dealer (two-party preprocessing by {})", ot(kind))
         }
     }
 }

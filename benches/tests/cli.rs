@@ -59,8 +59,8 @@ fn run_json_on_the_lan_has_the_contract_fields_and_the_layers() {
         (Some(true), Some(2))
     );
     assert!(
-        v.get("linear").is_none(),
-        "a dealer's material has no linear path"
+        v.get("linear").is_none() && v.get("ot").is_none(),
+        "a dealer's material has no linear path and no kind of OT"
     );
     assert_eq!(v["differ"], 0, "every output is the reference's");
     for phase in ["setup", "offline", "online"] {
@@ -190,6 +190,7 @@ fn no_dealer_runs_two_party_preprocessing() {
     let v = json(&["accuracy", "--no-dealer", "--n", "2", "--json"]);
     assert_eq!(v["dealer"].as_bool(), Some(false));
     assert_eq!(v["linear"].as_str(), Some("he"), "the default: {v}");
+    assert_eq!(v["ot"].as_str(), Some("silent"), "the default: {v}");
     assert_eq!(v["differ"].as_u64(), Some(0));
     let v = json(&[
         "run",
@@ -210,6 +211,48 @@ fn no_dealer_runs_two_party_preprocessing() {
         v["offline"]["bytes"].as_u64().unwrap() > 0,
         "the parties' own preprocessing is offline"
     );
+}
+
+#[test]
+fn the_kind_of_ot_is_silent_or_iknp_and_only_without_a_dealer() {
+    for command in [
+        &["run", "--model", "secureml-mlp", "--backend", "gmw"][..],
+        &["accuracy", "--model", "secureml-mlp", "--n", "1"][..],
+    ] {
+        // Without --no-dealer the kind of OT means nothing.
+        let mut args = command.to_vec();
+        args.extend(["--ot", "iknp"]);
+        let e = fails(&args, 2);
+        assert!(e.contains("--no-dealer"), "{e}");
+        let mut args = command.to_vec();
+        args.extend(["--no-dealer", "--ot", "bogus"]);
+        let e = fails(&args, 2);
+        assert!(e.contains("silent or iknp"), "{e}");
+    }
+}
+
+#[test]
+fn no_dealer_names_its_kind_of_ot() {
+    let v = json(&[
+        "run",
+        "--model",
+        "secureml-mlp",
+        "--backend",
+        "gmw",
+        "--no-dealer",
+        "--ot",
+        "iknp",
+        "--queries",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(v["dealer"].as_bool(), Some(false));
+    assert_eq!(
+        (v["linear"].as_str(), v["ot"].as_str()),
+        (Some("he"), Some("iknp")),
+        "{v}"
+    );
+    assert_eq!(v["differ"].as_u64(), Some(0));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 use veil_bench::demo::{run, DemoOptions, DemoReport};
 use veil_bench::paths::{repo_models_dir, resolve_model};
 use veil_bench::report::{demo_text, to_json};
-use veil_protocol::material::{LinearPrep, Preprocessing};
+use veil_protocol::material::{LinearPrep, OtKind, Preprocessing};
 use veil_protocol::plan::Backend;
 
 fn options(n: usize) -> DemoOptions {
@@ -37,20 +37,20 @@ fn five_images_are_bit_exact_under_garbled_circuits_too() {
 
 #[test]
 fn without_a_dealer_the_two_parties_make_the_material_and_stay_exact() {
-    for (backend, linear) in [
-        (Backend::Gmw, LinearPrep::He),
-        (Backend::Gc, LinearPrep::Ot),
+    for (backend, linear, ot) in [
+        (Backend::Gmw, LinearPrep::He, OtKind::Silent),
+        (Backend::Gc, LinearPrep::Ot, OtKind::Iknp),
     ] {
         let opts = DemoOptions {
             backend,
-            material: Preprocessing::TwoParty(linear),
+            material: Preprocessing::TwoParty(linear, ot),
             ..options(3)
         };
         let r = run(&opts, &AtomicBool::new(false), &ProgressBar::hidden())
             .expect("a dealer-free demo runs");
         assert_eq!(
             (r.queries, r.differ, r.material),
-            (3, 0, Preprocessing::TwoParty(linear)),
+            (3, 0, Preprocessing::TwoParty(linear, ot)),
             "{backend:?}"
         );
     }

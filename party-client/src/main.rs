@@ -109,7 +109,7 @@ struct PeerArgs {
 struct InferJson<'a> {
     model: &'a str,
     backend: &'static str,
-    /// `"dealer"`, and without a dealer `"linear"`.
+    /// `"dealer"`, and without a dealer `"linear"` and `"ot"`.
     #[serde(flatten)]
     material: Preprocessing,
     /// True if the query was made ahead of time (`precompute`): its offline costs are
@@ -357,8 +357,8 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
             plan.backend.name(),
             match material {
                 Preprocessing::Dealer => "dealer".to_string(),
-                Preprocessing::TwoParty(linear) =>
-                    format!("dealer-free, linear layers by {linear}"),
+                Preprocessing::TwoParty(linear, ot) =>
+                    format!("dealer-free, linear layers by {linear}, {ot} OT"),
             },
             cx.opts.server,
             setup.bytes,

@@ -11,7 +11,8 @@ use common::{infer, phase, sample, veil_client, Run};
 use serde_json::Value;
 use veil_protocol::engine::cost;
 use veil_protocol::he::PUBLIC_KEY_BYTES;
-use veil_protocol::material::LinearPrep;
+use veil_protocol::material::{LinearPrep, OtKind};
+use veil_protocol::prep::PrepSession;
 use veil_tests::{black_hole, mlp, model_path, reference_output, wait_until, Harness};
 
 /// The trust notice's words (CONTRACT.md: said once on stderr).
@@ -297,17 +298,22 @@ fn against_a_dealer_free_server_the_json_says_no_dealer_and_counts_its_preproces
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {run:?}"));
     assert_eq!(json["dealer"], false, "{json}");
     assert_eq!(json["linear"], "he", "the default linear path: {json}");
+    assert_eq!(json["ot"], "silent", "the default kind of OT: {json}");
     assert_eq!(json["label"].as_u64(), Some(7), "{json}");
     let (setup_bytes, _) = phase(&json, "setup");
     let (offline_bytes, _) = phase(&json, "offline");
     let (online_bytes, _) = phase(&json, "online");
-    // Setup: the base OTs both ways and the client's public key, and no E = W − U.
+    // Setup: the base OTs both ways, the silent pools' bootstrap and the client's public
+    // key, and no E = W − U.
     assert_eq!(
         setup_bytes,
-        2 * (32 + 4096) + PUBLIC_KEY_BYTES as u64,
+        PrepSession::setup_bytes(OtKind::Silent) + PUBLIC_KEY_BYTES as u64,
         "{json}"
     );
-    let prep: u64 = cost::two_party(plan, LinearPrep::He).unwrap().iter().sum();
+    let prep: u64 = cost::two_party(plan, LinearPrep::He, OtKind::Silent)
+        .unwrap()
+        .iter()
+        .sum();
     assert_eq!(offline_bytes, prep, "{json}");
     let online = cost::online(plan);
     assert_eq!(online_bytes, online.iter().map(|c| c.bytes).sum::<u64>());

@@ -10,7 +10,7 @@ use veil_net::cli::{exit, init_logging, runtime};
 use veil_net::{
     resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT,
 };
-use veil_protocol::material::LinearPrep;
+use veil_protocol::material::{LinearPrep, OtKind};
 use veil_protocol::session::server::{Dealing, Hosting};
 use veil_protocol::session::SessionError;
 use veil_server::{serve, HostedModel, Precomputed, ServerConfig};
@@ -47,6 +47,16 @@ struct Args {
         conflicts_with = "dealer"
     )]
     linear: LinearPrep,
+    /// Without a dealer, how the oblivious transfers are made with each client: silent
+    /// (silent OT from LPN: a fraction of a bit per OT after setup) or iknp (IKNP OT
+    /// extension: 16 bytes per OT, for comparison).
+    #[arg(
+        long,
+        value_name = "silent|iknp",
+        default_value = "silent",
+        conflicts_with = "dealer"
+    )]
+    ot: OtKind,
     /// How many precomputed queries (`veil-client precompute`) one client may have waiting
     /// here at once; they are kept in the state folder ($VEIL_HOME, else ~/.veil) under
     /// `precomputed/`. 0 keeps none.
@@ -84,7 +94,7 @@ fn configure(args: &Args) -> Result<Hosting<Store>, SessionError> {
         models,
         dealing: match &args.dealer {
             Some(dealer) => Dealing::Dealer(dealer.clone()),
-            None => Dealing::TwoParty(args.linear),
+            None => Dealing::TwoParty(args.linear, args.ot),
         },
         precomputed: (args.max_precomputed > 0).then(|| Precomputed {
             store: Store::new(dir.join("precomputed")),
@@ -114,9 +124,10 @@ fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> 
         }
         let dealing = match &hosting.dealing {
             Dealing::Dealer(d) => format!("dealer {d}"),
-            Dealing::TwoParty(linear) => {
-                format!("dealer-free (two-party preprocessing, linear layers by {linear})")
-            }
+            Dealing::TwoParty(linear, ot) => format!(
+                "dealer-free (two-party preprocessing, linear layers by {linear}, {} OT)",
+                ot.name()
+            ),
         };
         eprintln!(
             "veil-server listening on {addr} (key {}), {dealing}",

@@ -27,3 +27,13 @@ fn the_linear_path_is_he_or_ot_and_only_without_a_dealer() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--dealer"), "{stderr}");
 }
+
+#[test]
+fn the_kind_of_ot_is_silent_or_iknp_and_only_without_a_dealer() {
+    let (code, stderr) = server(&["--ot", "bogus"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("silent or iknp"), "{stderr}");
+    let (code, stderr) = server(&["--ot", "iknp", "--dealer", "127.0.0.1:7400"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--dealer"), "{stderr}");
+}

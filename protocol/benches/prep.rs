@@ -10,6 +10,7 @@ use std::thread;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use veil_protocol::channel::{Channel, MemTransport, Scope};
+use veil_protocol::material::OtKind;
 use veil_protocol::plan::{Image, Linear, LinearOp, Window};
 use veil_protocol::prep::{
     and_triples, bit_rings, mask_share, weights_share, LinearMatrix, Pattern, PrepSession,
@@ -44,8 +45,8 @@ fn pair() -> Pair {
     let (a, b) = MemTransport::pair();
     let (mut cs, mut cc) = (Channel::new(a), Channel::new(b));
     let (s, c) = both(
-        || PrepSession::setup(&mut cs, Role::Server, &mut Prg::from_os()).unwrap(),
-        || PrepSession::setup(&mut cc, Role::Client, &mut Prg::from_os()).unwrap(),
+        || PrepSession::setup(&mut cs, Role::Server, OtKind::Iknp, &mut Prg::from_os()).unwrap(),
+        || PrepSession::setup(&mut cc, Role::Client, OtKind::Iknp, &mut Prg::from_os()).unwrap(),
     );
     Pair { s, c, cs, cc }
 }
@@ -103,12 +104,10 @@ fn bit_ring(c: &mut Criterion) {
 /// throughput counts nonzeros of M (products).
 fn gilboa(c: &mut Criterion, name: &str, pattern: Pattern) {
     let weights = Prg::from_os().ring_vec(pattern.nnz());
-    let mut prg = Prg::from_os();
     let run: Run = Box::new(|p: &mut Pair| {
-        let mask = prg.ring_vec(pattern.cols());
         black_box(both(
             || weights_share(&mut p.s, &mut p.cs, &pattern, &weights).unwrap(),
-            || mask_share(&mut p.c, &mut p.cc, &pattern, &mask).unwrap(),
+            || mask_share(&mut p.c, &mut p.cc, &pattern).unwrap(),
         ));
     });
     bench(c, "prep/gilboa", name, pattern.nnz(), run);

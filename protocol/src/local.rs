@@ -42,11 +42,11 @@ pub fn run_local(
             masks = SessionMasks::expand(plan, Seed::from_rng(rng));
             ServerSource::Dealer(&masks)
         }
-        Preprocessing::TwoParty(linear) => ServerSource::TwoParty(linear),
+        Preprocessing::TwoParty(linear, ot) => ServerSource::TwoParty(linear, ot),
     };
     let (s_msg, c_msg) = match source {
         ServerSource::Dealer(masks) => Some(deal(masks, rng)),
-        ServerSource::TwoParty(_) => None,
+        ServerSource::TwoParty(..) => None,
     }
     .unzip();
     let (mut server_rng, mut client_rng) =

@@ -7,7 +7,7 @@
 //! ```text
 //! client → server  Hello{model?}
 //! server → dealer  Open{plan}              dealer → server  Opened{session} then U's seed (setup)
-//! server → client  Welcome{plan, session, dealer} | WelcomeTwoParty{plan, linear} | Refused{reason}
+//! server → client  Welcome{plan, session, dealer} | WelcomeTwoParty{plan, linear, ot} | Refused{reason}
 //! client → dealer  Join{session, plan hash} dealer → client  Joined | Refused{reason}
 //! server → client  E = W − U (setup, engine)
 //! per query:  client → server Query;  each party → dealer Fetch, dealer → party material
@@ -21,16 +21,18 @@
 //! connection opens with `Spend{batch, piece}` instead of a hello; the server answers
 //! `WelcomeKept{plan}` and the online phase runs with no setup, then `Stats`.
 //!
-//! A server without a dealer answers the hello with `WelcomeTwoParty{plan, linear}` and
-//! opens no dealer session; setup is then the base OTs of two-party preprocessing and the
-//! client's RLWE public key, as the layers use them, and per query the parties make the
-//! material with each other ([`crate::he`], [`crate::prep`]) instead of fetching it.
-//! Older encodings keep their tags: a welcome with the linear layers by OT is tag 3, as
-//! before there was a choice.
+//! A server without a dealer answers the hello with `WelcomeTwoParty{plan, linear, ot}` and
+//! opens no dealer session; setup is then the base OTs of two-party preprocessing (of the
+//! kind named) and the client's RLWE public key, as the layers use them, and per query the
+//! parties make the material with each other ([`crate::he`], [`crate::prep`]) instead of
+//! fetching it. Older encodings keep their tags: with IKNP OT, a welcome with the linear
+//! layers by OT is tag 3, as before there was a choice, and one with a linear byte is tag 6,
+//! as before there was a choice of OT; a welcome with silent OT is tag 7, which carries
+//! both bytes.
 
 use crate::channel::{Meter, Phase, Scope, Tally};
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::material::LinearPrep;
+use crate::material::{LinearPrep, OtKind};
 use crate::plan::{Backend, Plan};
 
 /// A dealer session's random 128-bit id.
@@ -124,6 +126,8 @@ pub enum ToClient {
         plan: Plan,
         /// How the linear layers' material is made.
         linear: LinearPrep,
+        /// How the oblivious transfers are made.
+        ot: OtKind,
     },
     /// The server will not serve this request.
     Refused {
@@ -284,6 +288,32 @@ fn linear_code(linear: LinearPrep) -> u8 {
     }
 }
 
+/// The [`LinearPrep`] of a welcome's byte.
+fn read_linear(r: &mut Reader<'_>) -> Result<LinearPrep, DecodeError> {
+    match r.u8("linear preprocessing")? {
+        0 => Ok(LinearPrep::He),
+        1 => Ok(LinearPrep::Ot),
+        t => Err(bad("linear preprocessing", t)),
+    }
+}
+
+/// An [`OtKind`]'s byte in a welcome.
+fn ot_code(ot: OtKind) -> u8 {
+    match ot {
+        OtKind::Silent => 0,
+        OtKind::Iknp => 1,
+    }
+}
+
+/// The [`OtKind`] of a welcome's byte.
+fn read_ot(r: &mut Reader<'_>) -> Result<OtKind, DecodeError> {
+    match r.u8("kind of oblivious transfer")? {
+        0 => Ok(OtKind::Silent),
+        1 => Ok(OtKind::Iknp),
+        t => Err(bad("kind of oblivious transfer", t)),
+    }
+}
+
 impl ToClient {
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
@@ -314,14 +344,24 @@ impl ToClient {
             ToClient::WelcomeTwoParty {
                 plan,
                 linear: LinearPrep::Ot,
+                ot: OtKind::Iknp,
             } => {
                 w.u8(3);
                 plan.encode(&mut w);
             }
-            ToClient::WelcomeTwoParty { plan, linear } => {
+            ToClient::WelcomeTwoParty {
+                plan,
+                linear,
+                ot: OtKind::Iknp,
+            } => {
                 w.u8(6);
                 plan.encode(&mut w);
                 w.u8(linear_code(*linear));
+            }
+            ToClient::WelcomeTwoParty { plan, linear, ot } => {
+                w.u8(7);
+                plan.encode(&mut w);
+                w.u8(linear_code(*linear)).u8(ot_code(*ot));
             }
             ToClient::Ready => {
                 w.u8(4);
@@ -357,14 +397,17 @@ impl ToClient {
             3 => ToClient::WelcomeTwoParty {
                 plan: Plan::decode(&mut r)?,
                 linear: LinearPrep::Ot,
+                ot: OtKind::Iknp,
             },
             6 => ToClient::WelcomeTwoParty {
                 plan: Plan::decode(&mut r)?,
-                linear: match r.u8("linear preprocessing")? {
-                    0 => LinearPrep::He,
-                    1 => LinearPrep::Ot,
-                    t => return Err(bad("linear preprocessing", t)),
-                },
+                linear: read_linear(&mut r)?,
+                ot: OtKind::Iknp,
+            },
+            7 => ToClient::WelcomeTwoParty {
+                plan: Plan::decode(&mut r)?,
+                linear: read_linear(&mut r)?,
+                ot: read_ot(&mut r)?,
             },
             4 => ToClient::Ready,
             5 => ToClient::WelcomeKept {

@@ -8,6 +8,7 @@ mod common;
 
 use veil_protocol::engine::cost;
 use veil_protocol::engine::LinearPrep;
+use veil_protocol::material::OtKind;
 use veil_protocol::plan::{Backend, Plan, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::ring::Ring;
@@ -27,9 +28,11 @@ fn dealer() -> Dealing {
     Dealing::Dealer(DEALER.into())
 }
 
-/// No dealer, the linear layers by RLWE (the default) or by OT.
-const HE: Dealing = Dealing::TwoParty(LinearPrep::He);
-const OT: Dealing = Dealing::TwoParty(LinearPrep::Ot);
+/// No dealer, the linear layers by RLWE (the default) or by OT, with silent OT (the
+/// default); or the linear layers by OT with IKNP's.
+const HE: Dealing = Dealing::TwoParty(LinearPrep::He, OtKind::Silent);
+const OT: Dealing = Dealing::TwoParty(LinearPrep::Ot, OtKind::Silent);
+const OT_IKNP: Dealing = Dealing::TwoParty(LinearPrep::Ot, OtKind::Iknp);
 
 /// A net hosting `plan` as `model`, dealing as `dealing` says, keeping at most `kept`
 /// queries per client (0: none).
@@ -117,6 +120,7 @@ fn a_whole_session_replays_from_one_seed_frame_for_frame() {
         (Backend::Gmw, HE),
         (Backend::Gc, HE),
         (Backend::Gmw, OT),
+        (Backend::Gmw, OT_IKNP),
     ];
     for mode in &modes {
         let mut plan = plan.clone();
@@ -192,7 +196,7 @@ fn every_flow_runs_in_memory_bit_exact_at_the_formulas_cost() {
     let mut rng = seed.prg();
     let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
     for backend in [Backend::Gmw, Backend::Gc] {
-        for dealing in [dealer(), HE, OT] {
+        for dealing in [dealer(), HE, OT, OT_IKNP] {
             let mut plan = plan.clone();
             plan.backend = backend;
             let with_dealer = dealing.dealer().is_some();

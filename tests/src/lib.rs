@@ -33,7 +33,7 @@ use veil_net::{
     Store, DEFAULT_CONNECT_TIMEOUT,
 };
 use veil_protocol::channel::{Channel, ChannelError};
-use veil_protocol::material::LinearPrep;
+use veil_protocol::material::{LinearPrep, OtKind};
 use veil_protocol::ring::Ring;
 use veil_protocol::session::server::{Dealing, Hosting};
 use veil_protocol::session::{QueryReport, SessionError};
@@ -218,7 +218,7 @@ fn runtime(dispatch: Dispatch) -> Runtime {
 pub struct Builder {
     models: Vec<HostedModel>,
     dealer: Option<SocketAddr>,
-    dealer_free: Option<LinearPrep>,
+    dealer_free: Option<(LinearPrep, OtKind)>,
     connect_timeout: Duration,
     precomputed: Option<PathBuf>,
     home: Option<(PathBuf, SocketAddr)>,
@@ -245,9 +245,15 @@ impl Builder {
     }
 
     /// Runs the server without a dealer, the linear layers' material made as `linear` says
-    /// (`veil-server --linear`).
-    pub fn no_dealer_with(mut self, linear: LinearPrep) -> Builder {
-        self.dealer_free = Some(linear);
+    /// (`veil-server --linear`), the OTs of the default kind.
+    pub fn no_dealer_with(self, linear: LinearPrep) -> Builder {
+        self.no_dealer_with_ot(linear, OtKind::default())
+    }
+
+    /// Runs the server without a dealer, the linear layers' material made as `linear` says
+    /// and the OTs as `ot` does (`veil-server --linear L --ot K`).
+    pub fn no_dealer_with_ot(mut self, linear: LinearPrep, ot: OtKind) -> Builder {
+        self.dealer_free = Some((linear, ot));
         self
     }
 
@@ -306,7 +312,10 @@ impl Builder {
                 models: self.models,
                 dealing: match dealer_addr {
                     Some(addr) => Dealing::Dealer(addr.to_string()),
-                    None => Dealing::TwoParty(self.dealer_free.unwrap_or_default()),
+                    None => {
+                        let (linear, ot) = self.dealer_free.unwrap_or_default();
+                        Dealing::TwoParty(linear, ot)
+                    }
                 },
                 precomputed: self.precomputed.map(|root| Precomputed {
                     store: Store::new(root),

@@ -2,7 +2,7 @@
 //! material with each other, the linear layers' by homomorphic encryption or by
 //! oblivious transfer. The shipped MLP and MNIST CNNs (MiniONN's, Chameleon's, the
 //! residual network) are bit-exact with the plaintext reference under both backends and
-//! both linear paths; each layer's offline bytes equal the two-party formula and its
+//! both linear paths, and under either kind of OT (silent or IKNP); each layer's offline bytes equal the two-party formula and its
 //! online bytes the dealer path's; setup holds the base OTs (and the client's public key)
 //! and no E = W − U. A client that names a dealer is refused with a usage error, and a
 //! misbehaving client does not stop the server.
@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use veil_protocol::engine::cost;
 use veil_protocol::he::PUBLIC_KEY_BYTES;
-use veil_protocol::material::LinearPrep;
+use veil_protocol::material::{LinearPrep, OtKind, Preprocessing};
+use veil_protocol::ot::PoolSender;
 use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::session::{QueryReport, SessionError, Usage};
 use veil_protocol::wire::{ToClient, ToServer};
@@ -36,11 +37,12 @@ fn options(h: &Harness, backend: Backend) -> Options {
 }
 
 /// Checks one query's report against the formulas: per layer, the two-party offline
-/// bytes (under GC the linear layers alone: a garbled layer's own OTs and tables share its
-/// scope) and the online cost; setup (first query only) holds the client's public key
-/// under `LinearPrep::He`, and no E.
-fn check_costs(plan: &Plan, linear: LinearPrep, q: usize, r: &QueryReport) {
-    let offline = cost::two_party(plan, linear).expect("a valid plan");
+/// bytes under OTs of kind `ot` (under GC the linear layers alone: a garbled layer's own
+/// OTs and tables share its scope; a silent pool's growth is the phase's) and the online
+/// cost; setup (first query only) holds the client's public key under `LinearPrep::He`,
+/// and no E.
+fn check_costs(plan: &Plan, (linear, ot): (LinearPrep, OtKind), q: usize, r: &QueryReport) {
+    let offline = cost::two_party(plan, linear, ot).expect("a valid plan");
     let online = cost::online(plan);
     for (i, layer) in r.layers.iter().enumerate() {
         if plan.backend == Backend::Gmw || plan.layers[i].kind.is_linear() {
@@ -69,19 +71,19 @@ fn check_costs(plan: &Plan, linear: LinearPrep, q: usize, r: &QueryReport) {
         .linear_layers()
         .map(|(_, l)| 8 * l.op.weight_len() as u64)
         .sum();
-    // Base OTs: one set each way where a layer makes material by OT, one set for GC's
-    // input labels otherwise.
-    let (key, base_ots) = match linear {
-        LinearPrep::He => (
-            PUBLIC_KEY_BYTES as u64,
-            1 + (plan.backend == Backend::Gmw) as u64,
-        ),
-        LinearPrep::Ot => (0, 2),
+    // OT instances: one each way where a layer makes material by OT, and one for GC's
+    // input labels.
+    let gmw = plan.backend == Backend::Gmw;
+    let key = match linear {
+        LinearPrep::He => PUBLIC_KEY_BYTES as u64,
+        LinearPrep::Ot => 0,
     };
+    let base_ots = 2 * u64::from(gmw || linear == LinearPrep::Ot) + u64::from(!gmw);
+    let least = base_ots * PoolSender::setup_bytes(ot) + key;
     match q {
         0 => assert!(
-            r.setup.bytes >= base_ots * (32 + 4096) + key && r.setup.bytes < key + weights,
-            "setup: base OTs and key, no E ({} bytes)",
+            r.setup.bytes >= least && r.setup.bytes < least + weights,
+            "setup: base OTs (and silent pools' bootstrap) and key, no E ({} bytes)",
             r.setup.bytes
         ),
         _ => assert_eq!(r.setup.bytes, 0, "setup is paid once"),
@@ -103,7 +105,7 @@ fn run(file: &str, backend: Backend, linear: LinearPrep, images: usize) {
         let input = veil_model::encode_input(&model.plan, image).expect("a valid image");
         let want = veil_model::reference(&model.plan, &model.weights, &input);
         assert_eq!(secure, want, "{file} {backend:?}, image {q}");
-        check_costs(&plan, linear, q, &report);
+        check_costs(&plan, (linear, OtKind::default()), q, &report);
     }
     session.close();
     h.shutdown();
@@ -140,6 +142,43 @@ fn chameleons_cnn_is_bit_exact_without_a_dealer_under_both_backends() {
 fn the_resnet_is_bit_exact_without_a_dealer_under_both_backends() {
     run("mnist-resnet.onnx", Backend::Gmw, LinearPrep::Ot, 2);
     run("mnist-resnet.onnx", Backend::Gc, LinearPrep::He, 2);
+}
+
+/// One session of `images` queries of `file` under `backend` on a server started with
+/// `linear` and `ot`: the client learns both from the welcome, every output is bit-exact
+/// with the plaintext fixed-point reference, and the costs are the formulas' for that kind:
+/// the kind the server was started with is the one the session ran.
+fn run_with_ot(file: &str, backend: Backend, linear: LinearPrep, ot: OtKind, images: usize) {
+    let h = Harness::builder()
+        .model(None, &model_path(file))
+        .no_dealer_with_ot(linear, ot)
+        .start();
+    let model = veil_model::load(&model_path(file)).expect("a shipped model");
+    let mut session = h
+        .open_with(&options(&h, backend))
+        .unwrap_or_else(|e| panic!("opening a dealer-free session: {e}\n{}", h.logs()));
+    let plan = session.plan().clone();
+    let source = session.open_session().map(|o| o.source());
+    assert_eq!(source, Some(Preprocessing::TwoParty(linear, ot)));
+    for (q, image) in mnist().images[..images].iter().enumerate() {
+        let (secure, report) = secure_output(&mut session, image);
+        let input = veil_model::encode_input(&model.plan, image).expect("a valid image");
+        let want = veil_model::reference(&model.plan, &model.weights, &input);
+        assert_eq!(secure, want, "{file} {backend:?} {linear} {ot}, image {q}");
+        check_costs(&plan, (linear, ot), q, &report);
+    }
+    session.close();
+    h.shutdown();
+}
+
+/// Both kinds of OT, where the session makes OTs: GMW's material, and under GC the linear
+/// layers' by OT.
+#[test]
+fn the_mlp_is_bit_exact_without_a_dealer_under_either_kind_of_ot() {
+    for ot in OtKind::ALL {
+        run_with_ot("mnist-mlp.onnx", Backend::Gmw, LinearPrep::He, ot, 2);
+        run_with_ot("mnist-mlp.onnx", Backend::Gc, LinearPrep::Ot, ot, 1);
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! without, under both backends. So the in-memory session tests (`veil-protocol`'s
 //! `tests/sessions.rs`) speak for the real binaries' figures.
 
-use veil_protocol::material::{LinearPrep, Preprocessing};
+use veil_protocol::material::{LinearPrep, OtKind, Preprocessing};
 use veil_protocol::plan::Backend;
 use veil_protocol::prg::Prg;
 use veil_protocol::session::client::{self, Options};
@@ -38,7 +38,7 @@ fn in_memory(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
         }],
         dealing: match source {
             Preprocessing::Dealer => Dealing::Dealer(DEALER.to_string()),
-            Preprocessing::TwoParty(linear) => Dealing::TwoParty(linear),
+            Preprocessing::TwoParty(linear, ot) => Dealing::TwoParty(linear, ot),
         },
         precomputed: None,
     });
@@ -68,7 +68,7 @@ fn over_quic(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
     let builder = Harness::builder().model(None, &veil_tests::model_path("mnist-mlp.onnx"));
     let h = match source {
         Preprocessing::Dealer => builder,
-        Preprocessing::TwoParty(linear) => builder.no_dealer_with(linear),
+        Preprocessing::TwoParty(linear, ot) => builder.no_dealer_with_ot(linear, ot),
     }
     .start();
     let opts = Options {
@@ -89,8 +89,14 @@ fn over_quic(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
 fn a_session_in_memory_counts_what_it_counts_over_quic() {
     for (backend, source) in [
         (Backend::Gmw, Preprocessing::Dealer),
-        (Backend::Gc, Preprocessing::TwoParty(LinearPrep::Ot)),
-        (Backend::Gmw, Preprocessing::TwoParty(LinearPrep::He)),
+        (
+            Backend::Gc,
+            Preprocessing::TwoParty(LinearPrep::Ot, OtKind::Iknp),
+        ),
+        (
+            Backend::Gmw,
+            Preprocessing::TwoParty(LinearPrep::He, OtKind::Silent),
+        ),
     ] {
         let memory = in_memory(backend, source);
         let quic = over_quic(backend, source);

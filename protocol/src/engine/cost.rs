@@ -12,7 +12,7 @@
 use super::correction_len;
 use crate::error::ProtocolError;
 use crate::layers::{Clocks, Stack};
-use crate::material::LinearPrep;
+use crate::material::{LinearPrep, OtKind};
 use crate::plan::Plan;
 
 /// Bytes (both directions) and rounds of one layer or phase.
@@ -62,9 +62,9 @@ pub fn dealer_material(plan: &Plan) -> u64 {
 /// Payload bytes of each layer's two-party preprocessing, both directions, in plan order,
 /// the linear layers' made as `linear` says (0 for the non-linear layers under garbled
 /// circuits: their offline step's OTs and tables are the engine's, counted apart).
-pub fn two_party(plan: &Plan, linear: LinearPrep) -> Result<Vec<u64>, ProtocolError> {
+pub fn two_party(plan: &Plan, linear: LinearPrep, ot: OtKind) -> Result<Vec<u64>, ProtocolError> {
     Stack::of(plan)
         .iter()
-        .map(|l| l.two_party_bytes(linear))
+        .map(|l| l.two_party_bytes(linear, ot))
         .collect()
 }

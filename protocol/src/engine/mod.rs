@@ -39,7 +39,7 @@ use crate::layers::{
     ClientCx, ClientLayer, ClientPiece, ClientStep, Inputs, LayerSource, Makers, ServerCx,
     ServerLayer, ServerPiece, ServerStep, Stack,
 };
-use crate::material::{Draw, MaterialMsg};
+use crate::material::{Draw, MaterialMsg, OtKind};
 use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Weights};
 use crate::prep::PrepSession;
 use crate::prg::Prg;
@@ -51,8 +51,18 @@ use crate::share::Role;
 pub enum ServerSource<'a> {
     /// The dealer, whose session masks U these are.
     Dealer(&'a SessionMasks),
-    /// The two parties, the linear layers' part made as this says.
-    TwoParty(LinearPrep),
+    /// The two parties, the linear layers' part made as the [`LinearPrep`] says, the
+    /// oblivious transfers as the [`OtKind`] does.
+    TwoParty(LinearPrep, OtKind),
+}
+
+/// How the garbled layers' input labels are transferred: by the session's kind of OT
+/// without a dealer, by IKNP beside one (its bootstrap would outweigh a dealt query).
+fn label_ots(source: Preprocessing) -> OtKind {
+    match source {
+        Preprocessing::Dealer => OtKind::Iknp,
+        Preprocessing::TwoParty(_, ot) => ot,
+    }
 }
 
 impl ServerSource<'_> {
@@ -60,7 +70,7 @@ impl ServerSource<'_> {
     pub fn preprocessing(&self) -> Preprocessing {
         match self {
             ServerSource::Dealer(_) => Preprocessing::Dealer,
-            ServerSource::TwoParty(linear) => Preprocessing::TwoParty(*linear),
+            ServerSource::TwoParty(linear, ot) => Preprocessing::TwoParty(*linear, *ot),
         }
     }
 }
@@ -90,13 +100,14 @@ struct TwoParty<H> {
 }
 
 impl<H> TwoParty<H> {
-    /// A dealer-free session's set-up as `role`: OT for GMW's material or for linear
-    /// layers made by OT, then `he_setup` (this party's RLWE half) where the linear layers
-    /// use it.
+    /// A dealer-free session's set-up as `role`: OT of kind `ot` for GMW's material or
+    /// for linear layers made by OT, then `he_setup` (this party's RLWE half) where the
+    /// linear layers use it.
     fn setup(
         ch: &mut Link,
         plan: &Plan,
         linear: LinearPrep,
+        ot: OtKind,
         role: Role,
         rng: &mut (impl RngCore + CryptoRng),
         he_setup: fn(&mut Link, &mut dyn CryptoRngCore) -> Result<H, ProtocolError>,
@@ -104,7 +115,7 @@ impl<H> TwoParty<H> {
         let needs_ot = plan.backend == Backend::Gmw || linear == LinearPrep::Ot;
         Ok(TwoParty {
             ot: match needs_ot {
-                true => Some(PrepSession::setup(ch, role, rng)?),
+                true => Some(PrepSession::setup(ch, role, ot, rng)?),
                 false => None,
             },
             he: match linear {
@@ -178,7 +189,7 @@ impl ServerSetup {
             ch.enter(Scope::layer(Phase::Setup, index));
             let layer_source = match source {
                 ServerSource::Dealer(masks) => LayerSource::Dealer(masks.layer(index)),
-                ServerSource::TwoParty(linear) => LayerSource::TwoParty(linear),
+                ServerSource::TwoParty(linear, _) => LayerSource::TwoParty(linear),
             };
             layers.push(
                 protocol
@@ -189,17 +200,18 @@ impl ServerSetup {
         ch.enter(Scope::phase(Phase::Setup));
         let two_party = match source {
             ServerSource::Dealer(_) => None,
-            ServerSource::TwoParty(linear) => Some(TwoParty::setup(
+            ServerSource::TwoParty(linear, ot) => Some(TwoParty::setup(
                 ch,
                 plan,
                 linear,
+                ot,
                 Role::Server,
                 rng,
                 HeServer::setup,
             )?),
         };
         let gc = match plan.backend {
-            Backend::Gc => Some(GcServer::setup(ch, rng)?),
+            Backend::Gc => Some(GcServer::setup(ch, label_ots(source.preprocessing()), rng)?),
             Backend::Gmw => None,
         };
         Ok(ServerSetup {
@@ -275,17 +287,18 @@ impl ClientSetup {
         ch.enter(Scope::phase(Phase::Setup));
         let two_party = match source {
             Preprocessing::Dealer => None,
-            Preprocessing::TwoParty(linear) => Some(TwoParty::setup(
+            Preprocessing::TwoParty(linear, ot) => Some(TwoParty::setup(
                 ch,
                 plan,
                 linear,
+                ot,
                 Role::Client,
                 rng,
                 HeClient::setup,
             )?),
         };
         let gc = match plan.backend {
-            Backend::Gc => Some(GcClient::setup(ch, rng)?),
+            Backend::Gc => Some(GcClient::setup(ch, label_ots(source), rng)?),
             Backend::Gmw => None,
         };
         Ok(ClientSetup {

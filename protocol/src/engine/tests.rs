@@ -12,11 +12,13 @@ use crate::ring::{truncate, FixedPoint};
 use crate::stored::Stored;
 use rand_core::RngCore;
 
-/// Every source of material, for the tests that run each.
-const SOURCES: [Preprocessing; 3] = [
+/// Every source of material, for the tests that run each: the dealer, both ways of making
+/// the linear layers' material under the default OT, and the linear layers by the other OT.
+const SOURCES: [Preprocessing; 4] = [
     Preprocessing::Dealer,
-    Preprocessing::TwoParty(LinearPrep::He),
-    Preprocessing::TwoParty(LinearPrep::Ot),
+    Preprocessing::TwoParty(LinearPrep::He, OtKind::Silent),
+    Preprocessing::TwoParty(LinearPrep::Ot, OtKind::Silent),
+    Preprocessing::TwoParty(LinearPrep::Ot, OtKind::Iknp),
 ];
 
 /// Both ways of making the linear layers' material without a dealer.
@@ -320,10 +322,11 @@ fn dealer_free_layers_cost_exactly_their_formula() {
                 &plan,
                 &weights,
                 &input,
-                Preprocessing::TwoParty(linear),
+                // The formulas below are IKNP's.
+                Preprocessing::TwoParty(linear, OtKind::Iknp),
                 &mut rng,
             );
-            let formula = cost::two_party(&plan, linear).unwrap();
+            let formula = cost::two_party(&plan, linear, OtKind::Iknp).unwrap();
             for (layer, want) in formula.iter().enumerate() {
                 let is_linear = plan.layers[layer].kind.is_linear();
                 let scope = Scope::layer(Phase::Offline, layer);
@@ -415,7 +418,7 @@ fn made_queries(
         let server = scope.spawn(move || {
             let rng = &mut server_rng;
             let mut ch = Channel::new(a);
-            let source = ServerSource::TwoParty(linear);
+            let source = ServerSource::TwoParty(linear, OtKind::default());
             let mut setup = ServerSetup::run(&mut ch, plan, weights, source, rng).unwrap();
             (0..n)
                 .map(|_| {
@@ -427,7 +430,7 @@ fn made_queries(
         });
         let rng = &mut client_rng;
         let mut ch = Channel::new(b);
-        let source = Preprocessing::TwoParty(linear);
+        let source = Preprocessing::TwoParty(linear, OtKind::default());
         let mut setup = ClientSetup::run(&mut ch, plan, source, rng).unwrap();
         let client = (0..n)
             .map(|_| {

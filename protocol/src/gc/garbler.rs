@@ -11,7 +11,8 @@ use crate::block::Block;
 use crate::channel::{Channel, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
-use crate::ot::CotSender;
+use crate::material::OtKind;
+use crate::ot::PoolSender;
 use crate::prg::{Prg, Seed};
 use crate::simd::{Cipher, Kernel, Lane};
 use crate::stored::Stored;
@@ -124,9 +125,10 @@ impl Garbler {
     pub fn ot_sender<T: Transport + ?Sized>(
         &self,
         ch: &mut Channel<T>,
+        kind: OtKind,
         rng: &mut (impl RngCore + CryptoRng),
-    ) -> Result<CotSender, ProtocolError> {
-        CotSender::setup_with_delta(ch, rng, self.delta)
+    ) -> Result<PoolSender, ProtocolError> {
+        PoolSender::setup_with_delta(ch, kind, rng, self.delta)
     }
 
     /// Δ, for tests that check what it must never reach.

@@ -13,7 +13,7 @@ use super::{
 use crate::channel::Link;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
-use crate::material::{Draw, LinearPrep, Preprocessing};
+use crate::material::{Draw, LinearPrep, OtKind, Preprocessing};
 use crate::plan::LinearWeights;
 use crate::ring::Ring;
 use crate::stored::Stored;
@@ -26,7 +26,7 @@ pub(crate) trait Layer: Send + Sync {
     /// See [`LayerProtocol::setup_bytes`].
     fn setup_bytes(&self) -> u64;
     /// See [`LayerProtocol::two_party_bytes`].
-    fn two_party_bytes(&self, linear: LinearPrep) -> Result<u64, ProtocolError>;
+    fn two_party_bytes(&self, linear: LinearPrep, ot: OtKind) -> Result<u64, ProtocolError>;
     /// See [`LayerProtocol::mask_len`].
     fn mask_len(&self) -> usize;
     /// Bytes of corrections the dealer sends the client for this layer, per query.
@@ -136,8 +136,8 @@ impl<P: LayerProtocol> Layer for P {
         LayerProtocol::setup_bytes(self)
     }
 
-    fn two_party_bytes(&self, linear: LinearPrep) -> Result<u64, ProtocolError> {
-        LayerProtocol::two_party_bytes(self, linear)
+    fn two_party_bytes(&self, linear: LinearPrep, ot: OtKind) -> Result<u64, ProtocolError> {
+        LayerProtocol::two_party_bytes(self, linear, ot)
     }
 
     fn mask_len(&self) -> usize {

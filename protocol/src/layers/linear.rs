@@ -29,7 +29,7 @@ use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::he::exchange::{HeLayer, ServerKernels};
-use crate::material::{Draw, LinearPrep, LinearShare, Pair, Preprocessing};
+use crate::material::{Draw, LinearPrep, LinearShare, OtKind, Pair, Preprocessing};
 use crate::plan::{Linear, LinearWeights};
 use crate::prep::{linear_bytes, mask_share, weights_share, LinearMatrix};
 use crate::ring::{FixedPoint, Ring};
@@ -231,11 +231,12 @@ impl LayerProtocol for LinearLayer {
         8 * self.layer.op.weight_len() as u64
     }
 
-    fn two_party_bytes(&self, linear: LinearPrep) -> Result<u64, ProtocolError> {
+    fn two_party_bytes(&self, linear: LinearPrep, ot: OtKind) -> Result<u64, ProtocolError> {
         let (up, down) = match linear {
             LinearPrep::He => HeLayer::new(self.layer, self.bits).bytes(),
             LinearPrep::Ot => {
-                let (server, client) = linear_bytes(LinearMatrix::of(&self.layer)?.pattern());
+                let pattern = LinearMatrix::of(&self.layer)?;
+                let (server, client) = linear_bytes(pattern.pattern(), ot);
                 (server as u64, client as u64)
             }
         };
@@ -287,10 +288,10 @@ impl LayerProtocol for LinearLayer {
                 r.finish()?;
                 Ok(ClientSession::Dealer { masked_weights })
             }
-            Preprocessing::TwoParty(LinearPrep::He) => Ok(ClientSession::He(Box::new(
+            Preprocessing::TwoParty(LinearPrep::He, _) => Ok(ClientSession::He(Box::new(
                 HeLayer::new(self.layer, self.bits),
             ))),
-            Preprocessing::TwoParty(LinearPrep::Ot) => Ok(ClientSession::Ot {
+            Preprocessing::TwoParty(LinearPrep::Ot, _) => Ok(ClientSession::Ot {
                 matrix: LinearMatrix::of(&self.layer)?,
             }),
         }
@@ -335,9 +336,7 @@ impl LayerProtocol for LinearLayer {
                 Ok(LinearShare { mask, uv })
             }
             ClientSession::Ot { matrix } => {
-                let ot = cx.ot()?;
-                let mask = ot.ring_vec(matrix.pattern().cols());
-                let uv = mask_share(ot, ch, matrix.pattern(), &mask)?;
+                let (mask, uv) = mask_share(cx.ot()?, ch, matrix.pattern())?;
                 Ok(LinearShare { mask, uv })
             }
         }

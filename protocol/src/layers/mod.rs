@@ -51,7 +51,7 @@ use crate::channel::Link;
 use crate::codec::DecodeError;
 use crate::error::ProtocolError;
 use crate::he::exchange::{output_bits, HeClient, HeServer};
-use crate::material::{Draw, LinearPrep, Pair, Preprocessing};
+use crate::material::{Draw, LinearPrep, OtKind, Pair, Preprocessing};
 use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Windows};
 use crate::prep::PrepSession;
 use crate::ring::Ring;
@@ -88,9 +88,10 @@ pub(crate) trait LayerProtocol: Send + Sync + Sized + 'static {
         0
     }
     /// Payload bytes of this layer's two-party preprocessing, both directions, with the
-    /// linear layers' material made as `linear` says (what the online and offline steps
-    /// send is counted apart).
-    fn two_party_bytes(&self, _linear: LinearPrep) -> Result<u64, ProtocolError> {
+    /// linear layers' material made as `linear` says and OTs of kind `ot` (what the online
+    /// and offline steps send is counted apart; so is a silent pool's growth, which is the
+    /// phase's).
+    fn two_party_bytes(&self, _linear: LinearPrep, _ot: OtKind) -> Result<u64, ProtocolError> {
         Ok(0)
     }
     /// Length of this layer's session mask U, drawn by the dealer (0: none).

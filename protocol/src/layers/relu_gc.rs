@@ -31,8 +31,9 @@ use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::gc::{Encoder, Evaluator, Garbler, HashKey, AND_TABLE_BYTES};
+use crate::material::OtKind;
 use crate::material::{Draw, Pair, Preprocessing};
-use crate::ot::{CotReceiver, CotSender};
+use crate::ot::{PoolReceiver, PoolSender};
 use crate::plan::{LinearWeights, Windows};
 use crate::ring::{low_bits, FixedPoint, Ring};
 use crate::stored::{get_bytes, put_bytes, Stored};
@@ -43,14 +44,14 @@ const SHARE_BYTES: usize = 16;
 /// The server's garbling session: Δ, the hash key, and the OT extension keyed to Δ.
 pub struct GcServer {
     garbler: Garbler,
-    ot: CotSender,
+    ot: PoolSender,
 }
 
 /// The client's evaluation session: the hash key, the OT extension, and the garbler's
 /// counters after the tables received so far (where the next layer's evaluation starts).
 pub struct GcClient {
     key: HashKey,
-    ot: CotReceiver,
+    ot: PoolReceiver,
     ands: u64,
     outputs: u64,
 }
@@ -272,29 +273,31 @@ fn wire_width(wires: &Candidates) -> usize {
 
 impl GcServer {
     /// The server's setup: fresh Δ and hash key from `rng`, the key to the client, base
-    /// OTs.
+    /// OTs for the client's input labels, made as `kind` says.
     pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
+        kind: OtKind,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<GcServer, ProtocolError> {
         let garbler = Garbler::new(rng);
         ch.send(&garbler.hash_key().0)?;
-        let ot = garbler.ot_sender(ch, rng)?;
+        let ot = garbler.ot_sender(ch, kind, rng)?;
         Ok(GcServer { garbler, ot })
     }
 }
 
 impl GcClient {
-    /// The client's setup: the hash key, base OTs.
+    /// The client's setup: the hash key, base OTs, as the server's.
     pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
+        kind: OtKind,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<GcClient, ProtocolError> {
         let msg = ch.recv()?;
         let mut r = Reader::new(&msg);
         let key = HashKey(r.array("hash key")?);
         r.finish()?;
-        let ot = CotReceiver::setup(ch, rng)?;
+        let ot = PoolReceiver::setup(ch, kind, rng)?;
         Ok(GcClient {
             key,
             ot,
@@ -314,7 +317,7 @@ pub(crate) fn server_offline<T: Transport + ?Sized>(
     rng: &mut (impl RngCore + CryptoRng + ?Sized),
 ) -> Result<GarbledRelu, ProtocolError> {
     let (k, c) = (fixed.k as usize, m * n);
-    let zero = gc.ot.send_correlated(ch, k * c)?;
+    let zero = gc.ot.send_chosen(ch, k * c)?;
     let client = per_candidate(&zero, k, m);
     let own: Candidates = (0..m)
         .map(|_| (0..k).map(|_| gc.garbler.input(n)).collect())
@@ -353,7 +356,7 @@ pub(crate) fn client_offline<T: Transport + ?Sized>(
                 .map(move |v| low_bits(*v, k) >> i & 1 == 1)
         })
         .collect();
-    let labels = gc.ot.receive_correlated(ch, &choices)?;
+    let labels = gc.ot.receive_chosen(ch, &choices)?;
     // The layer's ANDs and output bits: its table sizes and how far the garbler's
     // counters move.
     let (layer_ands, layer_outputs) = (and_gates(fixed, m) * n, (k - 1 - fixed.f) as usize * n);

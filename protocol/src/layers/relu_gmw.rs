@@ -35,7 +35,7 @@ use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::gmw::{and_finish, and_masks, input_wires, BitTriple, Gmw};
-use crate::material::{BitRing, Draw, InjectPair, LinearPrep, Pair, Preprocessing};
+use crate::material::{BitRing, Draw, InjectPair, LinearPrep, OtKind, Pair, Preprocessing};
 use crate::plan::{LinearWeights, Windows};
 use crate::prep::{and_triples_of, ot_bytes, relu_pairs, PrepSession};
 use crate::ring::{low_bits, FixedPoint, Ring};
@@ -144,11 +144,12 @@ impl LayerProtocol for ReluGmw {
         2 * bytes_sent(self.fixed, m, n) as u64
     }
 
-    fn two_party_bytes(&self, _: LinearPrep) -> Result<u64, ProtocolError> {
+    fn two_party_bytes(&self, _: LinearPrep, ot: OtKind) -> Result<u64, ProtocolError> {
         let (m, n) = (self.windows.m, self.windows.outputs());
         let ands = and_gates(self.fixed, m, n);
         let c = self.candidates();
-        Ok((2 * ot_bytes(ands) + ot_bytes(3 * c) + ot_bytes(c) + 40 * c) as u64)
+        let ots = |n| ot_bytes(n, ot);
+        Ok((2 * ots(ands) + ots(3 * c) + ots(c) + 40 * c) as u64)
     }
 
     fn server_setup(

@@ -25,20 +25,23 @@ use crate::prg::Seed;
 pub enum Preprocessing {
     /// A third party deals it; the server sends E = W − U at setup.
     Dealer,
-    /// The two parties make it themselves, the linear layers' part as this says, the
-    /// non-linear layers' by oblivious transfer ([`crate::prep`]); there is no U.
-    TwoParty(LinearPrep),
+    /// The two parties make it themselves: the linear layers' part as the [`LinearPrep`]
+    /// says, the oblivious transfers (the non-linear layers' material, and the linear
+    /// layers' under [`LinearPrep::Ot`]) by the [`OtKind`] ([`crate::prep`]); there is no U.
+    TwoParty(LinearPrep, OtKind),
 }
 
 /// Reports name the source as JSON fields: `"dealer": true|false`, and without a dealer
-/// `"linear": "he"|"ot"` (CONTRACT.md); flatten it into a report's object.
+/// `"linear": "he"|"ot"` and `"ot": "silent"|"iknp"` (CONTRACT.md); flatten it into a
+/// report's object.
 impl serde::Serialize for Preprocessing {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("dealer", &(*self == Preprocessing::Dealer))?;
-        if let Preprocessing::TwoParty(linear) = self {
+        if let Preprocessing::TwoParty(linear, ot) = self {
             map.serialize_entry("linear", linear.name())?;
+            map.serialize_entry("ot", ot.name())?;
         }
         map.end()
     }
@@ -66,6 +69,48 @@ impl LinearPrep {
             LinearPrep::He => "he",
             LinearPrep::Ot => "ot",
         }
+    }
+}
+
+/// How the two parties make the non-linear layers' oblivious transfers without a dealer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OtKind {
+    /// Silent OT ([`crate::ot::ferret`]): correlated OT from LPN, a fraction of a bit per
+    /// OT once set up.
+    #[default]
+    Silent,
+    /// IKNP/ALSZ OT extension ([`crate::ot::iknp`]): 16 bytes per OT.
+    Iknp,
+}
+
+impl OtKind {
+    /// Every choice, in the order flags list them.
+    pub const ALL: [OtKind; 2] = [OtKind::Silent, OtKind::Iknp];
+
+    /// Its name in flags and JSON: `silent` or `iknp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OtKind::Silent => "silent",
+            OtKind::Iknp => "iknp",
+        }
+    }
+}
+
+impl std::fmt::Display for OtKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for OtKind {
+    type Err = String;
+
+    /// Parses a flag's value: `silent` or `iknp`.
+    fn from_str(s: &str) -> Result<OtKind, String> {
+        OtKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("{s:?} is not a kind of oblivious transfer: silent or iknp"))
     }
 }
 

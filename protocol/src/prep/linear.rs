@@ -21,6 +21,7 @@ use super::session::PrepSession;
 use super::vole::{correction_bytes, exchange, ot_bytes, Ask, Offer, Shape};
 use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
+use crate::material::OtKind;
 use crate::ring::Ring;
 
 /// Which rows each column of M touches: public, the client knows it from the layer's
@@ -170,23 +171,25 @@ pub fn weights_share<T: Transport + ?Sized>(
     })
 }
 
-/// The mask holder's (client's) share of M·V for its mask `mask` = V (`cols` values, to
-/// be drawn fresh per query from an OS-seeded PRG). The peer calls [`weights_share`].
+/// The mask holder's (client's) mask V (`pattern.cols()` values, fresh: the bits of its
+/// own OT choices) and its share of M·V. The peer calls [`weights_share`].
 pub fn mask_share<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     pattern: &Pattern,
-    mask: &[Ring],
-) -> Result<Vec<Ring>, ProtocolError> {
-    if mask.len() != pattern.cols() {
-        return Err(ProtocolError::Misuse(
-            "mask length differs from the pattern's",
-        ));
-    }
-    let choices: Vec<bool> = (0..64 * mask.len())
-        .map(|i| (mask[i / 64] >> (i % 64)) & 1 == 1)
-        .collect();
+) -> Result<(Vec<Ring>, Vec<Ring>), ProtocolError> {
+    let n = 64 * pattern.cols();
     session.guarded(|s| {
+        s.reserve(ch, 0, n)?;
+        let choices = s.own_choices(n)?;
+        let mask = choices
+            .chunks(64)
+            .map(|bits| {
+                bits.iter()
+                    .rev()
+                    .fold(0, |v: Ring, &b| (v << 1) | Ring::from(b))
+            })
+            .collect();
         let (mut out, mut column) = (vec![0; pattern.rows()], Vec::new());
         let ask = Ask {
             choices: &choices,
@@ -194,12 +197,12 @@ pub fn mask_share<T: Transport + ?Sized>(
             share: &mut |i, y| pattern.accumulate(&mut out, &mut column, i, y),
         };
         exchange(s, ch, None, Some(ask))?;
-        Ok(out)
+        Ok((mask, out))
     })
 }
 
 /// Payload bytes of one layer: (sent by the weight holder, sent by the mask holder).
-pub fn linear_bytes(pattern: &Pattern) -> (usize, usize) {
+pub fn linear_bytes(pattern: &Pattern, ot: OtKind) -> (usize, usize) {
     let n = 64 * pattern.cols();
-    (correction_bytes(n, &|i| pattern.shape(i)), ot_bytes(n))
+    (correction_bytes(n, &|i| pattern.shape(i)), ot_bytes(n, ot))
 }

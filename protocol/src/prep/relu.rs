@@ -8,9 +8,11 @@
 //!   The first cross term rides in the injection's OT (a second element, (1 − 2r_0)·R_0);
 //!   the second needs one OT the other way (client sending, server choosing r_0).
 //!
-//! Bytes per element, both ways together: injection 16 (matrix) + 8 (correction) = 24;
-//! bit-ring 2·16 + 3·8 = 56. Two flights per call; [`relu_pairs`] makes a ReLU layer's
-//! bit-ring and two injection sets in one call. Each party sees only OT traffic, so
+//! Bytes per element, both ways together: injection one OT + 8 (correction); bit-ring two
+//! OTs + 3·8, an OT costing 16 bytes under IKNP and a fraction of a bit under silent OT.
+//! The choice bits are the receivers' own. One flight of corrections per call (and one of
+//! matrices under IKNP); [`relu_pairs`] makes a ReLU layer's bit-ring and two injection
+//! sets in one call. Each party sees only OT traffic, so
 //! nothing of the other's r_i or R_i.
 
 use super::session::PrepSession;
@@ -104,7 +106,15 @@ fn draw<T: Transport + ?Sized>(
             Role::Server => Role::Client,
             Role::Client => Role::Server,
         };
-        let r = s.bits(n);
+        let count = |role: Role| match role {
+            Role::Server => n,
+            Role::Client => products,
+        };
+        let (sent, asked) = (count(role), count(peer));
+        // This party's r_i: its own choices where it receives, its PRG's bits beyond.
+        s.reserve(ch, sent, asked)?;
+        let mut r = s.own_choices(asked)?;
+        r.extend(s.bits(n - asked));
         let big_r = s.ring_vec(products);
         // Own terms (r_0 for the server alone, r_i·R_i).
         let mut arith: Vec<Ring> = match role {
@@ -116,11 +126,6 @@ fn draw<T: Transport + ?Sized>(
             .zip(&r)
             .map(|(x, &b)| if b { *x } else { 0 })
             .collect();
-        let count = |role: Role| match role {
-            Role::Server => n,
-            Role::Client => products,
-        };
-        let (sent, asked) = (count(role), count(peer));
         let my_parts = |i: usize| parts(role, i < products);
         let their_parts = |i: usize| parts(peer, i < products);
         let (my_shape, their_shape) = (shape(&my_parts), shape(&their_parts));

@@ -1,29 +1,33 @@
-//! The per-session pair of OT-extension instances, one in each direction.
+//! The per-session pair of pooled OT instances, one in each direction.
 //!
 //! Each product that preprocessing makes has a cross term in each direction (a_0·b_1 and
-//! a_1·b_0), so each party is extension sender in one instance and receiver in the other.
-//! The base OTs of both run once per client session, at set-up.
+//! a_1·b_0), so each party is OT sender in one instance and receiver in the other. Both
+//! are set up once per client session, and their pools ([`crate::ot::pool`]) are filled by
+//! IKNP or by silent OT as [`OtKind`] says; a generator first reserves what it spends, then
+//! spends it without a message, the receiver's choices being its pool's own random bits.
 
 use rand_core::{CryptoRng, RngCore};
 
 use crate::block::Block;
 use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
-use crate::ot::{CotReceiver, CotSender, FLIGHT_OTS};
+use crate::material::OtKind;
+use crate::ot::{PoolReceiver, PoolSender, FLIGHT_OTS};
 use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
 use crate::share::Role;
 
-/// Random OTs of one flight: the pairs (m0, m1) this party sent, the keys m{c} it chose.
+/// Random OTs of one call: the pairs (m0, m1) this party sent, the keys m{c} it got.
 pub(super) type RandomOts = (Vec<(Block, Block)>, Vec<Block>);
 
-/// One party's OT state for a client session: a sender instance (the peer receives) and a
-/// receiver instance (the peer sends), and an OS-seeded PRG for this party's own random
+/// One party's OT state for a client session: a sender pool (the peer receives) and a
+/// receiver pool (the peer sends), and an OS-seeded PRG for this party's own random
 /// shares. Not `Clone`: two copies would repeat OTs.
 pub struct PrepSession {
     role: Role,
-    sender: CotSender,
-    receiver: CotReceiver,
+    kind: OtKind,
+    sender: PoolSender,
+    receiver: PoolReceiver,
     prg: Prg,
     poisoned: bool,
 }
@@ -40,32 +44,41 @@ impl std::fmt::Debug for PrepSession {
 }
 
 impl PrepSession {
-    /// Set-up: base OTs for both instances, the server's sender instance first. Each party
-    /// sends 32 + 4,096 bytes; two round trips. The session's own shares later come from a
-    /// generator seeded from `rng` now.
+    /// Set-up: base OTs for both instances, the server's sender instance first (each party
+    /// sends 32 + 4,096 bytes; two round trips), and under silent OT the bootstrap of both
+    /// pools (IKNP for the first seed, then one small extension each). The session's own
+    /// shares later come from a generator seeded from `rng` now.
     pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         role: Role,
+        kind: OtKind,
         rng: &mut (impl RngCore + CryptoRng + ?Sized),
     ) -> Result<Self, ProtocolError> {
         let mut prg = Prg::new(Seed::from_rng(rng));
         let (sender, receiver) = match role {
             Role::Server => {
-                let s = CotSender::setup(ch, &mut prg)?;
-                (s, CotReceiver::setup(ch, &mut prg)?)
+                let s = PoolSender::setup(ch, kind, &mut prg)?;
+                (s, PoolReceiver::setup(ch, kind, &mut prg)?)
             }
             Role::Client => {
-                let r = CotReceiver::setup(ch, &mut prg)?;
-                (CotSender::setup(ch, &mut prg)?, r)
+                let r = PoolReceiver::setup(ch, kind, &mut prg)?;
+                (PoolSender::setup(ch, kind, &mut prg)?, r)
             }
         };
         Ok(PrepSession {
             role,
+            kind,
             sender,
             receiver,
             prg,
             poisoned: false,
         })
+    }
+
+    /// Payload bytes of [`PrepSession::setup`], both directions: one pooled instance each
+    /// way ([`PoolSender::setup_bytes`]).
+    pub fn setup_bytes(kind: OtKind) -> u64 {
+        2 * PoolSender::setup_bytes(kind)
     }
 
     /// Which party this is.
@@ -89,51 +102,81 @@ impl PrepSession {
         r
     }
 
-    /// Random OTs both ways in one flight: `send` pairs (m0, m1) where this party sends,
-    /// and m{c} for each of `choices` where it receives. The peer calls with the mirrored
-    /// counts. Each party first sends its matrix, then reads the peer's: 16 bytes per OT
-    /// from the receiver. At most [`FLIGHT_OTS`] each way, so neither side has more than
-    /// 16 MiB unread.
+    /// Fills the pools until this party can send `send` OTs and receive `recv`; the peer
+    /// calls with the mirrored counts. IKNP grows both pools in flights of at most
+    /// [`FLIGHT_OTS`], each party first sending its matrix, so neither side has more than
+    /// 16 MiB unread; silent OT grows the server's sender pool first.
+    pub(super) fn reserve<T: Transport + ?Sized>(
+        &mut self,
+        ch: &mut Channel<T>,
+        send: usize,
+        recv: usize,
+    ) -> Result<(), ProtocolError> {
+        let all = send.max(recv);
+        let mut goal = 0;
+        while goal < all {
+            goal = (goal + FLIGHT_OTS).min(all);
+            let (s, r) = (goal.min(send), goal.min(recv));
+            match (self.kind, self.role) {
+                (OtKind::Iknp, _) | (OtKind::Silent, Role::Client) => {
+                    self.receiver.reserve(ch, r)?;
+                    self.sender.reserve(ch, s)?;
+                }
+                (OtKind::Silent, Role::Server) => {
+                    self.sender.reserve(ch, s)?;
+                    self.receiver.reserve(ch, r)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The choice bits of the next `n` OTs this party receives (reserved first): the
+    /// choices the random OTs of the next calls use.
+    pub(super) fn own_choices(&self, n: usize) -> Result<Vec<bool>, ProtocolError> {
+        self.receiver.peek_choices(n)
+    }
+
+    /// Random OTs both ways: `send` pairs (m0, m1) where this party sends, and the keys of
+    /// `recv` OTs it receives, under its own choices ([`PrepSession::own_choices`] before
+    /// tells them). The peer calls with the mirrored counts. Reserves first; no message
+    /// beyond what reserving costs.
     pub(super) fn random_ots<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         send: usize,
-        choices: &[bool],
+        recv: usize,
     ) -> Result<RandomOts, ProtocolError> {
-        if send > FLIGHT_OTS || choices.len() > FLIGHT_OTS {
-            return Err(ProtocolError::Misuse(
-                "more random OTs than one flight holds",
-            ));
-        }
-        let keys = self.receiver.receive_random(ch, choices)?;
-        let pairs = self.sender.send_random(ch, send)?;
+        self.reserve(ch, send, recv)?;
+        let mut pairs = Vec::with_capacity(send);
+        self.sender.random(send, |m0, m1| {
+            pairs.extend(m0.iter().copied().zip(m1.iter().copied()));
+        })?;
+        let mut keys = Vec::with_capacity(recv);
+        self.receiver.random(recv, |k| keys.extend_from_slice(k))?;
         Ok((pairs, keys))
     }
 
     /// [`PrepSession::random_ots`] keeping only each message's low bit, packed 64 to a
     /// word: (m0 as sender, m0 ⊕ m1 as sender, m{c} as receiver). No block is kept, so a
-    /// flight of bits needs no more than a few MiB.
+    /// batch of bits needs little memory beyond the pools.
     pub(super) fn random_bit_ots<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         send: usize,
-        choices: &[bool],
+        recv: usize,
     ) -> Result<[BitVec; 3], ProtocolError> {
-        if send > FLIGHT_OTS || choices.len() > FLIGHT_OTS {
-            return Err(ProtocolError::Misuse(
-                "more random OTs than one flight holds",
-            ));
-        }
-        let mut chosen = BitVec::with_capacity(choices.len());
-        self.receiver.receive_random_chunks(ch, choices, |keys| {
-            keys.iter().for_each(|k| chosen.push(k.lsb()));
-        })?;
+        self.reserve(ch, send, recv)?;
         let (mut m0, mut diff) = (BitVec::with_capacity(send), BitVec::with_capacity(send));
-        self.sender.send_random_chunks(ch, send, |x0, x1| {
+        self.sender.random(send, |x0, x1| {
             for (a, b) in x0.iter().zip(x1) {
                 m0.push(a.lsb());
                 diff.push(a.lsb() ^ b.lsb());
             }
+        })?;
+        let mut chosen = BitVec::with_capacity(recv);
+        self.receiver.random(recv, |keys| {
+            keys.iter().for_each(|k| chosen.push(k.lsb()));
         })?;
         Ok([m0, diff, chosen])
     }
@@ -144,15 +187,6 @@ impl PrepSession {
         (0..n)
             .map(|i| (words[i / 64] >> (i % 64)) & 1 == 1)
             .collect()
-    }
-
-    /// `n` uniform bits of this party's own, packed LSB-first (zero past `n`).
-    pub(super) fn bit_words(&mut self, n: usize) -> Vec<u64> {
-        let mut words = self.prg.words(n.div_ceil(64));
-        if let (Some(last), 1..) = (words.last_mut(), n % 64) {
-            *last &= (1u64 << (n % 64)) - 1;
-        }
-        words
     }
 
     /// `n` uniform ring elements of this party's own.

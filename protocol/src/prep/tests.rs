@@ -9,7 +9,7 @@ use crate::error::ProtocolError;
 use crate::fixtures::both;
 use crate::gmw::BitTriple;
 use crate::linalg::matvec;
-use crate::material::{BitRing, InjectPair};
+use crate::material::{BitRing, InjectPair, OtKind};
 use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
 use crate::share::{add, Role};
@@ -44,8 +44,13 @@ impl Transport for Tap {
 
 type Ch = Channel<Tap>;
 
-/// Server and client sessions, set up, with their channels.
+/// Server and client sessions over IKNP, set up, with their channels.
 fn sessions() -> ((PrepSession, Ch), (PrepSession, Ch)) {
+    sessions_of(OtKind::Iknp)
+}
+
+/// Server and client sessions of `kind`, set up, with their channels and fresh meters.
+fn sessions_of(kind: OtKind) -> ((PrepSession, Ch), (PrepSession, Ch)) {
     let (a, b) = MemTransport::pair();
     let tap = |inner| Tap {
         inner,
@@ -55,11 +60,11 @@ fn sessions() -> ((PrepSession, Ch), (PrepSession, Ch)) {
     let (mut cs, mut cc) = (Channel::new(tap(a)), Channel::new(tap(b)));
     let (s, c) = both(
         || {
-            PrepSession::setup(&mut cs, Role::Server, &mut Prg::new(Seed::random()))
+            PrepSession::setup(&mut cs, Role::Server, kind, &mut Prg::new(Seed::random()))
                 .expect("server set-up")
         },
         || {
-            PrepSession::setup(&mut cc, Role::Client, &mut Prg::new(Seed::random()))
+            PrepSession::setup(&mut cc, Role::Client, kind, &mut Prg::new(Seed::random()))
                 .expect("client set-up")
         },
     );
@@ -87,8 +92,24 @@ fn set_up_runs_base_ots_both_ways() {
     let (a, b) = MemTransport::pair();
     let (mut cs, mut cc) = (Channel::new(a), Channel::new(b));
     let (s, c) = both(
-        || PrepSession::setup(&mut cs, Role::Server, &mut Prg::new(Seed::random())).unwrap(),
-        || PrepSession::setup(&mut cc, Role::Client, &mut Prg::new(Seed::random())).unwrap(),
+        || {
+            PrepSession::setup(
+                &mut cs,
+                Role::Server,
+                OtKind::Iknp,
+                &mut Prg::new(Seed::random()),
+            )
+            .unwrap()
+        },
+        || {
+            PrepSession::setup(
+                &mut cc,
+                Role::Client,
+                OtKind::Iknp,
+                &mut Prg::new(Seed::random()),
+            )
+            .unwrap()
+        },
     );
     assert_eq!((s.role(), c.role()), (Role::Server, Role::Client));
     for ch in [&cs, &cc] {
@@ -111,7 +132,10 @@ fn and_triples_satisfy_c_equals_a_and_b_and_cost_sixteen_bytes_each_way() {
             assert_eq!(u.and(&v).unwrap(), w, "c = a·b for {gates} × {width}");
         }
         let n = gates * width;
-        assert_eq!((sent(&mut cs), sent(&mut cc)), (ot_bytes(n), ot_bytes(n)));
+        assert_eq!(
+            (sent(&mut cs), sent(&mut cc)),
+            (ot_bytes(n, OtKind::Iknp), ot_bytes(n, OtKind::Iknp))
+        );
     }
     // Shares and opened values are not constant.
     let (ts, tc) = both(
@@ -136,7 +160,7 @@ fn a_batch_longer_than_a_flight_takes_two() {
     let [u, v, w] = open_bits(&ts[0], &tc[0]);
     assert_eq!(u.and(&v).unwrap(), w);
     assert_eq!(cs.clock() - clock, 2);
-    assert_eq!(sent(&mut cs), ot_bytes(n));
+    assert_eq!(sent(&mut cs), ot_bytes(n, OtKind::Iknp));
 }
 
 fn check_inject(s: &InjectPair, c: &InjectPair, n: usize) {
@@ -161,7 +185,10 @@ fn inject_pairs_agree_as_bits_and_ring_values() {
         check_inject(&ps, &pc, n);
         let corrections = correction_bytes(n, &|_| Shape { len: 1, width: 64 });
         assert_eq!(corrections, 8 * n);
-        assert_eq!((sent(&mut cs), sent(&mut cc)), (corrections, ot_bytes(n)));
+        assert_eq!(
+            (sent(&mut cs), sent(&mut cc)),
+            (corrections, ot_bytes(n, OtKind::Iknp))
+        );
     }
 }
 
@@ -186,7 +213,10 @@ fn bit_rings_hold_shares_of_r_times_big_r() {
     check_bit_ring(&ps, &pc, n);
     assert_eq!(
         (sent(&mut cs), sent(&mut cc)),
-        (ot_bytes(n) + 16 * n, ot_bytes(n) + 8 * n)
+        (
+            ot_bytes(n, OtKind::Iknp) + 16 * n,
+            ot_bytes(n, OtKind::Iknp) + 8 * n
+        )
     );
 }
 
@@ -206,32 +236,27 @@ fn a_layers_relu_pairs_come_in_two_flights_with_the_bytes_of_three_calls() {
         assert_eq!(cs.clock() - clock, if n > 0 { 2 } else { 0 });
         assert_eq!(
             (sent(&mut cs), sent(&mut cc)),
-            (ot_bytes(n) + 32 * n, ot_bytes(3 * n) + 8 * n)
+            (
+                ot_bytes(n, OtKind::Iknp) + 32 * n,
+                ot_bytes(3 * n, OtKind::Iknp) + 8 * n
+            )
         );
     }
 }
 
-/// Runs Gilboa on both sides: (server's share, client's share).
+/// Runs Gilboa on both sides: (server's share, client's share, client's mask V).
 fn gilboa(
     s: &mut (PrepSession, Ch),
     c: &mut (PrepSession, Ch),
     pattern: &Pattern,
     weights: &[Ring],
-    mask: &[Ring],
-) -> (Vec<Ring>, Vec<Ring>) {
-    both(
+) -> (Vec<Ring>, Vec<Ring>, Vec<Ring>) {
+    let (xs, (v, xc)) = both(
         || weights_share(&mut s.0, &mut s.1, pattern, weights).unwrap(),
-        || mask_share(&mut c.0, &mut c.1, pattern, mask).unwrap(),
-    )
-}
-
-/// A random mask with the extreme values up front: all ones, top bit alone, zero.
-fn mask(cols: usize) -> Vec<Ring> {
-    let mut v = Prg::new(Seed::random()).ring_vec(cols);
-    for (x, special) in v.iter_mut().zip([u64::MAX, 1 << 63, 0, (1 << 63) | 1]) {
-        *x = special;
-    }
-    v
+        || mask_share(&mut c.0, &mut c.1, pattern).unwrap(),
+    );
+    assert_eq!(v.len(), pattern.cols());
+    (xs, xc, v)
 }
 
 #[test]
@@ -242,18 +267,17 @@ fn gilboa_shares_sum_to_m_times_v_for_a_dense_matrix() {
     let w = Prg::new(Seed::random()).ring_vec(rows * cols);
     let pattern = Pattern::dense(rows as u32, cols);
     let weights = pattern.gather(|r, j| w[r * cols + j]);
-    let v = mask(cols);
     let deeper = |s: &(PrepSession, Ch), c: &(PrepSession, Ch)| s.1.clock().max(c.1.clock());
     let before = deeper(&s, &c);
-    let (xs, xc) = gilboa(&mut s, &mut c, &pattern, &weights, &v);
+    let (xs, xc, v) = gilboa(&mut s, &mut c, &pattern, &weights);
     assert_eq!(add(&xs, &xc), matvec(&w, rows, cols, &v));
     assert!(
         deeper(&s, &c) - before <= 2,
         "two flights: matrix, corrections"
     );
-    let (server, client) = linear_bytes(&pattern);
+    let (server, client) = linear_bytes(&pattern, OtKind::Iknp);
     assert_eq!(server, rows * cols * 260);
-    assert_eq!(client, ot_bytes(64 * cols));
+    assert_eq!(client, ot_bytes(64 * cols, OtKind::Iknp));
     assert_eq!((sent(&mut s.1), sent(&mut c.1)), (server, client));
 }
 
@@ -278,13 +302,12 @@ fn gilboa_shares_sum_to_m_times_v_for_convolutions() {
         let kernel = Prg::new(Seed::random()).ring_vec(layer.op.weight_len());
         let matrix = LinearMatrix::of(&layer).unwrap();
         let pattern = matrix.pattern();
-        let v = mask(layer.input_len());
         let weights = matrix.weights(&kernel).unwrap();
-        let (xs, xc) = gilboa(&mut s, &mut c, pattern, &weights, &v);
+        let (xs, xc, v) = gilboa(&mut s, &mut c, pattern, &weights);
         assert_eq!(add(&xs, &xc), layer.apply(&kernel, &v), "stride {stride}");
         assert_eq!(
             (sent(&mut s.1), sent(&mut c.1)),
-            linear_bytes(pattern),
+            linear_bytes(pattern, OtKind::Iknp),
             "stride {stride}"
         );
     }
@@ -295,8 +318,7 @@ fn gilboa_handles_empty_columns_and_repeated_rows() {
     let (mut s, mut c) = sessions();
     let pattern = Pattern::sparse(3, &[vec![0, 2, 0], vec![], vec![1]]).unwrap();
     let weights = vec![5, u64::MAX, 7, 1 << 62];
-    let v = mask(3);
-    let (xs, xc) = gilboa(&mut s, &mut c, &pattern, &weights, &v);
+    let (xs, xc, v) = gilboa(&mut s, &mut c, &pattern, &weights);
     let expect = [
         (5u64.wrapping_add(7)).wrapping_mul(v[0]),
         (1u64 << 62).wrapping_mul(v[2]),
@@ -322,7 +344,7 @@ fn two_draws_give_different_material() {
                 let t = and_triples(&mut c, &mut cc, 1, 256).unwrap();
                 let p = inject_pairs(&mut c, &mut cc, 64).unwrap();
                 let b = bit_rings(&mut c, &mut cc, 4).unwrap();
-                let x = mask_share(&mut c, &mut cc, &Pattern::dense(4, 2), &[3, 5]).unwrap();
+                let x = mask_share(&mut c, &mut cc, &Pattern::dense(4, 2)).unwrap();
                 (t, p, b, x)
             },
         )
@@ -334,9 +356,12 @@ fn two_draws_give_different_material() {
     assert_ne!(c1.1.arith, c2.1.arith, "client inject shares");
     assert_ne!(s1.2.big_r, s2.2.big_r, "server R");
     assert_ne!(c1.2.product, c2.2.product, "client products");
-    // Same W and V: fresh shares of the same M·V.
-    assert_ne!(s1.3, s2.3, "server linear share");
-    assert_eq!(add(&s1.3, &c1.3), add(&s2.3, &c2.3));
+    // Fresh masks V, and each pair of shares sums to M·V (M all ones).
+    let ((v1, x1), (v2, x2)) = (&c1.3, &c2.3);
+    assert_ne!(v1, v2, "client masks");
+    for (xs, v, xc) in [(&s1.3, v1, x1), (&s2.3, v2, x2)] {
+        assert_eq!(add(xs, xc), vec![v[0].wrapping_add(v[1]); 4]);
+    }
 }
 
 /// What one party saw in a tampered run: its call's result, and if that failed, the
@@ -370,7 +395,7 @@ fn tampered(victim: Role, edit: Edit) -> (Outcome, Outcome) {
     let pattern = Pattern::dense(5, 3);
     both(
         || run_and_hang_up(s, cs, |s, ch| weights_share(s, ch, &pattern, &[9; 15])),
-        || run_and_hang_up(c, cc, |c, ch| mask_share(c, ch, &pattern, &[1, 2, 3])),
+        || run_and_hang_up(c, cc, |c, ch| Ok(mask_share(c, ch, &pattern)?.1)),
     )
 }
 
@@ -427,10 +452,6 @@ fn shapes_that_do_not_fit_are_refused_before_any_message() {
         Err(ProtocolError::Misuse(_))
     ));
     assert!(matches!(
-        mask_share(&mut c, &mut cc, &pattern, &[1]),
-        Err(ProtocolError::Misuse(_))
-    ));
-    assert!(matches!(
         Pattern::sparse(2, &[vec![2]]),
         Err(ProtocolError::Misuse(_))
     ));
@@ -442,4 +463,36 @@ fn shapes_that_do_not_fit_are_refused_before_any_message() {
     );
     let [u, v, w] = open_bits(&ts[0], &tc[0]);
     assert_eq!(u.and(&v).unwrap(), w);
+}
+
+#[test]
+fn silent_ot_makes_the_same_material_at_a_fraction_of_the_bytes() {
+    let ((mut s, mut cs), (mut c, mut cc)) = sessions_of(OtKind::Silent);
+    // Triples spend the pools set-up filled: no message at all.
+    let (ts, tc) = both(
+        || and_triples(&mut s, &mut cs, 3, 1000).unwrap(),
+        || and_triples(&mut c, &mut cc, 3, 1000).unwrap(),
+    );
+    for (a, b) in ts.iter().zip(&tc) {
+        let [u, v, w] = open_bits(a, b);
+        assert_eq!(u.and(&v).unwrap(), w);
+    }
+    assert_eq!((sent(&mut cs), sent(&mut cc)), (0, 0));
+    // The ReLU's pairs: only the corrections, 32 and 8 bytes per candidate.
+    let n = 500;
+    let ((bs, cas, was), (bc, cac, wac)) = both(
+        || relu_pairs(&mut s, &mut cs, n).unwrap(),
+        || relu_pairs(&mut c, &mut cc, n).unwrap(),
+    );
+    check_bit_ring(&bs, &bc, n);
+    check_inject(&cas, &cac, n);
+    check_inject(&was, &wac, n);
+    assert_eq!((sent(&mut cs), sent(&mut cc)), (32 * n, 8 * n));
+    // Gilboa for a layer larger than the bootstrap pool: the server's one extension.
+    let (rows, cols) = (3, 9_000);
+    let w = Prg::new(Seed::random()).ring_vec(rows * cols);
+    let pattern = Pattern::dense(rows as u32, cols);
+    let weights = pattern.gather(|r, j| w[r * cols + j]);
+    let (xs, xc, v) = gilboa(&mut (s, cs), &mut (c, cc), &pattern, &weights);
+    assert_eq!(add(&xs, &xc), matvec(&w, rows, cols, &v));
 }

@@ -6,8 +6,9 @@
 //! a random bit of the sender's. With a = a_0 ⊕ a_1 and b = b_0 ⊕ b_1, each party is
 //! sender once (its a_i) and receiver once (choosing its b_i), and its share is
 //! c_i = a_i·b_i ⊕ m0 (as sender) ⊕ m_b (as receiver): the two cross terms cancel into
-//! a_0·b_1 ⊕ a_1·b_0. Each party sends 16 bytes per triple (its OT matrix), one flight per
-//! [`crate::ot::FLIGHT_OTS`] triples; each learns nothing of the other's a_i or b_i.
+//! a_0·b_1 ⊕ a_1·b_0. b_i is the receiver's own random choice, so a triple costs its two
+//! OTs alone: 16 bytes each way under IKNP, a fraction of a bit under silent OT; each
+//! learns nothing of the other's a_i or b_i.
 
 use veil_circuits::Bits;
 
@@ -52,9 +53,10 @@ pub fn and_triples_of<T: Transport + ?Sized>(
             Vec::with_capacity(words),
         );
         for flight in flights(n) {
-            let bi = s.bit_words(flight.len());
-            let choices = unpack(&bi, flight.len());
-            let [m0, ai, mb] = s.random_bit_ots(ch, flight.len(), &choices)?;
+            // b_i is this party's own choices as receiver.
+            s.reserve(ch, flight.len(), flight.len())?;
+            let bi = bits(&s.own_choices(flight.len())?).words;
+            let [m0, ai, mb] = s.random_bit_ots(ch, flight.len(), flight.len())?;
             for (((&ai, &bi), &m0), &mb) in ai.words.iter().zip(&bi).zip(&m0.words).zip(&mb.words) {
                 a.push(ai);
                 b.push(bi);
@@ -95,13 +97,6 @@ pub(super) fn slice(words: &[u64], range: std::ops::Range<usize>) -> Bits {
         *last &= (1u64 << (len % 64)) - 1;
     }
     Bits { words: out, len }
-}
-
-/// The first `n` bits of `words` as bools.
-fn unpack(words: &[u64], n: usize) -> Vec<bool> {
-    (0..n)
-        .map(|i| (words[i / 64] >> (i % 64)) & 1 == 1)
-        .collect()
 }
 
 /// Packs bools into [`Bits`], 64 to a word, LSB first.

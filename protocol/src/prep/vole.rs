@@ -25,6 +25,7 @@ use crate::block::Block;
 use crate::channel::{Channel, Transport};
 use crate::codec::Reader;
 use crate::error::ProtocolError;
+use crate::material::OtKind;
 use crate::ot::aes_prg::CrHash;
 use crate::ot::matrix_bytes;
 use crate::ring::Ring;
@@ -58,7 +59,8 @@ pub struct Offer<'a> {
 
 /// This party's OTs as vector-OLE receiver.
 pub struct Ask<'a> {
-    /// One choice bit per OT.
+    /// One choice bit per OT: the session's own choices for its next OTs
+    /// ([`PrepSession::own_choices`], after reserving them).
     pub choices: &'a [bool],
     /// Their shapes.
     pub shape: Shapes<'a>,
@@ -80,7 +82,7 @@ pub fn exchange<T: Transport + ?Sized>(
     for flight in flights(sent.max(choices.len())) {
         let mine = clamp(&flight, sent);
         let theirs = clamp(&flight, choices.len());
-        let (pairs, keys) = session.random_ots(ch, mine.len(), &choices[theirs.clone()])?;
+        let (pairs, keys) = session.random_ots(ch, mine.len(), theirs.len())?;
         if let Some(o) = offer.as_mut() {
             send(ch, mine.start, &pairs, o)?;
         }
@@ -91,9 +93,14 @@ pub fn exchange<T: Transport + ?Sized>(
     Ok(())
 }
 
-/// Payload bytes the receivers send for `n` vector OTs: 16 per OT, padded per flight.
-pub fn ot_bytes(n: usize) -> usize {
-    flights(n).map(|f| matrix_bytes(f.len())).sum()
+/// Payload bytes the receivers send in the caller's scope for `n` vector OTs: under IKNP
+/// 16 per OT, padded per flight; under silent OT none (the pools grow in the phase's
+/// scope, [`crate::ot::pool`]).
+pub fn ot_bytes(n: usize, kind: OtKind) -> usize {
+    match kind {
+        OtKind::Iknp => flights(n).map(|f| matrix_bytes(f.len())).sum(),
+        OtKind::Silent => 0,
+    }
 }
 
 /// Payload bytes the sender sends for `n` vector OTs of these shapes: the packed

@@ -63,10 +63,22 @@ fn every_message_round_trips_and_truncation_is_an_error() {
         ToClient::WelcomeTwoParty {
             plan: plan(),
             linear: LinearPrep::He,
+            ot: OtKind::Silent,
         },
         ToClient::WelcomeTwoParty {
             plan: plan(),
             linear: LinearPrep::Ot,
+            ot: OtKind::Silent,
+        },
+        ToClient::WelcomeTwoParty {
+            plan: plan(),
+            linear: LinearPrep::He,
+            ot: OtKind::Iknp,
+        },
+        ToClient::WelcomeTwoParty {
+            plan: plan(),
+            linear: LinearPrep::Ot,
+            ot: OtKind::Iknp,
         },
         ToClient::Ready,
         ToClient::WelcomeKept { plan: plan() },
@@ -112,14 +124,15 @@ fn every_message_round_trips_and_truncation_is_an_error() {
     assert_eq!(FromDealer::decode(&m.encode()).unwrap(), m);
 }
 
-/// A welcome with the linear layers by OT keeps the encoding it had before there was a
-/// choice, so that a client of that time still understands it; an unknown choice is
+/// A welcome with the linear layers by (IKNP) OT keeps the encoding it had before there was
+/// a choice, so that a client of that time still understands it; an unknown choice is
 /// refused.
 #[test]
 fn a_dealer_free_welcome_names_its_linear_preprocessing() {
     let ot = ToClient::WelcomeTwoParty {
         plan: plan(),
         linear: LinearPrep::Ot,
+        ot: OtKind::Iknp,
     };
     let mut old = vec![3];
     let mut w = Writer::default();
@@ -129,12 +142,60 @@ fn a_dealer_free_welcome_names_its_linear_preprocessing() {
     let he = ToClient::WelcomeTwoParty {
         plan: plan(),
         linear: LinearPrep::He,
+        ot: OtKind::Iknp,
     }
     .encode();
     assert_eq!(he[0], 6);
     let mut unknown = he.clone();
     *unknown.last_mut().expect("a byte") = 2;
     assert!(ToClient::decode(&unknown).is_err());
+}
+
+/// The welcome names the kind of OT, a byte after the linear choice's (0 silent, 1 IKNP):
+/// both kinds round-trip with either linear choice, welcomes of before the choice of OT
+/// (tags 3 and 6) read as IKNP, what they made, and an unknown kind is refused.
+#[test]
+fn a_dealer_free_welcome_names_its_kind_of_ot() {
+    for linear in LinearPrep::ALL {
+        for ot in OtKind::ALL {
+            let welcome = ToClient::WelcomeTwoParty {
+                plan: plan(),
+                linear,
+                ot,
+            };
+            let bytes = welcome.encode();
+            assert_eq!(ToClient::decode(&bytes).unwrap(), welcome, "{linear} {ot}");
+            if ot == OtKind::Silent {
+                assert_eq!(bytes[0], 7, "{linear}");
+                assert_eq!(bytes[bytes.len() - 2..], [linear_code(linear), 0]);
+            }
+        }
+    }
+    let mut w = Writer::default();
+    w.u8(7);
+    plan().encode(&mut w);
+    w.u8(0).u8(1);
+    let iknp = w.into_bytes();
+    assert_eq!(
+        ToClient::decode(&iknp).unwrap(),
+        ToClient::WelcomeTwoParty {
+            plan: plan(),
+            linear: LinearPrep::He,
+            ot: OtKind::Iknp,
+        }
+    );
+    for kind in [2, 0xff] {
+        let mut unknown = iknp.clone();
+        *unknown.last_mut().expect("a byte") = kind;
+        let err = ToClient::decode(&unknown).unwrap_err();
+        assert!(err.to_string().contains("oblivious transfer"), "{err}");
+    }
+    let mut short = iknp.clone();
+    short.pop();
+    assert!(
+        ToClient::decode(&short).is_err(),
+        "the kind is not optional"
+    );
 }
 
 #[test]

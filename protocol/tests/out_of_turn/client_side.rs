@@ -71,6 +71,7 @@ fn client_with_a_dealer_refuses_a_dealer_free_server() {
         ToClient::WelcomeTwoParty {
             plan: plan.clone(),
             linear: LinearPrep::He,
+            ot: OtKind::default(),
         }
         .encode(),
     );
@@ -302,6 +303,7 @@ fn client_stash_answered_out_of_turn() {
             ToClient::WelcomeTwoParty {
                 plan: plan.clone(),
                 linear: LinearPrep::He,
+                ot: OtKind::default(),
             },
             ToClient::WelcomeKept { plan: plan.clone() },
             stats(),
@@ -352,6 +354,7 @@ fn client_stash_stats_out_of_turn() {
             ToClient::WelcomeTwoParty {
                 plan: plan.clone(),
                 linear: LinearPrep::He,
+                ot: OtKind::default(),
             },
             ToClient::WelcomeKept { plan: plan.clone() },
         ] {
@@ -458,6 +461,7 @@ fn client_spend_answered_out_of_turn() {
         ToClient::WelcomeTwoParty {
             plan: plan.clone(),
             linear: LinearPrep::He,
+            ot: OtKind::default(),
         },
     ]
     .into_iter()

@@ -24,7 +24,7 @@ use veil_protocol::channel::{Channel, ChannelError, MemTransport, Scope, Transpo
 use veil_protocol::codec::Reader;
 use veil_protocol::engine::{self, ClientSetup, PreparedQuery, Preprocessing, ServerSetup};
 use veil_protocol::engine::{deal, ServerSource, SessionMasks};
-use veil_protocol::material::{LinearPrep, MaterialMsg};
+use veil_protocol::material::{LinearPrep, MaterialMsg, OtKind};
 use veil_protocol::plan::{Backend, Plan, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::session::client::{self, ExpectWelcome, Kept, Options, Spent, Welcomed};
@@ -298,7 +298,7 @@ impl Mode {
     fn dealing(self) -> Dealing {
         match self {
             Mode::Dealer => Dealing::Dealer(DEALER.into()),
-            Mode::TwoParty => Dealing::TwoParty(LinearPrep::He),
+            Mode::TwoParty => Dealing::TwoParty(LinearPrep::He, OtKind::default()),
         }
     }
 }
@@ -394,8 +394,9 @@ fn with_client_open<RS: Send, RC>(
                     ToClient::WelcomeTwoParty {
                         plan: plan.clone(),
                         linear: LinearPrep::He,
+                        ot: OtKind::default(),
                     },
-                    ServerSource::TwoParty(LinearPrep::He),
+                    ServerSource::TwoParty(LinearPrep::He, OtKind::default()),
                 ),
             };
             ch.send(&welcome.encode()).expect("the fake server sends");

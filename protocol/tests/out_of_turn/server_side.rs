@@ -162,7 +162,9 @@ fn against_server<RS: Send, RC>(
                 assert_eq!(session, SESSION);
                 (plan, Preprocessing::Dealer)
             }
-            ToClient::WelcomeTwoParty { plan, linear } => (plan, Preprocessing::TwoParty(linear)),
+            ToClient::WelcomeTwoParty { plan, linear, ot } => {
+                (plan, Preprocessing::TwoParty(linear, ot))
+            }
             other => panic!("the fake client expected a welcome, got {other:?}"),
         };
         assert_eq!(source == Preprocessing::Dealer, mode == Mode::Dealer);

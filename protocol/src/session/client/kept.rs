@@ -13,7 +13,7 @@ use super::{receive_meters, say_done, Open, Options};
 use crate::channel::{Channel, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::engine::{self, PreparedQuery};
-use crate::material::{LinearPrep, Preprocessing};
+use crate::material::{LinearPrep, OtKind, Preprocessing};
 use crate::plan::{Backend, Plan};
 use crate::ring::Ring;
 use crate::session::report::{query_report, QueryReport, Times};
@@ -32,7 +32,8 @@ pub struct KeptQueries<B> {
 }
 
 /// What a batch was made for: the server's key (its name is the batch's owner), the
-/// model's plan (with the backend) and whether a dealer made the material.
+/// model's plan (with the backend) and whether a dealer made the material (and without
+/// one, how: the linear layers' way and the kind of OT).
 struct Header {
     fingerprint: String,
     source: Preprocessing,
@@ -40,11 +41,14 @@ struct Header {
 }
 
 /// The header's byte for each source. Batches made before the homomorphic linear layers
-/// hold 0 or 1, a flag "dealer": without one, their linear material was made by OT.
-const SOURCES: [(u8, Preprocessing); 3] = [
-    (0, Preprocessing::TwoParty(LinearPrep::Ot)),
+/// hold 0 or 1, a flag "dealer": without one, their linear material was made by OT. Those
+/// made before the choice of OT hold 0, 1 or 2, and their OTs were IKNP's.
+const SOURCES: [(u8, Preprocessing); 5] = [
+    (0, Preprocessing::TwoParty(LinearPrep::Ot, OtKind::Iknp)),
     (1, Preprocessing::Dealer),
-    (2, Preprocessing::TwoParty(LinearPrep::He)),
+    (2, Preprocessing::TwoParty(LinearPrep::He, OtKind::Iknp)),
+    (3, Preprocessing::TwoParty(LinearPrep::He, OtKind::Silent)),
+    (4, Preprocessing::TwoParty(LinearPrep::Ot, OtKind::Silent)),
 ];
 
 impl Header {

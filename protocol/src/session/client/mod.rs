@@ -22,6 +22,7 @@ use super::{fetch, DealerChannel, Dial, Dialed, KeptBatch, Party, SessionError, 
 use crate::channel::{Channel, Meter, Scope, Transport};
 use crate::engine::cost;
 use crate::engine::{self, ClientSetup, LayerTimes, LinearPrep, PreparedQuery, Preprocessing};
+use crate::material::OtKind;
 use crate::plan::{Backend, Plan};
 use crate::ring::Ring;
 use crate::wire::{DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
@@ -99,10 +100,11 @@ impl<T: Transport> ExpectWelcome<T> {
         };
         self.ch.send(&hello.encode())?;
         // Joined to no dealer yet: the welcome says whether there is one to join.
-        let setup = |ch, plan, linear| ExpectSetup {
+        let setup = |ch, plan, linear, ot| ExpectSetup {
             ch,
             dealer: None,
             linear,
+            ot,
             plan,
             key: self.key.clone(),
             base,
@@ -113,17 +115,17 @@ impl<T: Transport> ExpectWelcome<T> {
                 session,
                 dealer,
             } => Ok(Welcomed::Dealer(JoinDealer {
-                setup: setup(self.ch, plan, LinearPrep::default()),
+                setup: setup(self.ch, plan, LinearPrep::default(), OtKind::default()),
                 session,
                 info: dealer,
             })),
-            ToClient::WelcomeTwoParty { plan, linear } => match &opts.dealer {
+            ToClient::WelcomeTwoParty { plan, linear, ot } => match &opts.dealer {
                 Some(dealer) => Err(Usage::DealerUnused {
                     dealer: dealer.clone(),
                     server: opts.server.clone(),
                 }
                 .into()),
-                None => Ok(Welcomed::TwoParty(setup(self.ch, plan, linear))),
+                None => Ok(Welcomed::TwoParty(setup(self.ch, plan, linear, ot))),
             },
             ToClient::Refused {
                 bad_request: true,
@@ -207,6 +209,8 @@ pub struct ExpectSetup<T: Transport> {
     dealer: Option<DealerChannel>,
     /// Without a dealer, how the server makes the linear layers' material.
     linear: LinearPrep,
+    /// Without a dealer, the kind of oblivious transfer the session runs.
+    ot: OtKind,
     plan: Plan,
     /// The server's key.
     key: String,
@@ -226,13 +230,13 @@ impl<T: Transport> ExpectSetup<T> {
     pub fn setup(mut self, rng: &mut (impl RngCore + CryptoRng)) -> Result<Open<T>, SessionError> {
         let source = match self.dealer {
             Some(_) => Preprocessing::Dealer,
-            None => Preprocessing::TwoParty(self.linear),
+            None => Preprocessing::TwoParty(self.linear, self.ot),
         };
         let setup = ClientSetup::run(&mut self.ch, &self.plan, source, rng)?;
         self.ch.enter(Scope::CONTROL);
         let offline_weights = match source {
             Preprocessing::Dealer => Vec::new(),
-            Preprocessing::TwoParty(linear) => cost::two_party(&self.plan, linear)?,
+            Preprocessing::TwoParty(linear, ot) => cost::two_party(&self.plan, linear, ot)?,
         };
         Ok(Open {
             ch: self.ch,

@@ -10,7 +10,7 @@
 //! every link's bytes and rounds.
 //!
 //! Without a dealer the server welcomes the client as dealer-free, naming how the linear
-//! layers' material is made: setup takes the client's RLWE public key or runs the base OTs
+//! layers' material is made and which kind of oblivious transfer the session runs: setup takes the client's RLWE public key or runs the base OTs
 //! of two-party preprocessing, as the layers use them (no E is sent: without U it would
 //! reveal W), and per query the two parties make the material with each other.
 
@@ -23,7 +23,7 @@ use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::codec::Reader;
 use crate::engine::SessionMasks;
 use crate::engine::{self, LinearPrep, ServerQuery, ServerSetup, ServerSource};
-use crate::material::MaterialMsg;
+use crate::material::{MaterialMsg, OtKind};
 use crate::plan::{Plan, Weights};
 use crate::prg::Seed;
 use crate::wire::{tallies, DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
@@ -56,9 +56,9 @@ pub enum Dealing {
     /// The dealer at `host:port` (the name its key is pinned under), dialled once per
     /// client session.
     Dealer(String),
-    /// No dealer: each session makes it with its client, the linear layers' part as this
-    /// says.
-    TwoParty(LinearPrep),
+    /// No dealer: each session makes it with its client, the linear layers' part as the
+    /// [`LinearPrep`] says, the oblivious transfers as the [`OtKind`] does.
+    TwoParty(LinearPrep, OtKind),
 }
 
 impl<S> Hosting<S> {
@@ -66,7 +66,7 @@ impl<S> Hosting<S> {
     /// homomorphic linear layers carry weights up to a bound and outputs up to a count. A
     /// usage error naming the model and what to do if not.
     pub fn check(&self) -> Result<(), SessionError> {
-        if self.dealing != Dealing::TwoParty(LinearPrep::He) {
+        if !matches!(self.dealing, Dealing::TwoParty(LinearPrep::He, _)) {
             return Ok(());
         }
         self.models.iter().try_for_each(|m| {
@@ -86,7 +86,7 @@ impl Dealing {
     pub fn dealer(&self) -> Option<&str> {
         match self {
             Dealing::Dealer(addr) => Some(addr),
-            Dealing::TwoParty(_) => None,
+            Dealing::TwoParty(..) => None,
         }
     }
 }
@@ -198,13 +198,14 @@ impl<'h, T: Transport> Greeted<'h, T> {
     ) -> Result<Open<'h, T>, SessionError> {
         let weights = &self.hosted.weights;
         let (dealer, setup) = match dealing {
-            Dealing::TwoParty(linear) => {
+            Dealing::TwoParty(linear, ot) => {
                 let welcome = ToClient::WelcomeTwoParty {
                     plan: self.plan.clone(),
                     linear: *linear,
+                    ot: *ot,
                 };
                 self.ch.send(&welcome.encode())?;
-                let source = ServerSource::TwoParty(*linear);
+                let source = ServerSource::TwoParty(*linear, *ot);
                 let setup = ServerSetup::run(&mut self.ch, &self.plan, weights, source, rng)?;
                 (None, setup)
             }
