@@ -45,7 +45,7 @@ pub(crate) fn expand_both(
         unreachable!("the first layer is linear")
     };
     let linear = LinearLayer::new(l, plan.fixed, 64);
-    let relu = ReluGmw::new(plan.fixed, plan.layers[1].kind.windows().unwrap());
+    let relu = ReluGmw::new(plan.fixed, plan.layers[1].kind.windows().unwrap(), 64);
     let mut prg = Prg::new(server.seed);
     let mut d = Draw::server(&mut prg);
     let (Some(sl), _) = linear.draw(&mut d, None).unwrap() else {

@@ -246,6 +246,29 @@ pub(crate) struct ClientCx<'a> {
 const GC_MISSING: ProtocolError =
     ProtocolError::Internal("a garbled layer in a session set up without garbling");
 
+/// The low bits of layer `index`'s output that later layers read: 64 when it is the
+/// plan's output, else the most its readers need: a linear reader as many as its own
+/// output is read on ([`output_bits`]; a linear map modulo `2^b` needs its input modulo
+/// `2^b` alone), a comparison `k`.
+fn read_bits(plan: &Plan, index: usize) -> u32 {
+    let readers = plan
+        .layers
+        .iter()
+        .enumerate()
+        .skip(index + 1)
+        .filter(|(j, l)| {
+            *j == index + 1
+                || matches!(&l.kind, LayerKind::Linear(lin) if lin.residual == Some(index))
+        });
+    readers
+        .map(|(j, l)| match &l.kind {
+            LayerKind::Linear(_) => output_bits(plan, j),
+            _ => plan.fixed.k,
+        })
+        .max()
+        .unwrap_or(64)
+}
+
 /// The protocols of a plan's layers, in plan order.
 #[derive(Clone)]
 pub(crate) struct Stack(Vec<Arc<dyn Layer>>);
@@ -269,7 +292,7 @@ impl Stack {
                     Arc::new(LinearLayer::new(*l, fixed, output_bits(plan, index)))
                 }
                 (LayerKind::ReluTrunc { .. } | LayerKind::MaxPoolRelu { .. }, Backend::Gmw) => {
-                    Arc::new(ReluGmw::new(fixed, windows()))
+                    Arc::new(ReluGmw::new(fixed, windows(), read_bits(plan, index)))
                 }
                 (LayerKind::ReluTrunc { .. } | LayerKind::MaxPoolRelu { .. }, Backend::Gc) => {
                     Arc::new(ReluGc::new(fixed, windows()))

@@ -37,7 +37,7 @@ use crate::error::ProtocolError;
 use crate::gmw::{and_finish, and_masks, input_wires, BitTriple, Gmw};
 use crate::material::{BitRing, Draw, InjectPair, LinearPrep, OtKind, Pair, Preprocessing};
 use crate::plan::{LinearWeights, Windows};
-use crate::prep::{and_triples_of, ot_bytes, relu_pairs, PrepSession};
+use crate::prep::{and_triples_of, ot_bytes, relu_pairs, relu_pairs_bytes, PrepSession};
 use crate::ring::{low_bits, FixedPoint, Ring};
 use crate::share::Role;
 use crate::stored::Stored;
@@ -75,16 +75,23 @@ impl Stored for ReluShare {
     }
 }
 
-/// The layer's protocol: its fixed point and windows (one candidate each for a ReLU).
+/// The layer's protocol: its fixed point, windows (one candidate each for a ReLU), and
+/// the low bits of its output that later layers read (its dealer-free pairs are exact
+/// modulo `2^width` only).
 pub(crate) struct ReluGmw {
     fixed: FixedPoint,
     windows: Windows,
+    width: u32,
 }
 
 impl ReluGmw {
-    /// The protocol of a layer with these windows.
-    pub fn new(fixed: FixedPoint, windows: Windows) -> ReluGmw {
-        ReluGmw { fixed, windows }
+    /// The protocol of a layer with these windows whose output is read on `width` bits.
+    pub fn new(fixed: FixedPoint, windows: Windows, width: u32) -> ReluGmw {
+        ReluGmw {
+            fixed,
+            windows,
+            width,
+        }
     }
 
     /// Candidates in all: `m · n`.
@@ -103,7 +110,7 @@ impl ReluGmw {
     /// Both parties make one share each with the other, at once.
     fn make(&self, prep: &mut PrepSession, ch: &mut Link) -> Result<ReluShare, ProtocolError> {
         let triples = and_triples_of(prep, ch, &self.widths())?;
-        let (product, carry, wrap) = relu_pairs(prep, ch, self.candidates())?;
+        let (product, carry, wrap) = relu_pairs(prep, ch, self.candidates(), self.width)?;
         Ok(ReluShare {
             triples,
             product,
@@ -149,7 +156,8 @@ impl LayerProtocol for ReluGmw {
         let ands = and_gates(self.fixed, m, n);
         let c = self.candidates();
         let ots = |n| ot_bytes(n, ot);
-        Ok((2 * ots(ands) + ots(3 * c) + ots(c) + 40 * c) as u64)
+        let (server, client) = relu_pairs_bytes(c, self.width);
+        Ok((2 * ots(ands) + ots(3 * c) + ots(c) + server + client) as u64)
     }
 
     fn server_setup(

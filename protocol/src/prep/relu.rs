@@ -17,7 +17,7 @@
 
 use super::session::PrepSession;
 use super::triples::{bits, slice};
-use super::vole::{exchange, Ask, Offer, Shape};
+use super::vole::{correction_bytes, exchange, Ask, Offer, Shape};
 use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
 use crate::material::{BitRing, InjectPair};
@@ -31,7 +31,7 @@ pub fn inject_pairs<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     n: usize,
 ) -> Result<InjectPair, ProtocolError> {
-    Ok(draw(session, ch, n, 0)?.inject)
+    Ok(draw(session, ch, n, 0, 64)?.inject)
 }
 
 /// `n` bit-times-ring pairs (r, R, r·R), all shared: this party's share. Both parties
@@ -41,17 +41,20 @@ pub fn bit_rings<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     n: usize,
 ) -> Result<BitRing, ProtocolError> {
-    draw(session, ch, n, n)
+    draw(session, ch, n, n, 64)
 }
 
-/// A GMW ReLU layer's arithmetic material for `n` candidates in one exchange (two
-/// flights, not six): `n` bit-ring pairs, then two sets of `n` injection pairs (the
-/// carry's and the wrap's). The same objects and bytes as [`bit_rings`] and twice
-/// [`inject_pairs`], but for the IKNP padding. Both parties call it at once.
+/// A GMW ReLU layer's arithmetic material for `n` candidates in one exchange: `n`
+/// bit-ring pairs, then two sets of `n` injection pairs (the carry's and the wrap's),
+/// whose ring shares are exact modulo `2^width` (64 where the layer's output is opened
+/// whole; `k` where the next layers read only its low `k` bits, which halves the bytes at
+/// `k = 32`). [`relu_pairs_bytes`] gives the corrections' bytes. Both parties call it at
+/// once.
 pub fn relu_pairs<T: Transport + ?Sized>(
     session: &mut PrepSession,
     ch: &mut Channel<T>,
     n: usize,
+    width: u32,
 ) -> Result<(BitRing, InjectPair, InjectPair), ProtocolError> {
     let all = n
         .checked_mul(3)
@@ -60,7 +63,7 @@ pub fn relu_pairs<T: Transport + ?Sized>(
         inject,
         big_r,
         product,
-    } = draw(session, ch, all, n)?;
+    } = draw(session, ch, all, n, width)?;
     let part = |k: usize| InjectPair {
         r: slice(&inject.r.words, k * n..(k + 1) * n),
         arith: inject.arith[k * n..(k + 1) * n].to_vec(),
@@ -99,6 +102,7 @@ fn draw<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     n: usize,
     products: usize,
+    width: u32,
 ) -> Result<BitRing, ProtocolError> {
     session.guarded(|s| {
         let role = s.role();
@@ -128,7 +132,7 @@ fn draw<T: Transport + ?Sized>(
             .collect();
         let my_parts = |i: usize| parts(role, i < products);
         let their_parts = |i: usize| parts(peer, i < products);
-        let (my_shape, their_shape) = (shape(&my_parts), shape(&their_parts));
+        let (my_shape, their_shape) = (shape(&my_parts, width), shape(&their_parts, width));
         let mut delta = |i: usize, out: &mut [Ring]| {
             let sign = 1u64.wrapping_sub(2 * Ring::from(r[i]));
             for (p, o) in my_parts(i).iter().zip(out) {
@@ -171,10 +175,25 @@ fn draw<T: Transport + ?Sized>(
     })
 }
 
-/// Full ring elements, as many per OT as its value's parts.
-fn shape<'a>(parts: &'a dyn Fn(usize) -> &'static [Part]) -> impl Fn(usize) -> Shape + 'a {
+/// Ring elements of `width` bits, as many per OT as its value's parts.
+fn shape<'a>(
+    parts: &'a dyn Fn(usize) -> &'static [Part],
+    width: u32,
+) -> impl Fn(usize) -> Shape + 'a {
     move |i| Shape {
         len: parts(i).len(),
-        width: 64,
+        width,
     }
+}
+
+/// Bytes of [`relu_pairs`]' corrections for `n` candidates at `width` bits: (sent by the
+/// server, sent by the client). The OTs beneath them are apart.
+pub fn relu_pairs_bytes(n: usize, width: u32) -> (usize, usize) {
+    let (all, products) = (3 * n, n);
+    let sent = |role: Role, count: usize| {
+        let of = move |i: usize| parts(role, i < products);
+        let shape = shape(&of, width);
+        correction_bytes(count, &shape)
+    };
+    (sent(Role::Server, all), sent(Role::Client, products))
 }

@@ -1,6 +1,7 @@
 //! Both parties of every generator over an in-memory pipe, on two threads: the identities
 //! the material must satisfy, exact bytes, fresh randomness per call, and tampered frames.
 
+use super::pack::low_mask;
 use super::vole::{correction_bytes, ot_bytes, Shape};
 use super::*;
 use crate::channel::{Channel, ChannelError, MemTransport, Scope, Transport};
@@ -163,14 +164,19 @@ fn a_batch_longer_than_a_flight_takes_two() {
     assert_eq!(sent(&mut cs), ot_bytes(n, OtKind::Iknp));
 }
 
-fn check_inject(s: &InjectPair, c: &InjectPair, n: usize) {
+/// Ring values modulo 2^width.
+fn low(x: Ring, width: u32) -> Ring {
+    x & low_mask(width)
+}
+
+fn check_inject(s: &InjectPair, c: &InjectPair, n: usize, width: u32) {
     assert_eq!(
         (s.r.len, c.r.len, s.arith.len(), c.arith.len()),
         (n, n, n, n)
     );
     let r = s.r.xor(&c.r).unwrap();
     for (i, x) in add(&s.arith, &c.arith).into_iter().enumerate() {
-        assert_eq!(x, Ring::from(r.get(i)), "element {i}");
+        assert_eq!(low(x, width), Ring::from(r.get(i)), "element {i}");
     }
 }
 
@@ -182,7 +188,7 @@ fn inject_pairs_agree_as_bits_and_ring_values() {
             || inject_pairs(&mut s, &mut cs, n).unwrap(),
             || inject_pairs(&mut c, &mut cc, n).unwrap(),
         );
-        check_inject(&ps, &pc, n);
+        check_inject(&ps, &pc, n, 64);
         let corrections = correction_bytes(n, &|_| Shape { len: 1, width: 64 });
         assert_eq!(corrections, 8 * n);
         assert_eq!(
@@ -192,13 +198,14 @@ fn inject_pairs_agree_as_bits_and_ring_values() {
     }
 }
 
-fn check_bit_ring(s: &BitRing, c: &BitRing, n: usize) {
-    check_inject(&s.inject, &c.inject, n);
+fn check_bit_ring(s: &BitRing, c: &BitRing, n: usize, width: u32) {
+    check_inject(&s.inject, &c.inject, n, width);
     let r = s.inject.r.xor(&c.inject.r).unwrap();
     let big_r = add(&s.big_r, &c.big_r);
     let product = add(&s.product, &c.product);
     for i in 0..n {
-        assert_eq!(product[i], Ring::from(r.get(i)).wrapping_mul(big_r[i]));
+        let want = Ring::from(r.get(i)).wrapping_mul(big_r[i]);
+        assert_eq!(low(product[i], width), low(want, width));
     }
 }
 
@@ -210,7 +217,7 @@ fn bit_rings_hold_shares_of_r_times_big_r() {
         || bit_rings(&mut s, &mut cs, n).unwrap(),
         || bit_rings(&mut c, &mut cc, n).unwrap(),
     );
-    check_bit_ring(&ps, &pc, n);
+    check_bit_ring(&ps, &pc, n, 64);
     assert_eq!(
         (sent(&mut cs), sent(&mut cc)),
         (
@@ -226,12 +233,12 @@ fn a_layers_relu_pairs_come_in_two_flights_with_the_bytes_of_three_calls() {
     for n in [128, 301, 0] {
         let clock = cs.clock();
         let ((bs, cas, was), (bc, cac, wac)) = both(
-            || relu_pairs(&mut s, &mut cs, n).unwrap(),
-            || relu_pairs(&mut c, &mut cc, n).unwrap(),
+            || relu_pairs(&mut s, &mut cs, n, 64).unwrap(),
+            || relu_pairs(&mut c, &mut cc, n, 64).unwrap(),
         );
-        check_bit_ring(&bs, &bc, n);
-        check_inject(&cas, &cac, n);
-        check_inject(&was, &wac, n);
+        check_bit_ring(&bs, &bc, n, 64);
+        check_inject(&cas, &cac, n, 64);
+        check_inject(&was, &wac, n, 64);
         assert!(n == 0 || cas.r != was.r, "carry and wrap bits differ");
         assert_eq!(cs.clock() - clock, if n > 0 { 2 } else { 0 });
         assert_eq!(
@@ -478,16 +485,22 @@ fn silent_ot_makes_the_same_material_at_a_fraction_of_the_bytes() {
         assert_eq!(u.and(&v).unwrap(), w);
     }
     assert_eq!((sent(&mut cs), sent(&mut cc)), (0, 0));
-    // The ReLU's pairs: only the corrections, 32 and 8 bytes per candidate.
+    // The ReLU's pairs: only the corrections, 32 and 8 bytes per candidate at 64 bits,
+    // half that at 32.
     let n = 500;
-    let ((bs, cas, was), (bc, cac, wac)) = both(
-        || relu_pairs(&mut s, &mut cs, n).unwrap(),
-        || relu_pairs(&mut c, &mut cc, n).unwrap(),
-    );
-    check_bit_ring(&bs, &bc, n);
-    check_inject(&cas, &cac, n);
-    check_inject(&was, &wac, n);
-    assert_eq!((sent(&mut cs), sent(&mut cc)), (32 * n, 8 * n));
+    for width in [64, 32, 21] {
+        let ((bs, cas, was), (bc, cac, wac)) = both(
+            || relu_pairs(&mut s, &mut cs, n, width).unwrap(),
+            || relu_pairs(&mut c, &mut cc, n, width).unwrap(),
+        );
+        check_bit_ring(&bs, &bc, n, width);
+        check_inject(&cas, &cac, n, width);
+        check_inject(&was, &wac, n, width);
+        let bytes = relu_pairs_bytes(n, width);
+        assert_eq!((sent(&mut cs), sent(&mut cc)), bytes);
+        let w = width as usize;
+        assert_eq!(bytes, ((4 * n * w).div_ceil(8), (n * w).div_ceil(8)));
+    }
     // Gilboa for a layer larger than the bootstrap pool: the server's one extension.
     let (rows, cols) = (3, 9_000);
     let w = Prg::new(Seed::random()).ring_vec(rows * cols);

@@ -16,7 +16,7 @@ fn run_kind(
 ) -> (Vec<u64>, crate::channel::Tally, crate::channel::Tally) {
     let windows = kind.windows().unwrap();
     let mut rng = Prg::new(Seed::random());
-    let (s_mat, c_mat) = both_sides(&ReluGmw::new(fixed, windows.clone()), None, &mut rng);
+    let (s_mat, c_mat) = both_sides(&ReluGmw::new(fixed, windows.clone(), 64), None, &mut rng);
     let (xs, xc) = split(x, &mut rng);
     let (a, b) = MemTransport::pair();
     let scope = Scope::layer(Phase::Online, 1);
