@@ -303,18 +303,29 @@ fn against_a_dealer_free_server_the_json_says_no_dealer_and_counts_its_preproces
     let (setup_bytes, _) = phase(&json, "setup");
     let (offline_bytes, _) = phase(&json, "offline");
     let (online_bytes, _) = phase(&json, "online");
-    // Setup: the base OTs both ways, the silent pools' bootstrap and the client's public
-    // key, and no E = W − U.
+    // Setup: the base OTs both ways (and the silent pools' bootstrap if the model's queries
+    // call for it) and the client's public key, and no E = W − U.
     assert_eq!(
         setup_bytes,
-        PrepSession::setup_bytes(OtKind::Silent) + PUBLIC_KEY_BYTES as u64,
+        PrepSession::setup_bytes(
+            OtKind::Silent,
+            cost::ots_each_way(plan, LinearPrep::He).unwrap()
+        ) + PUBLIC_KEY_BYTES as u64,
         "{json}"
     );
-    let prep: u64 = cost::two_party(plan, LinearPrep::He, OtKind::Silent)
-        .unwrap()
-        .iter()
-        .sum();
-    assert_eq!(offline_bytes, prep, "{json}");
+    // The formula's, and what the query's OTs cost: rented from IKNP or a silent
+    // extension's share, at most IKNP's.
+    let prep = |ot| -> u64 {
+        cost::two_party(plan, LinearPrep::He, ot)
+            .unwrap()
+            .iter()
+            .sum()
+    };
+    let (silent, iknp) = (prep(OtKind::Silent), prep(OtKind::Iknp));
+    assert!(
+        offline_bytes >= silent && offline_bytes <= iknp + 2048,
+        "{json}"
+    );
     let online = cost::online(plan);
     assert_eq!(online_bytes, online.iter().map(|c| c.bytes).sum::<u64>());
     // A client that names a dealer is told the server has none: a usage error.

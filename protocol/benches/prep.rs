@@ -45,8 +45,8 @@ fn pair() -> Pair {
     let (a, b) = MemTransport::pair();
     let (mut cs, mut cc) = (Channel::new(a), Channel::new(b));
     let (s, c) = both(
-        || PrepSession::setup(&mut cs, Role::Server, OtKind::Iknp, &mut Prg::from_os()).unwrap(),
-        || PrepSession::setup(&mut cc, Role::Client, OtKind::Iknp, &mut Prg::from_os()).unwrap(),
+        || PrepSession::setup(&mut cs, Role::Server, OtKind::Iknp, 0, &mut Prg::from_os()).unwrap(),
+        || PrepSession::setup(&mut cc, Role::Client, OtKind::Iknp, 0, &mut Prg::from_os()).unwrap(),
     );
     Pair { s, c, cs, cc }
 }

@@ -120,6 +120,12 @@ impl Meter {
         self.current
     }
 
+    pub(super) fn charge(&mut self, sent: u64, received: u64) {
+        let t = self.tallies.entry(self.current).or_default();
+        t.sent += sent;
+        t.received += received;
+    }
+
     pub(super) fn sent(&mut self, n: u64, clock: u64) {
         let t = self.tallies.entry(self.current).or_default();
         t.sent += n;

@@ -160,6 +160,13 @@ impl<T: Transport + ?Sized> Channel<T> {
         self.meter.current()
     }
 
+    /// Counts `sent` and `received` payload bytes in the current scope that no message
+    /// carries now: a share of an earlier message apportioned by use
+    /// ([`crate::ot::pool`]). The clock does not move.
+    pub fn charge(&mut self, sent: u64, received: u64) {
+        self.meter.charge(sent, received);
+    }
+
     /// Counts what follows under `scope` until the next call.
     pub fn enter(&mut self, scope: Scope) {
         self.meter.enter(scope, self.clock);

@@ -68,3 +68,20 @@ pub fn two_party(plan: &Plan, linear: LinearPrep, ot: OtKind) -> Result<Vec<u64>
         .map(|l| l.two_party_bytes(linear, ot))
         .collect()
 }
+
+/// About how many OTs a dealer-free query spends each way on two-party material: what
+/// IKNP's formula counts for them (16 bytes an OT) beyond the silent one's, halved.
+pub fn ots_each_way(plan: &Plan, linear: LinearPrep) -> Result<usize, ProtocolError> {
+    let iknp: u64 = two_party(plan, linear, OtKind::Iknp)?.iter().sum();
+    let silent: u64 = two_party(plan, linear, OtKind::Silent)?.iter().sum();
+    Ok(((iknp - silent) / 32) as usize)
+}
+
+/// The input-label OTs of a garbled query: `k` per candidate of every non-linear layer.
+pub fn label_ots(plan: &Plan) -> usize {
+    plan.layers
+        .iter()
+        .filter_map(|l| l.kind.windows())
+        .map(|w| w.index.len() * plan.fixed.k as usize)
+        .sum()
+}

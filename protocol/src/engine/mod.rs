@@ -58,7 +58,7 @@ pub enum ServerSource<'a> {
 
 /// How the garbled layers' input labels are transferred: by the session's kind of OT
 /// without a dealer, by IKNP beside one (its bootstrap would outweigh a dealt query).
-fn label_ots(source: Preprocessing) -> OtKind {
+fn label_ot_kind(source: Preprocessing) -> OtKind {
     match source {
         Preprocessing::Dealer => OtKind::Iknp,
         Preprocessing::TwoParty(_, ot) => ot,
@@ -115,7 +115,10 @@ impl<H> TwoParty<H> {
         let needs_ot = plan.backend == Backend::Gmw || linear == LinearPrep::Ot;
         Ok(TwoParty {
             ot: match needs_ot {
-                true => Some(PrepSession::setup(ch, role, ot, rng)?),
+                true => {
+                    let per_query = cost::ots_each_way(plan, linear)?;
+                    Some(PrepSession::setup(ch, role, ot, per_query, rng)?)
+                }
                 false => None,
             },
             he: match linear {
@@ -211,7 +214,12 @@ impl ServerSetup {
             )?),
         };
         let gc = match plan.backend {
-            Backend::Gc => Some(GcServer::setup(ch, label_ots(source.preprocessing()), rng)?),
+            Backend::Gc => Some(GcServer::setup(
+                ch,
+                label_ot_kind(source.preprocessing()),
+                cost::label_ots(plan),
+                rng,
+            )?),
             Backend::Gmw => None,
         };
         Ok(ServerSetup {
@@ -298,7 +306,12 @@ impl ClientSetup {
             )?),
         };
         let gc = match plan.backend {
-            Backend::Gc => Some(GcClient::setup(ch, label_ots(source), rng)?),
+            Backend::Gc => Some(GcClient::setup(
+                ch,
+                label_ot_kind(source),
+                cost::label_ots(plan),
+                rng,
+            )?),
             Backend::Gmw => None,
         };
         Ok(ClientSetup {

@@ -33,6 +33,7 @@ use crate::error::ProtocolError;
 use crate::gc::{Encoder, Evaluator, Garbler, HashKey, AND_TABLE_BYTES};
 use crate::material::OtKind;
 use crate::material::{Draw, Pair, Preprocessing};
+use crate::ot::pool::bootstraps;
 use crate::ot::{PoolReceiver, PoolSender};
 use crate::plan::{LinearWeights, Windows};
 use crate::ring::{low_bits, FixedPoint, Ring};
@@ -273,15 +274,20 @@ fn wire_width(wires: &Candidates) -> usize {
 
 impl GcServer {
     /// The server's setup: fresh Δ and hash key from `rng`, the key to the client, base
-    /// OTs for the client's input labels, made as `kind` says.
+    /// OTs for the client's input labels, made as `kind` says (a silent pool bootstraps
+    /// now if a query's `labels` call for it).
     pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         kind: OtKind,
+        labels: usize,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<GcServer, ProtocolError> {
         let garbler = Garbler::new(rng);
         ch.send(&garbler.hash_key().0)?;
-        let ot = garbler.ot_sender(ch, kind, rng)?;
+        let mut ot = garbler.ot_sender(ch, kind, rng)?;
+        if bootstraps(kind, labels) {
+            ot.bootstrap(ch)?;
+        }
         Ok(GcServer { garbler, ot })
     }
 }
@@ -291,13 +297,17 @@ impl GcClient {
     pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         kind: OtKind,
+        labels: usize,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<GcClient, ProtocolError> {
         let msg = ch.recv()?;
         let mut r = Reader::new(&msg);
         let key = HashKey(r.array("hash key")?);
         r.finish()?;
-        let ot = PoolReceiver::setup(ch, kind, rng)?;
+        let mut ot = PoolReceiver::setup(ch, kind, rng)?;
+        if bootstraps(kind, labels) {
+            ot.bootstrap(ch)?;
+        }
         Ok(GcClient {
             key,
             ot,

@@ -9,12 +9,25 @@
 //! until it holds that many; everything else spends from it without a message, except
 //! chosen OTs, which cost the receiver one bit each (c ⊕ r, Beaver's derandomisation).
 //!
-//! Silent pools first make [`BOOT`]`.seed()` COTs by IKNP (1.2 MB), then extend with
+//! A silent pool rents IKNP OTs until it has paid what its bootstrap costs ([`RENT`]),
+//! or bootstraps at set-up when the session's queries need more ([`PoolSender::bootstrap`]):
+//! [`BOOT`]`.seed()` COTs by IKNP (1.2 MB) and one [`BOOT`] extension. Then it extends with
 //! [`BOOT`] while needs are small and with [`MAIN`] once one is larger than a [`BOOT`]
 //! extension makes; each extension keeps the seed of the next one. What a query leaves
 //! serves the next query of the session; a pool lives in memory only and is dropped with
 //! its session. Random OTs hash each COT with a tweak that counts every hash of the
 //! instance, so no two share one.
+//!
+//! # Counting an extension by use
+//! A silent extension during queries serves many layers and queries, so its message is not
+//! counted where it happens (it goes to [`Scope::CONTROL`]) but apportioned: each COT it
+//! makes carries its share of the message and of the seed COTs it consumed, and spending
+//! COTs charges their shares to the scope that spends them ([`Channel::charge`], on both
+//! ends alike). Layers' bytes then add up to the phase's, and over a session the charges
+//! add up to the extensions' bytes but for what is left in the pools. Growth during set-up,
+//! and IKNP's fills of an IKNP pool, are counted where they happen, as they are sent.
+
+use std::collections::VecDeque;
 
 use rand_core::{CryptoRng, RngCore};
 
@@ -22,7 +35,7 @@ use super::aes_prg::CrHash;
 use super::ferret::{self, Params, BOOT, MAIN};
 use super::iknp::{CotReceiver, CotSender};
 use crate::block::Block;
-use crate::channel::{Channel, Scope, Transport};
+use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::codec::Reader;
 use crate::error::ProtocolError;
 use crate::material::OtKind;
@@ -33,31 +46,67 @@ use super::ferret::ggm::NO_LSB;
 const POISONED: &str =
     "an earlier OT call failed, so both sides' pools are out of step: set up again";
 
-/// What both sides of an instance keep alike: the unspent COTs, how they grow, and the
-/// hash count.
+/// What both sides of an instance keep alike: the unspent COTs, how they grow, what they
+/// cost, and the hash count.
 struct Pool {
     kind: OtKind,
     blocks: Vec<Block>,
     /// Index of the first unspent block.
     next: usize,
+    /// The unspent blocks' bytes each, in runs from `next` on: (blocks, bytes per block
+    /// that the sender sent, that the receiver sent).
+    costs: VecDeque<(usize, Bytes)>,
+    /// Bytes spent COTs carried, not yet charged to a scope.
+    owed: Bytes,
+    /// Whether a silent pool has bootstrapped; before, it rents IKNP OTs.
+    booted: bool,
+    /// IKNP OTs a silent pool rented before it bootstrapped.
+    rented: usize,
     /// Whether silent extension has moved to [`MAIN`].
     main: bool,
     /// Hash tweaks used so far.
     tweak: u128,
-    /// Payload bytes the fills sent and received (for apportioning by use).
-    fill_bytes: u64,
-    /// COTs the fills made available for use.
-    filled: u64,
     poisoned: bool,
 }
 
+/// Bytes by who sent them: [the OT sender's end, the OT receiver's end].
+type Bytes = [f64; 2];
+
+/// Whether a silent pool whose session spends `per_query` OTs a query bootstraps at set-up
+/// ([`PoolSender::bootstrap`]) rather than rent.
+pub fn bootstraps(kind: OtKind, per_query: usize) -> bool {
+    kind == OtKind::Silent && per_query >= RENT
+}
+
+/// IKNP OTs that cost what a silent pool's bootstrap does (IKNP for [`BOOT`]'s seed and
+/// one [`BOOT`] extension): a silent pool rents IKNP OTs until it would have paid that
+/// much, then bootstraps (at most twice the better choice's bytes, whatever comes next).
+pub const RENT: usize = BOOT.seed() + BOOT.bytes() / 16;
+
 /// How a pool grows next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 enum Step {
     /// IKNP extension of this many.
     Iknp(usize),
     /// One silent extension with these parameters.
     Silent(Params),
+}
+
+impl Step {
+    /// Payload bytes of the step's messages, by who sends them.
+    fn bytes(self) -> Bytes {
+        match self {
+            Step::Iknp(m) => [0.0, super::matrix_bytes(m) as f64],
+            Step::Silent(p) => [p.bytes() as f64, 0.0],
+        }
+    }
+}
+
+/// Which end of the instance a pool is: a sender's bytes were sent, a receiver's received.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Sender,
+    Receiver,
 }
 
 impl Pool {
@@ -66,10 +115,12 @@ impl Pool {
             kind,
             blocks: Vec::new(),
             next: 0,
+            costs: VecDeque::new(),
+            owed: [0.0; 2],
+            booted: false,
+            rented: 0,
             main: false,
             tweak: 0,
-            fill_bytes: 0,
-            filled: 0,
             poisoned: false,
         }
     }
@@ -80,50 +131,137 @@ impl Pool {
 
     /// COTs kept back for the next silent extension.
     fn floor(&self) -> usize {
-        match (self.kind, self.main) {
-            (OtKind::Iknp, _) => 0,
-            (OtKind::Silent, false) => BOOT.seed(),
-            (OtKind::Silent, true) => MAIN.seed(),
+        match (self.kind, self.booted, self.main) {
+            (OtKind::Iknp, ..) | (OtKind::Silent, false, _) => 0,
+            (OtKind::Silent, true, false) => BOOT.seed(),
+            (OtKind::Silent, true, true) => MAIN.seed(),
         }
     }
 
-    /// The next step towards `want` usable COTs, or `None` when they are there.
-    fn step(&self, want: usize) -> Option<Step> {
-        let (have, floor) = (self.available(), self.floor());
-        if have >= want + floor {
+    /// The next step towards `want` usable COTs, or `None` when they are there. A silent
+    /// pool rents IKNP OTs up to [`RENT`], then bootstraps; it moves to [`MAIN`] for good
+    /// at the first need that one more [`BOOT`] extension would not cover, growing
+    /// [`MAIN`]'s seed by [`BOOT`] first if it must.
+    fn step(&mut self, want: usize) -> Option<Step> {
+        let have = self.available();
+        if self.kind == OtKind::Silent && !self.booted {
+            let short = want.saturating_sub(have);
+            if short == 0 {
+                return None;
+            }
+            if self.rented + short <= RENT {
+                self.rented += short;
+                return Some(Step::Iknp(short));
+            }
+            self.booted = true;
+        }
+        if self.kind == OtKind::Silent && want + BOOT.seed() > have + BOOT.usable() {
+            self.main = true;
+        }
+        if have >= want + self.floor() {
             return None;
         }
         Some(match self.kind {
             OtKind::Iknp => Step::Iknp(want - have),
             OtKind::Silent if have < BOOT.seed() => Step::Iknp(BOOT.seed() - have),
-            OtKind::Silent if self.main => Step::Silent(MAIN),
-            OtKind::Silent if want + floor - have <= BOOT.usable() => Step::Silent(BOOT),
-            OtKind::Silent if have < MAIN.seed() => Step::Silent(BOOT),
-            OtKind::Silent => Step::Silent(MAIN),
+            OtKind::Silent if self.main && have >= MAIN.seed() => Step::Silent(MAIN),
+            OtKind::Silent => Step::Silent(BOOT),
         })
     }
 
-    /// Takes the next `n` unspent blocks (the caller reserved them).
-    fn take(&mut self, n: usize) -> Result<&[Block], ProtocolError> {
+    /// Takes the next `n` unspent blocks (the caller reserved them) with the bytes they
+    /// carry.
+    fn take(&mut self, n: usize) -> Result<(std::ops::Range<usize>, Bytes), ProtocolError> {
         if self.available() < n {
             return Err(ProtocolError::Misuse("more OTs spent than reserved"));
         }
+        let (mut left, mut bytes) = (n, [0.0; 2]);
+        while left > 0 {
+            let Some((run, each)) = self.costs.front_mut() else {
+                break;
+            };
+            let k = left.min(*run);
+            bytes[0] += k as f64 * each[0];
+            bytes[1] += k as f64 * each[1];
+            *run -= k;
+            left -= k;
+            if *run == 0 {
+                self.costs.pop_front();
+            }
+        }
         let start = self.next;
         self.next += n;
-        Ok(&self.blocks[start..start + n])
+        Ok((start..start + n, bytes))
     }
 
-    /// Drops the spent blocks and appends `fresh`.
-    fn append(&mut self, fresh: Vec<Block>, usable: usize, bytes: u64) {
+    /// Spends the next `n` unspent blocks: their bytes are owed to the spender's scope.
+    fn spend(&mut self, n: usize) -> Result<&[Block], ProtocolError> {
+        let (range, bytes) = self.take(n)?;
+        self.owed[0] += bytes[0];
+        self.owed[1] += bytes[1];
+        Ok(&self.blocks[range])
+    }
+
+    /// Grows the pool until `want` COTs are unspent, `fill` making each step's blocks over
+    /// `ch` from its seed (the COTs the step consumes) and first hash tweak. A silent
+    /// pool's growth past set-up goes uncounted to [`Scope::CONTROL`] and its bytes ride
+    /// on the blocks it makes (see the module doc).
+    fn grow<T: Transport + ?Sized>(
+        &mut self,
+        ch: &mut Channel<T>,
+        want: usize,
+        mut fill: impl FnMut(&mut Channel<T>, Step, &[Block], u128) -> Result<Vec<Block>, ProtocolError>,
+    ) -> Result<(), ProtocolError> {
+        self.guarded(|pool| {
+            let here = ch.scope();
+            let apportion = pool.kind == OtKind::Silent && here.phase != Phase::Setup;
+            if apportion {
+                ch.enter(Scope::CONTROL);
+            }
+            let grown = (|| {
+                while let Some(step) = pool.step(want) {
+                    let (seed, carried, tweak) = match step {
+                        Step::Iknp(_) => (Vec::new(), [0.0; 2], 0),
+                        Step::Silent(p) => {
+                            let (range, bytes) = pool.take(p.seed())?;
+                            (pool.blocks[range].to_vec(), bytes, pool.tweaks(p.t * p.h))
+                        }
+                    };
+                    let fresh = fill(ch, step, &seed, tweak)?;
+                    let sent = if apportion { step.bytes() } else { [0.0; 2] };
+                    pool.append(fresh, [carried[0] + sent[0], carried[1] + sent[1]]);
+                }
+                Ok(())
+            })();
+            ch.enter(here);
+            grown
+        })
+    }
+
+    /// Drops the spent blocks and appends `fresh`, which carry `bytes` between them.
+    fn append(&mut self, fresh: Vec<Block>, bytes: Bytes) {
         self.blocks.drain(..self.next);
         self.next = 0;
+        let n = fresh.len().max(1) as f64;
+        self.costs
+            .push_back((fresh.len(), [bytes[0] / n, bytes[1] / n]));
         if self.blocks.is_empty() {
             self.blocks = fresh;
         } else {
             self.blocks.extend_from_slice(&fresh);
         }
-        self.fill_bytes += bytes;
-        self.filled += usable as u64;
+    }
+
+    /// Charges the whole bytes owed to `ch`'s current scope, each as sent at the end that
+    /// sent it and received at the other (both ends charge alike; fractions wait).
+    fn settle<T: Transport + ?Sized>(&mut self, ch: &mut Channel<T>, end: End) {
+        let whole = self.owed.map(f64::floor);
+        self.owed = [self.owed[0] - whole[0], self.owed[1] - whole[1]];
+        let [by_sender, by_receiver] = whole.map(|b| b as u64);
+        match end {
+            End::Sender => ch.charge(by_sender, by_receiver),
+            End::Receiver => ch.charge(by_receiver, by_sender),
+        }
     }
 
     /// Hash tweaks for `n` more hashes.
@@ -143,11 +281,6 @@ impl Pool {
         let r = f(self);
         self.poisoned = r.is_err();
         r
-    }
-
-    /// Payload bytes of the fills per COT made for use, as a fraction: (bytes, COTs).
-    fn rate(&self) -> (u64, u64) {
-        (self.fill_bytes, self.filled.max(1))
     }
 }
 
@@ -170,8 +303,7 @@ impl std::fmt::Debug for PoolSender {
 }
 
 impl PoolSender {
-    /// Set-up with a fresh Δ (low bit 1): IKNP's base OTs (one round trip), and a silent
-    /// pool's bootstrap.
+    /// Set-up with a fresh Δ (low bit 1): IKNP's base OTs, one round trip.
     pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         kind: OtKind,
@@ -195,14 +327,13 @@ impl PoolSender {
         }
         let mut prg = Prg::new(Seed::from_rng(rng));
         let iknp = CotSender::setup_with_delta(ch, &mut prg, delta)?;
-        let mut sender = PoolSender {
+        let sender = PoolSender {
             pool: Pool::new(kind),
             delta,
             iknp,
             prg,
             hash: CrHash::new(),
         };
-        sender.reserve(ch, bootstrap(kind))?;
         Ok(sender)
     }
 
@@ -214,41 +345,37 @@ impl PoolSender {
         n: usize,
     ) -> Result<(), ProtocolError> {
         let (delta, iknp, prg) = (self.delta, &mut self.iknp, &mut self.prg);
-        self.pool.guarded(|pool| {
-            in_scope(ch, pool.kind, |ch| {
-                while let Some(step) = pool.step(n) {
-                    let before = ch.meter().clone();
-                    let (fresh, usable) = match step {
-                        Step::Iknp(m) => {
-                            let x0: Vec<Block> = iknp
-                                .send_correlated(ch, m)?
-                                .into_iter()
-                                .map(|x| x & NO_LSB)
-                                .collect();
-                            (x0, m)
-                        }
-                        Step::Silent(p) => {
-                            let seed = pool.take(p.seed())?.to_vec();
-                            let tweak = pool.tweaks(p.t * p.h);
-                            (ferret::send(ch, &p, delta, &seed, tweak, prg)?, p.usable())
-                        }
-                    };
-                    pool.main |= step == Step::Silent(MAIN);
-                    pool.append(fresh, usable, sent_since(&before, ch));
-                }
-                Ok(())
-            })
+        self.pool.grow(ch, n, |ch, step, seed, tweak| match step {
+            Step::Iknp(m) => Ok(iknp
+                .send_correlated(ch, m)?
+                .into_iter()
+                .map(|x| x & NO_LSB)
+                .collect()),
+            Step::Silent(p) => ferret::send(ch, &p, delta, seed, tweak, prg),
         })
     }
 
-    /// Payload bytes of one instance's set-up, both directions: 128 base OTs, and a silent
-    /// pool's bootstrap (IKNP for [`BOOT`]'s seed, one [`BOOT`] extension).
-    pub fn setup_bytes(kind: OtKind) -> u64 {
-        let bootstrap = match kind {
-            OtKind::Iknp => 0,
-            OtKind::Silent => super::matrix_bytes(BOOT.seed()) + BOOT.bytes(),
-        };
-        (32 + 4096 + bootstrap) as u64
+    /// Charges the bytes the COTs spent since the last call carried to `ch`'s current
+    /// scope (see the module doc); the receiver does the same at once.
+    pub fn settle<T: Transport + ?Sized>(&mut self, ch: &mut Channel<T>) {
+        self.pool.settle(ch, End::Sender);
+    }
+
+    /// Payload bytes of [`PoolSender::bootstrap`], both directions: IKNP for [`BOOT`]'s
+    /// seed, one [`BOOT`] extension.
+    pub fn bootstrap_bytes() -> u64 {
+        (super::matrix_bytes(BOOT.seed()) + BOOT.bytes()) as u64
+    }
+
+    /// A silent pool's bootstrap now, as part of set-up (counted where it happens): for
+    /// sessions whose queries each need [`RENT`] OTs or more, which would not rent. The
+    /// receiver calls [`PoolReceiver::bootstrap`] at once.
+    pub fn bootstrap<T: Transport + ?Sized>(
+        &mut self,
+        ch: &mut Channel<T>,
+    ) -> Result<(), ProtocolError> {
+        self.pool.booted = true;
+        self.reserve(ch, 1)
     }
 
     /// The global Δ.
@@ -259,7 +386,7 @@ impl PoolSender {
     /// Spends `n` reserved COTs as they are: x0 for each (x1 = x0 ⊕ Δ; the receiver holds
     /// x{r} with r its random choice). No message.
     pub fn correlated(&mut self, n: usize) -> Result<Vec<Block>, ProtocolError> {
-        self.pool.guarded(|pool| Ok(pool.take(n)?.to_vec()))
+        self.pool.guarded(|pool| Ok(pool.spend(n)?.to_vec()))
     }
 
     /// Spends `n` reserved COTs as random OTs: hands `each` the pairs (H(x0), H(x0 ⊕ Δ)) a
@@ -272,7 +399,7 @@ impl PoolSender {
         let (hash, delta) = (&self.hash, self.delta);
         self.pool.guarded(|pool| {
             let first = pool.tweaks(n);
-            let x0 = pool.take(n)?;
+            let x0 = pool.spend(n)?;
             let mut m0 = vec![Block::ZERO; CHUNK.min(n)];
             let mut m1 = m0.clone();
             for (c, xs) in x0.chunks(CHUNK).enumerate() {
@@ -286,7 +413,7 @@ impl PoolSender {
     }
 
     /// Correlated OTs for the receiver's own choices: reserves `n`, reads its one bit per
-    /// OT (c ⊕ r) and returns x0 for each, x0 ⊕ c·Δ being what the receiver got. Under
+    /// OT (c ⊕ r) and returns x0 for each, x0 ⊕ c·Δ being what the receiver got; settles. Under
     /// IKNP the receiver's matrix carries the choices instead (16 bytes per OT, as
     /// [`CotSender::send_correlated`]).
     pub fn send_chosen<T: Transport + ?Sized>(
@@ -301,20 +428,17 @@ impl PoolSender {
         }
         self.reserve(ch, n)?;
         let delta = self.delta;
-        self.pool.guarded(|pool| {
+        let x0 = self.pool.guarded(|pool| {
             let flips = recv_bits(ch, n)?;
-            let x0 = pool.take(n)?;
+            let x0 = pool.spend(n)?;
             Ok(x0
                 .iter()
                 .zip(flips)
                 .map(|(x, d)| *x ^ delta.select(d))
                 .collect())
-        })
-    }
-
-    /// Payload bytes the fills cost per COT made for use: (bytes, COTs).
-    pub fn rate(&self) -> (u64, u64) {
-        self.pool.rate()
+        })?;
+        self.settle(ch);
+        Ok(x0)
     }
 }
 
@@ -336,7 +460,7 @@ impl std::fmt::Debug for PoolReceiver {
 }
 
 impl PoolReceiver {
-    /// Set-up: IKNP's base OTs (one round trip), and a silent pool's bootstrap.
+    /// Set-up: IKNP's base OTs, one round trip.
     pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         kind: OtKind,
@@ -344,13 +468,12 @@ impl PoolReceiver {
     ) -> Result<Self, ProtocolError> {
         let mut prg = Prg::new(Seed::from_rng(rng));
         let iknp = CotReceiver::setup(ch, &mut prg)?;
-        let mut receiver = PoolReceiver {
+        let receiver = PoolReceiver {
             pool: Pool::new(kind),
             iknp,
             prg,
             hash: CrHash::new(),
         };
-        receiver.reserve(ch, bootstrap(kind))?;
         Ok(receiver)
     }
 
@@ -361,37 +484,35 @@ impl PoolReceiver {
         n: usize,
     ) -> Result<(), ProtocolError> {
         let (iknp, prg) = (&mut self.iknp, &mut self.prg);
-        self.pool.guarded(|pool| {
-            in_scope(ch, pool.kind, |ch| {
-                while let Some(step) = pool.step(n) {
-                    let before = ch.meter().clone();
-                    let (fresh, usable) = match step {
-                        Step::Iknp(m) => {
-                            let words = prg.words(m.div_ceil(64));
-                            let choices: Vec<bool> = (0..m)
-                                .map(|i| (words[i / 64] >> (i % 64)) & 1 == 1)
-                                .collect();
-                            let t = iknp.receive_correlated(ch, &choices)?;
-                            // x0 ⊕ c·Δ with the sender's x0 low bit cleared: c lands there.
-                            let t = t
-                                .into_iter()
-                                .zip(choices)
-                                .map(|(t, c)| Block((t & NO_LSB).0 | u128::from(c)))
-                                .collect();
-                            (t, m)
-                        }
-                        Step::Silent(p) => {
-                            let seed = pool.take(p.seed())?.to_vec();
-                            let tweak = pool.tweaks(p.t * p.h);
-                            (ferret::receive(ch, &p, &seed, tweak)?, p.usable())
-                        }
-                    };
-                    pool.main |= step == Step::Silent(MAIN);
-                    pool.append(fresh, usable, sent_since(&before, ch));
-                }
-                Ok(())
-            })
+        self.pool.grow(ch, n, |ch, step, seed, tweak| match step {
+            Step::Iknp(m) => {
+                let words = prg.words(m.div_ceil(64));
+                let choices: Vec<bool> = (0..m)
+                    .map(|i| (words[i / 64] >> (i % 64)) & 1 == 1)
+                    .collect();
+                let t = iknp.receive_correlated(ch, &choices)?;
+                // x0 ⊕ c·Δ with the sender's x0 low bit cleared: c lands there.
+                Ok(t.into_iter()
+                    .zip(choices)
+                    .map(|(t, c)| Block((t & NO_LSB).0 | u128::from(c)))
+                    .collect())
+            }
+            Step::Silent(p) => ferret::receive(ch, &p, seed, tweak),
         })
+    }
+
+    /// The mirror of [`PoolSender::bootstrap`].
+    pub fn bootstrap<T: Transport + ?Sized>(
+        &mut self,
+        ch: &mut Channel<T>,
+    ) -> Result<(), ProtocolError> {
+        self.pool.booted = true;
+        self.reserve(ch, 1)
+    }
+
+    /// The mirror of [`PoolSender::settle`].
+    pub fn settle<T: Transport + ?Sized>(&mut self, ch: &mut Channel<T>) {
+        self.pool.settle(ch, End::Receiver);
     }
 
     /// The random choice bits of the next `n` reserved COTs, without spending them.
@@ -408,7 +529,7 @@ impl PoolReceiver {
 
     /// Spends `n` reserved COTs as they are: x0 ⊕ r·Δ, r in the low bit. No message.
     pub fn correlated(&mut self, n: usize) -> Result<Vec<Block>, ProtocolError> {
-        self.pool.guarded(|pool| Ok(pool.take(n)?.to_vec()))
+        self.pool.guarded(|pool| Ok(pool.spend(n)?.to_vec()))
     }
 
     /// Spends `n` reserved COTs as random OTs with their own choices (see
@@ -421,7 +542,7 @@ impl PoolReceiver {
         let hash = &self.hash;
         self.pool.guarded(|pool| {
             let first = pool.tweaks(n);
-            let t = pool.take(n)?;
+            let t = pool.spend(n)?;
             let mut m = vec![Block::ZERO; CHUNK.min(n)];
             for (c, ts) in t.chunks(CHUNK).enumerate() {
                 let tweak = first + (c * CHUNK) as u128;
@@ -444,54 +565,19 @@ impl PoolReceiver {
             return self.pool.guarded(|_| iknp.receive_correlated(ch, choices));
         }
         self.reserve(ch, choices.len())?;
-        self.pool.guarded(|pool| {
-            let t = pool.take(choices.len())?.to_vec();
+        let t = self.pool.guarded(|pool| {
+            let t = pool.spend(choices.len())?.to_vec();
             let flips: Vec<bool> = t.iter().zip(choices).map(|(t, &c)| t.lsb() ^ c).collect();
             send_bits(ch, &flips)?;
             Ok(t)
-        })
+        })?;
+        self.settle(ch);
+        Ok(t)
     }
-
-    /// Payload bytes the fills cost per COT made for use: (bytes, COTs).
-    pub fn rate(&self) -> (u64, u64) {
-        self.pool.rate()
-    }
-}
-
-/// OTs a pool holds after set-up: a silent pool bootstraps there (IKNP for [`BOOT`]'s
-/// seed, then one [`BOOT`] extension), so that queries find it grown.
-fn bootstrap(kind: OtKind) -> usize {
-    match kind {
-        OtKind::Iknp => 0,
-        OtKind::Silent => 1,
-    }
-}
-
-/// Runs `grow` under the current phase's own scope (no layer) for a silent pool: one
-/// extension serves many layers and queries, so its bytes are the phase's, not the layer's
-/// that happened to need it first. IKNP growth is the calling layer's own.
-fn in_scope<T: Transport + ?Sized>(
-    ch: &mut Channel<T>,
-    kind: OtKind,
-    grow: impl FnOnce(&mut Channel<T>) -> Result<(), ProtocolError>,
-) -> Result<(), ProtocolError> {
-    let here = ch.scope();
-    if kind == OtKind::Silent {
-        ch.enter(Scope::phase(here.phase));
-    }
-    let r = grow(ch);
-    ch.enter(here);
-    r
 }
 
 /// Blocks hashed per batch of random OTs.
 const CHUNK: usize = 1 << 14;
-
-/// Payload bytes sent and received on `ch` since the meter `before`.
-fn sent_since<T: Transport + ?Sized>(before: &crate::channel::Meter, ch: &Channel<T>) -> u64 {
-    let total = |m: &crate::channel::Meter| -> u64 { m.scopes().map(|(_, t)| t.bytes()).sum() };
-    total(ch.meter()) - total(before)
-}
 
 /// Sends bits packed LSB-first, one message.
 fn send_bits<T: Transport + ?Sized>(

@@ -12,6 +12,7 @@ use crate::block::Block;
 use crate::channel::{Channel, Transport};
 use crate::error::ProtocolError;
 use crate::material::OtKind;
+use crate::ot::pool::bootstraps;
 use crate::ot::{PoolReceiver, PoolSender, FLIGHT_OTS};
 use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
@@ -45,24 +46,41 @@ impl std::fmt::Debug for PrepSession {
 
 impl PrepSession {
     /// Set-up: base OTs for both instances, the server's sender instance first (each party
-    /// sends 32 + 4,096 bytes; two round trips), and under silent OT the bootstrap of both
-    /// pools (IKNP for the first seed, then one small extension each). The session's own
-    /// shares later come from a generator seeded from `rng` now.
+    /// sends 32 + 4,096 bytes; two round trips), and under silent OT, when a query spends
+    /// `per_query` OTs each way or more than renting is worth, both pools' bootstrap
+    /// ([`bootstraps`]). The session's own shares later come from a generator seeded from
+    /// `rng` now.
     pub fn setup<T: Transport + ?Sized>(
         ch: &mut Channel<T>,
         role: Role,
         kind: OtKind,
+        per_query: usize,
         rng: &mut (impl RngCore + CryptoRng + ?Sized),
     ) -> Result<Self, ProtocolError> {
         let mut prg = Prg::new(Seed::from_rng(rng));
+        let boot = bootstraps(kind, per_query);
         let (sender, receiver) = match role {
             Role::Server => {
-                let s = PoolSender::setup(ch, kind, &mut prg)?;
-                (s, PoolReceiver::setup(ch, kind, &mut prg)?)
+                let mut s = PoolSender::setup(ch, kind, &mut prg)?;
+                if boot {
+                    s.bootstrap(ch)?;
+                }
+                let mut r = PoolReceiver::setup(ch, kind, &mut prg)?;
+                if boot {
+                    r.bootstrap(ch)?;
+                }
+                (s, r)
             }
             Role::Client => {
-                let r = PoolReceiver::setup(ch, kind, &mut prg)?;
-                (PoolSender::setup(ch, kind, &mut prg)?, r)
+                let mut r = PoolReceiver::setup(ch, kind, &mut prg)?;
+                if boot {
+                    r.bootstrap(ch)?;
+                }
+                let mut s = PoolSender::setup(ch, kind, &mut prg)?;
+                if boot {
+                    s.bootstrap(ch)?;
+                }
+                (s, r)
             }
         };
         Ok(PrepSession {
@@ -75,10 +93,11 @@ impl PrepSession {
         })
     }
 
-    /// Payload bytes of [`PrepSession::setup`], both directions: one pooled instance each
-    /// way ([`PoolSender::setup_bytes`]).
-    pub fn setup_bytes(kind: OtKind) -> u64 {
-        2 * PoolSender::setup_bytes(kind)
+    /// Payload bytes of [`PrepSession::setup`], both directions: base OTs each way, and
+    /// both pools' bootstrap if it runs ([`PoolSender::bootstrap_bytes`]).
+    pub fn setup_bytes(kind: OtKind, per_query: usize) -> u64 {
+        let boot = u64::from(bootstraps(kind, per_query)) * PoolSender::bootstrap_bytes();
+        2 * (32 + 4096 + boot)
     }
 
     /// Which party this is.
@@ -154,6 +173,7 @@ impl PrepSession {
         })?;
         let mut keys = Vec::with_capacity(recv);
         self.receiver.random(recv, |k| keys.extend_from_slice(k))?;
+        self.settle(ch);
         Ok((pairs, keys))
     }
 
@@ -178,7 +198,15 @@ impl PrepSession {
         self.receiver.random(recv, |keys| {
             keys.iter().for_each(|k| chosen.push(k.lsb()));
         })?;
+        self.settle(ch);
         Ok([m0, diff, chosen])
+    }
+
+    /// Charges what the OTs spent carried (a silent extension's share) to the current
+    /// scope, at both ends alike.
+    fn settle<T: Transport + ?Sized>(&mut self, ch: &mut Channel<T>) {
+        self.sender.settle(ch);
+        self.receiver.settle(ch);
     }
 
     /// `n` uniform bits of this party's own.

@@ -4,13 +4,14 @@
 use super::pack::low_mask;
 use super::vole::{correction_bytes, ot_bytes, Shape};
 use super::*;
-use crate::channel::{Channel, ChannelError, MemTransport, Scope, Transport};
+use crate::channel::{Channel, ChannelError, MemTransport, Phase, Scope, Transport};
 use crate::codec::DecodeError;
 use crate::error::ProtocolError;
 use crate::fixtures::both;
 use crate::gmw::BitTriple;
 use crate::linalg::matvec;
 use crate::material::{BitRing, InjectPair, OtKind};
+use crate::ot::pool::RENT;
 use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
 use crate::share::{add, Role};
@@ -50,7 +51,8 @@ fn sessions() -> ((PrepSession, Ch), (PrepSession, Ch)) {
     sessions_of(OtKind::Iknp)
 }
 
-/// Server and client sessions of `kind`, set up, with their channels and fresh meters.
+/// Server and client sessions of `kind`, set up (a silent one bootstrapped), with their
+/// channels and fresh meters.
 fn sessions_of(kind: OtKind) -> ((PrepSession, Ch), (PrepSession, Ch)) {
     let (a, b) = MemTransport::pair();
     let tap = |inner| Tap {
@@ -59,14 +61,30 @@ fn sessions_of(kind: OtKind) -> ((PrepSession, Ch), (PrepSession, Ch)) {
         edit: None,
     };
     let (mut cs, mut cc) = (Channel::new(tap(a)), Channel::new(tap(b)));
+    // Set up in the set-up phase, as sessions do: a silent bootstrap is counted there.
+    for ch in [&mut cs, &mut cc] {
+        ch.enter(Scope::phase(Phase::Setup));
+    }
     let (s, c) = both(
         || {
-            PrepSession::setup(&mut cs, Role::Server, kind, &mut Prg::new(Seed::random()))
-                .expect("server set-up")
+            PrepSession::setup(
+                &mut cs,
+                Role::Server,
+                kind,
+                RENT,
+                &mut Prg::new(Seed::random()),
+            )
+            .expect("server set-up")
         },
         || {
-            PrepSession::setup(&mut cc, Role::Client, kind, &mut Prg::new(Seed::random()))
-                .expect("client set-up")
+            PrepSession::setup(
+                &mut cc,
+                Role::Client,
+                kind,
+                RENT,
+                &mut Prg::new(Seed::random()),
+            )
+            .expect("client set-up")
         },
     );
     for ch in [&mut cs, &mut cc] {
@@ -98,6 +116,7 @@ fn set_up_runs_base_ots_both_ways() {
                 &mut cs,
                 Role::Server,
                 OtKind::Iknp,
+                0,
                 &mut Prg::new(Seed::random()),
             )
             .unwrap()
@@ -107,6 +126,7 @@ fn set_up_runs_base_ots_both_ways() {
                 &mut cc,
                 Role::Client,
                 OtKind::Iknp,
+                0,
                 &mut Prg::new(Seed::random()),
             )
             .unwrap()
