@@ -92,7 +92,10 @@ fn pooled_ots_are_correlated_random_and_chosen_for_both_kinds_and_many_sizes() {
         };
         // Beside the message, the spent COTs' share of the pool's growth: under a bit each.
         let extra = (after.1 - before.1).checked_sub(cost as u64);
-        assert!(extra.is_some_and(|e| e <= want.len() as u64 / 8), "{kind}: {after:?}");
+        assert!(
+            extra.is_some_and(|e| e <= want.len() as u64 / 8),
+            "{kind}: {after:?}"
+        );
     }
 }
 
