@@ -82,3 +82,34 @@ fn a_wrong_seed_length_or_a_short_message_is_refused() {
     let err = receive(&mut cr, &p, &vec![Block::ZERO; p.seed()], 0).unwrap_err();
     assert!(matches!(err, ProtocolError::Peer(_)), "{err:?}");
 }
+
+#[test]
+fn the_receivers_view_of_an_extension_never_shows_delta() {
+    let p = Params {
+        n: 128 << 7,
+        k: 500,
+        t: 128,
+        h: 7,
+    };
+    let delta = Block(u128::from(OsRng.next_u64()) << 64 | u128::from(OsRng.next_u64()) | 1);
+    let (x0, _) = dealt(delta, p.seed());
+    let (a, b) = MemTransport::pair();
+    let (mut cs, mut cr) = (Channel::new(a), Channel::new(b));
+    send(&mut cs, &p, delta, &x0, 0, &mut OsRng).expect("sender");
+    // The whole view: one message of masked level sums and ψ per tree.
+    let msg = cr.recv().expect("the sums");
+    assert_eq!(msg.len(), p.bytes());
+    for at in 0..=msg.len() - 16 {
+        assert_ne!(
+            block(&msg[at..at + 16]),
+            delta,
+            "Δ in the clear at byte {at}"
+        );
+    }
+    // ψ = Δ ⊕ (XOR of the leaves) differs from tree to tree: the leaves hide Δ.
+    let psis: std::collections::HashSet<[u8; 16]> = msg
+        .chunks_exact(32 * p.h + 16)
+        .map(|tree| tree[32 * p.h..].try_into().expect("16 bytes"))
+        .collect();
+    assert_eq!(psis.len(), p.t);
+}

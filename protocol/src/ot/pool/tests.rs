@@ -183,3 +183,20 @@ fn a_pool_refuses_to_spend_more_than_was_reserved() {
     assert_eq!(r.0.peek_choices(100).unwrap().len(), 100);
     assert!(r.0.peek_choices(101).is_err());
 }
+
+#[test]
+fn chosen_flips_look_the_same_whatever_the_choices() {
+    let n = 20_000;
+    for choice in [false, true] {
+        let (mut s, mut r) = pools(OtKind::Silent);
+        reserve(&mut s, &mut r, n);
+        // The flips c ⊕ r are the receiver's only message: read off the wire, they are
+        // balanced for all-0 and all-1 choices alike.
+        r.0.receive_chosen(&mut r.1, &vec![choice; n]).unwrap();
+        let msg = s.1.recv().expect("the flips");
+        assert_eq!(msg.len(), n.div_ceil(8));
+        let ones = msg.iter().map(|b| b.count_ones()).sum::<u32>() as f64;
+        let half = n as f64 / 2.0;
+        assert!((ones - half).abs() < 6.0 * half.sqrt(), "{ones} of {n}");
+    }
+}
