@@ -1,7 +1,7 @@
 //! Control messages between the client, the server and the dealer.
 //!
 //! Every message starts with a tag byte, and every peer's bytes go through
-//! [`Reader`](crate::codec::Reader): unknown tags, bad lengths and trailing bytes are
+//! [`crate::codec::Reader`]: unknown tags, bad lengths and trailing bytes are
 //! [`DecodeError`]s. Flow (each arrow one message):
 //!
 //! ```text

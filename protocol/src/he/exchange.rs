@@ -3,7 +3,7 @@
 //!
 //! Setup, once per session: the client draws its key pair and sends the public key (its
 //! seed and `b`: 16 + 165,888 bytes). Per query and layer:
-//! 1. client → server: V's encryption, `pool(V)` laid out as [`Layout`] says, each input
+//! 1. client → server: V's encryption, `pool(V)` laid out as `Layout` says, each input
 //!    polynomial a seeded ciphertext (its seed and `c0` at Q: 165,904 bytes);
 //! 2. server → client: for each output polynomial, the sum of its products with the
 //!    kernels, re-randomised, `⌊Q·r/t⌉` subtracted and flooded at each output coefficient,

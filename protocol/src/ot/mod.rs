@@ -1,4 +1,6 @@
-//! Oblivious transfer: 128 base OTs, then IKNP OT extension with the ALSZ optimisations.
+//! Oblivious transfer: 128 base OTs, then IKNP OT extension with the ALSZ optimisations,
+//! and on it silent OT ([`ferret`]) and pools of correlated OTs made ahead ([`pool`]),
+//! which is how the dealer-free session spends them.
 //!
 //! veil uses OT where no dealer is trusted: the client fetches its garbled-circuit input
 //! labels by correlated OT (x0 = label for 0, x1 = x0 ⊕ Δ with the garbling Δ), and AND or

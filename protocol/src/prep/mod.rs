@@ -1,9 +1,11 @@
 //! Preprocessing without a dealer: the server and the client make the correlated
 //! randomness of [`crate::material`] themselves, by oblivious transfer.
 //!
-//! Set-up, once per client session ([`PrepSession::setup`]): base OTs for two IKNP/ALSZ
-//! instances, one per direction, since every product has a cross term each way. Then per
-//! query, each generator is called by both parties at once with the same shape:
+//! Set-up, once per client session ([`PrepSession::setup`]): two pooled OT instances
+//! ([`crate::ot::pool`]), one per direction, since every product has a cross term each
+//! way; their pools grow by silent OT or IKNP. Then per query, each generator is called by
+//! both parties at once with the same shape, spending OTs whose choice bits are the
+//! receivers' own:
 //! - [`and_triples`]: Boolean AND triples from two random OTs each ([`triples`]);
 //! - [`inject_pairs`], [`bit_rings`]: the GMW ReLU's arithmetic material ([`relu`]), a
 //!   layer's worth in one exchange by [`relu_pairs`];
@@ -20,11 +22,13 @@
 //! that sends a short or long frame causes [`ProtocolError::Peer`], after which the
 //! session refuses further work ([`ProtocolError::Misuse`]).
 //!
-//! Bytes per object, both directions together (the dealer's seed-compressed cost after
-//! the arrow): AND triple 32 → 1 bit; injection pair 24 → 8; bit-ring 56 → 16; linear
-//! layer 1,024 per column plus 260 per nonzero of M → 8 per row. Each generator costs
-//! one flight (triples) or two (the others) per 2^20 OTs. Semi-honest security, as the
-//! OT it rests on ([`crate::ot`]).
+//! Bytes per object, both directions together, under IKNP (the dealer's seed-compressed
+//! cost after the arrow): AND triple 32 → 1 bit; injection pair 24 → 8; bit-ring 56 → 16;
+//! linear layer 1,024 per column plus 260 per nonzero of M → 8 per row. Under silent OT
+//! each OT's 16 bytes become a fraction of a bit (its share of an extension), so a triple
+//! costs no message and a pair its corrections alone. Each generator costs one flight per
+//! 2^20 OTs (triples under silent OT none). Semi-honest security, as the OT it rests on
+//! ([`crate::ot`]).
 //!
 //! [`ProtocolError::Peer`]: crate::ProtocolError::Peer
 //! [`ProtocolError::Misuse`]: crate::ProtocolError::Misuse

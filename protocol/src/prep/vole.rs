@@ -60,7 +60,7 @@ pub struct Offer<'a> {
 /// This party's OTs as vector-OLE receiver.
 pub struct Ask<'a> {
     /// One choice bit per OT: the session's own choices for its next OTs
-    /// ([`PrepSession::own_choices`], after reserving them).
+    /// (`PrepSession::own_choices`, after reserving them).
     pub choices: &'a [bool],
     /// Their shapes.
     pub shape: Shapes<'a>,
