@@ -203,14 +203,20 @@ impl Pool {
     }
 
     /// Grows the pool until `want` COTs are unspent, `fill` making each step's blocks over
-    /// `ch` from its seed (the COTs the step consumes) and first hash tweak. A silent
+    /// `ch` from its seed (the COTs the step consumes) and first hash tweak, with room for
+    /// the pool's unspent blocks after them. A silent
     /// pool's growth past set-up goes uncounted to [`Scope::CONTROL`] and its bytes ride
     /// on the blocks it makes (see the module doc).
     fn grow<T: Transport + ?Sized>(
         &mut self,
         ch: &mut Channel<T>,
         want: usize,
-        mut fill: impl FnMut(&mut Channel<T>, Step, &[Block], u128) -> Result<Vec<Block>, ProtocolError>,
+        mut fill: impl FnMut(
+            &mut Channel<T>,
+            Step,
+            (&[Block], u128),
+            usize,
+        ) -> Result<Vec<Block>, ProtocolError>,
     ) -> Result<(), ProtocolError> {
         self.guarded(|pool| {
             let here = ch.scope();
@@ -227,7 +233,7 @@ impl Pool {
                             (pool.blocks[range].to_vec(), bytes, pool.tweaks(p.t * p.h))
                         }
                     };
-                    let fresh = fill(ch, step, &seed, tweak)?;
+                    let fresh = fill(ch, step, (&seed, tweak), pool.available())?;
                     let sent = if apportion { step.bytes() } else { [0.0; 2] };
                     pool.append(fresh, [carried[0] + sent[0], carried[1] + sent[1]]);
                 }
@@ -238,18 +244,16 @@ impl Pool {
         })
     }
 
-    /// Drops the spent blocks and appends `fresh`, which carry `bytes` between them.
-    fn append(&mut self, fresh: Vec<Block>, bytes: Bytes) {
-        self.blocks.drain(..self.next);
+    /// Drops the spent blocks and puts `fresh` (which carry `bytes` between them) before the
+    /// unspent ones, which move into the room the fill left after `fresh`: a pool is one
+    /// extension's allocation, never two.
+    fn append(&mut self, mut fresh: Vec<Block>, bytes: Bytes) {
+        let made = fresh.len();
+        let n = made.max(1) as f64;
+        self.costs.push_front((made, [bytes[0] / n, bytes[1] / n]));
+        fresh.extend_from_slice(&self.blocks[self.next..]);
+        self.blocks = fresh;
         self.next = 0;
-        let n = fresh.len().max(1) as f64;
-        self.costs
-            .push_back((fresh.len(), [bytes[0] / n, bytes[1] / n]));
-        if self.blocks.is_empty() {
-            self.blocks = fresh;
-        } else {
-            self.blocks.extend_from_slice(&fresh);
-        }
     }
 
     /// Charges the whole bytes owed to `ch`'s current scope, each as sent at the end that
@@ -345,13 +349,13 @@ impl PoolSender {
         n: usize,
     ) -> Result<(), ProtocolError> {
         let (delta, iknp, prg) = (self.delta, &mut self.iknp, &mut self.prg);
-        self.pool.grow(ch, n, |ch, step, seed, tweak| match step {
+        self.pool.grow(ch, n, |ch, step, seed, spare| match step {
             Step::Iknp(m) => Ok(iknp
                 .send_correlated(ch, m)?
                 .into_iter()
                 .map(|x| x & NO_LSB)
                 .collect()),
-            Step::Silent(p) => ferret::send(ch, &p, delta, seed, tweak, prg),
+            Step::Silent(p) => ferret::send(ch, &p, delta, seed, spare, prg),
         })
     }
 
@@ -484,7 +488,7 @@ impl PoolReceiver {
         n: usize,
     ) -> Result<(), ProtocolError> {
         let (iknp, prg) = (&mut self.iknp, &mut self.prg);
-        self.pool.grow(ch, n, |ch, step, seed, tweak| match step {
+        self.pool.grow(ch, n, |ch, step, seed, spare| match step {
             Step::Iknp(m) => {
                 let words = prg.words(m.div_ceil(64));
                 let choices: Vec<bool> = (0..m)
@@ -497,7 +501,7 @@ impl PoolReceiver {
                     .map(|(t, c)| Block((t & NO_LSB).0 | u128::from(c)))
                     .collect())
             }
-            Step::Silent(p) => ferret::receive(ch, &p, seed, tweak),
+            Step::Silent(p) => ferret::receive(ch, &p, seed, spare),
         })
     }
 

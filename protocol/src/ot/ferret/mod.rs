@@ -105,18 +105,20 @@ impl Params {
 
 /// The sender's side of one extension: `seed` holds [`Params::seed`] unused COTs (x0 with
 /// low bit 0), `tweak` the hash index of its first tree-level COT (the caller advances
-/// its count by `t·h`). Sends one message and returns the `n` new x0.
+/// its count by `t·h`). Sends one message and returns the `n` new x0, in a vector with
+/// room for `spare` more (so a pool can keep its unspent blocks after them, uncopied).
 pub fn send<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     p: &Params,
     delta: Block,
-    seed: &[Block],
-    tweak: u128,
+    (seed, tweak): (&[Block], u128),
+    spare: usize,
     rng: &mut dyn RngCore,
 ) -> Result<Vec<Block>, ProtocolError> {
     let (secret, levels) = split(p, seed)?;
     let (hash, mut prg) = (CrHash::new(), TreePrg::new());
-    let mut out = vec![Block::ZERO; p.n];
+    let mut out = Vec::with_capacity(p.n + spare);
+    out.resize(p.n, Block::ZERO);
     let mut msg = Vec::with_capacity(p.bytes());
     let (mut sums, mut h0, mut h1) = (Vec::new(), vec![Block::ZERO; p.h], vec![Block::ZERO; p.h]);
     for (i, (leaves, qs)) in out
@@ -142,12 +144,13 @@ pub fn send<T: Transport + ?Sized>(
 }
 
 /// The receiver's side of [`send`]: `seed` holds the receiver's blocks of the same COTs
-/// (choice bits in the low bits). Receives one message and returns the `n` new blocks.
+/// (choice bits in the low bits). Receives one message and returns the `n` new blocks,
+/// with room for `spare` more.
 pub fn receive<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     p: &Params,
-    seed: &[Block],
-    tweak: u128,
+    (seed, tweak): (&[Block], u128),
+    spare: usize,
 ) -> Result<Vec<Block>, ProtocolError> {
     let (secret, levels) = split(p, seed)?;
     let msg = ch.recv()?;
@@ -155,7 +158,8 @@ pub fn receive<T: Transport + ?Sized>(
     let body = r.take(p.bytes(), "silent-OT tree sums")?;
     r.finish()?;
     let (hash, mut prg) = (CrHash::new(), TreePrg::new());
-    let mut out = vec![Block::ZERO; p.n];
+    let mut out = Vec::with_capacity(p.n + spare);
+    out.resize(p.n, Block::ZERO);
     let (mut hashed, mut learned, mut side) = (
         vec![Block::ZERO; p.h],
         vec![Block::ZERO; p.h],

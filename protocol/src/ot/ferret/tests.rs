@@ -26,8 +26,8 @@ fn extend(p: &Params) -> (Vec<Block>, Vec<Block>, Block, u64) {
     let (a, b) = MemTransport::pair();
     let (mut cs, mut cr) = (Channel::new(a), Channel::new(b));
     let (s, r) = both(
-        || send(&mut cs, p, delta, &x0, 7, &mut OsRng).expect("sender"),
-        || receive(&mut cr, p, &t, 7).expect("receiver"),
+        || send(&mut cs, p, delta, (&x0, 7), 0, &mut OsRng).expect("sender"),
+        || receive(&mut cr, p, (&t, 7), 0).expect("receiver"),
     );
     let sent = cs.meter().tally(crate::channel::Scope::CONTROL).sent;
     (s, r, delta, sent)
@@ -76,10 +76,10 @@ fn a_wrong_seed_length_or_a_short_message_is_refused() {
     };
     let (a, b) = MemTransport::pair();
     let (mut cs, mut cr) = (Channel::new(a), Channel::new(b));
-    let err = send(&mut cs, &p, Block(1), &[Block::ZERO; 3], 0, &mut OsRng).unwrap_err();
+    let err = send(&mut cs, &p, Block(1), (&[Block::ZERO; 3], 0), 0, &mut OsRng).unwrap_err();
     assert!(matches!(err, ProtocolError::Misuse(_)), "{err:?}");
     cs.send(&vec![0u8; p.bytes() - 1]).unwrap();
-    let err = receive(&mut cr, &p, &vec![Block::ZERO; p.seed()], 0).unwrap_err();
+    let err = receive(&mut cr, &p, (&vec![Block::ZERO; p.seed()], 0), 0).unwrap_err();
     assert!(matches!(err, ProtocolError::Peer(_)), "{err:?}");
 }
 
@@ -95,7 +95,7 @@ fn the_receivers_view_of_an_extension_never_shows_delta() {
     let (x0, _) = dealt(delta, p.seed());
     let (a, b) = MemTransport::pair();
     let (mut cs, mut cr) = (Channel::new(a), Channel::new(b));
-    send(&mut cs, &p, delta, &x0, 0, &mut OsRng).expect("sender");
+    send(&mut cs, &p, delta, (&x0, 0), 0, &mut OsRng).expect("sender");
     // The whole view: one message of masked level sums and ψ per tree.
     let msg = cr.recv().expect("the sums");
     assert_eq!(msg.len(), p.bytes());
