@@ -189,7 +189,7 @@ fn report(
     differ: usize,
 ) -> RunReport {
     let costs = summarize(&run.reports, run.elapsed);
-    let layer_counts = counts::per_layer(plan);
+    let layer_counts = counts::per_layer(plan, opts.material);
     let layers: Vec<RunLayer> = costs
         .layers
         .iter()
@@ -223,8 +223,8 @@ fn report(
         },
         links: median_links(&run.reports),
         counts: Consumed {
-            setup: counts::setup(plan),
-            per_query: counts::per_query(plan),
+            setup: counts::setup(plan, opts.material),
+            per_query: counts::per_query(plan, opts.material),
         },
         per_relu: ReluCost::of(plan, layers.iter().map(RunLayer::relu_cost)),
         layers,

@@ -253,6 +253,14 @@ fn no_dealer_names_its_kind_of_ot() {
         "{v}"
     );
     assert_eq!(v["differ"].as_u64(), Some(0));
+    // The triples and the ReLU pairs are made by OT: two each, and four per candidate.
+    let per_query = &v["counts"]["per_query"];
+    let (triples, ots) = (per_query["triples"].as_u64(), per_query["ots"].as_u64());
+    assert!(ots > triples.map(|t| 2 * t) && triples > Some(0), "{v}");
+    assert_eq!(
+        v["counts"]["setup"]["ots"], 256,
+        "base OTs of two instances"
+    );
 }
 
 #[test]

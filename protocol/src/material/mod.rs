@@ -31,6 +31,16 @@ pub enum Preprocessing {
     TwoParty(LinearPrep, OtKind),
 }
 
+impl Preprocessing {
+    /// How the linear layers' material is made without a dealer; `None` with one.
+    pub fn linear(self) -> Option<LinearPrep> {
+        match self {
+            Preprocessing::Dealer => None,
+            Preprocessing::TwoParty(linear, _) => Some(linear),
+        }
+    }
+}
+
 /// Reports name the source as JSON fields: `"dealer": true|false`, and without a dealer
 /// `"linear": "he"|"ot"` and `"ot": "silent"|"iknp"` (CONTRACT.md); flatten it into a
 /// report's object.
