@@ -68,6 +68,11 @@ fn check_costs(plan: &Plan, (linear, ot): (LinearPrep, OtKind), q: usize, r: &Qu
     }
     let layers: u64 = r.layers.iter().map(|l| l.offline.bytes).sum();
     assert_eq!(r.offline.bytes, layers, "the layers add up to the phase");
+    // Made ahead (GMW, RLWE, silent OT), a query's material is a flight each way and the
+    // server's replies, whatever the number of layers.
+    if (plan.backend, linear, ot) == (Backend::Gmw, LinearPrep::He, OtKind::Silent) {
+        assert!(r.offline.rounds <= 2, "{} offline rounds", r.offline.rounds);
+    }
     // Each layer's making is timed, within the phase's time.
     let made: f64 = r.layers.iter().map(|l| l.offline.ms).sum();
     assert!(

@@ -36,12 +36,12 @@ use crate::error::ProtocolError;
 use crate::he::exchange::{HeClient, HeServer};
 use crate::layers::relu_gc::{GcClient, GcServer};
 use crate::layers::{
-    ClientCx, ClientLayer, ClientPiece, ClientStep, Inputs, LayerSource, Makers, ServerCx,
+    ClientCx, ClientLayer, ClientPiece, ClientStep, Half, Inputs, LayerSource, Makers, ServerCx,
     ServerLayer, ServerPiece, ServerStep, Stack,
 };
 use crate::material::{Draw, MaterialMsg, OtKind};
 use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Weights};
-use crate::prep::PrepSession;
+use crate::prep::{reserve_ahead, PairsAhead, PrepSession};
 use crate::prg::Prg;
 use crate::ring::Ring;
 use crate::share::Role;
@@ -97,7 +97,14 @@ pub struct ClientSetup {
 struct TwoParty<H> {
     ot: Option<PrepSession>,
     he: Option<H>,
+    /// What the GMW ReLU layers spend per query, when each query's material is made
+    /// ahead in two passes ([`Half`]): silent OT and homomorphic linear layers, and not so
+    /// much that a pass would leave more than [`AHEAD_BYTES`] unread.
+    ahead: Option<Vec<PairsAhead>>,
 }
+
+/// Bytes a query's material may send ahead, both ways together, before either side reads.
+const AHEAD_BYTES: u64 = 32 << 20;
 
 impl<H> TwoParty<H> {
     /// A dealer-free session's set-up as `role`: OT of kind `ot` for GMW's material or
@@ -113,7 +120,14 @@ impl<H> TwoParty<H> {
         he_setup: fn(&mut Link, &mut dyn CryptoRngCore) -> Result<H, ProtocolError>,
     ) -> Result<TwoParty<H>, ProtocolError> {
         let needs_ot = plan.backend == Backend::Gmw || linear == LinearPrep::Ot;
+        let stack = Stack::of(plan);
+        let sent: u64 = cost::two_party(plan, linear, ot)?.iter().sum();
+        let ahead = (plan.backend == Backend::Gmw
+            && (linear, ot) == (LinearPrep::He, OtKind::Silent)
+            && sent <= AHEAD_BYTES)
+            .then(|| stack.iter().filter_map(|l| l.spends()).collect());
         Ok(TwoParty {
+            ahead,
             ot: match needs_ot {
                 true => {
                     let per_query = cost::ots_each_way(plan, linear)?;
@@ -126,6 +140,30 @@ impl<H> TwoParty<H> {
                 LinearPrep::Ot => None,
             },
         })
+    }
+
+    /// Both sessions as the layers take them, for one query's material: when it is made
+    /// ahead, the query's OTs are reserved and every layer runs its two halves first, each
+    /// in its own scope (`ahead(index, makers, ch, half)`), so that the layers' own making
+    /// then only reads and answers. The peer does the same at once.
+    fn makers_for_query(
+        &mut self,
+        ch: &mut Link,
+        layers: usize,
+        mut ahead: impl FnMut(usize, &mut Makers<'_, H>, &mut Link, Half) -> Result<(), ProtocolError>,
+    ) -> Result<Makers<'_, H>, ProtocolError> {
+        let spends = self.ahead.clone();
+        let mut makers = self.makers();
+        if let Some(spends) = spends {
+            reserve_ahead(makers.ot()?, ch, &spends)?;
+            for half in [Half::Out, Half::In] {
+                for index in 0..layers {
+                    ch.enter(Scope::layer(Phase::Offline, index));
+                    ahead(index, &mut makers, ch, half)?;
+                }
+            }
+        }
+        Ok(makers)
     }
 
     /// Both sessions as the layers take them.
@@ -240,7 +278,14 @@ impl ServerSetup {
     /// Without a dealer, makes one query's material with the client, who calls
     /// [`ClientSetup::make`] at once.
     pub fn make(&mut self, ch: &mut Link) -> Result<ServerMaterial, ProtocolError> {
-        let mut makers = self.two_party.as_mut().ok_or(NOT_TWO_PARTY)?.makers();
+        let layers = &self.layers;
+        let mut makers = self
+            .two_party
+            .as_mut()
+            .ok_or(NOT_TWO_PARTY)?
+            .makers_for_query(ch, layers.len(), |i, cx, ch, half| {
+                layers[i].ahead(cx, ch, half)
+            })?;
         let mut pieces = Vec::with_capacity(self.layers.len());
         for (index, layer) in self.layers.iter().enumerate() {
             ch.enter(Scope::layer(Phase::Offline, index));
@@ -348,7 +393,14 @@ impl ClientSetup {
         ch: &mut Link,
         done: &mut dyn FnMut(usize),
     ) -> Result<ClientMaterial, ProtocolError> {
-        let mut makers = self.two_party.as_mut().ok_or(NOT_TWO_PARTY)?.makers();
+        let layers = &self.layers;
+        let mut makers = self
+            .two_party
+            .as_mut()
+            .ok_or(NOT_TWO_PARTY)?
+            .makers_for_query(ch, layers.len(), |i, cx, ch, half| {
+                layers[i].ahead(cx, ch, half)
+            })?;
         let mut pieces = Vec::with_capacity(self.layers.len());
         for (index, layer) in self.layers.iter().enumerate() {
             ch.enter(Scope::layer(Phase::Offline, index));

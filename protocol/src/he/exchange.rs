@@ -16,6 +16,8 @@
 //! V; the client sees `W ⋆ V − r` (r uniform, so nothing) and noise flooded to within
 //! 2^-40 of one that does not depend on W, with `c1` uniform under RLWE.
 
+use std::collections::VecDeque;
+
 use rand_core::CryptoRngCore;
 
 use super::layout::{Layout, UPLOAD_BYTES};
@@ -39,6 +41,8 @@ pub const PUBLIC_KEY_BYTES: usize = 16 + POLY_BYTES;
 pub struct HeClient {
     sk: SecretKey,
     prg: Prg,
+    /// Masks V whose encryptions went out ahead, in layer order ([`HeLayer::upload`]).
+    kept: VecDeque<Vec<Ring>>,
 }
 
 /// The server's half: the client's public key, and a generator for its shares, its
@@ -46,6 +50,8 @@ pub struct HeClient {
 pub struct HeServer {
     pk: PublicKey,
     prg: Prg,
+    /// The client's encrypted masks read ahead, in layer order ([`ServerKernels::read`]).
+    kept: VecDeque<Vec<Ciphertext>>,
 }
 
 redacted_debug!(HeClient, |_: &HeClient| N);
@@ -62,6 +68,7 @@ impl HeClient {
         Ok(HeClient {
             sk,
             prg: Prg::new(Seed::from_rng(rng)),
+            kept: VecDeque::new(),
         })
     }
 
@@ -82,6 +89,7 @@ impl HeServer {
         Ok(HeServer {
             pk: PublicKey::from_msg(&PublicKeyMsg { seed, b }),
             prg: Prg::new(Seed::from_rng(rng)),
+            kept: VecDeque::new(),
         })
     }
 }
@@ -166,6 +174,35 @@ impl HeLayer {
             .unwrap_or(0)
     }
 
+    /// The client's mask V and its share of `W ⋆ V` for one query: the mask sent ahead
+    /// ([`HeLayer::upload_ahead`]) if there is one, else a fresh one, sent now.
+    pub fn client_make(
+        &self,
+        he: &mut HeClient,
+        ch: &mut Link,
+    ) -> Result<(Vec<Ring>, Vec<Ring>), ProtocolError> {
+        match he.kept.pop_front() {
+            Some(mask) => {
+                let share = self.share(he, ch)?;
+                Ok((mask, share))
+            }
+            None => {
+                let mask = he.mask(self.input_len());
+                let share = self.client(he, &mask, ch)?;
+                Ok((mask, share))
+            }
+        }
+    }
+
+    /// Draws a fresh mask and sends its encryption ahead of the query's other layers,
+    /// keeping the mask for [`HeLayer::client_make`].
+    pub fn upload_ahead(&self, he: &mut HeClient, ch: &mut Link) -> Result<(), ProtocolError> {
+        let mask = he.mask(self.input_len());
+        self.upload(he, &mask, ch)?;
+        he.kept.push_back(mask);
+        Ok(())
+    }
+
     /// The client's side: encrypts `pool(V)`, sends it, decrypts its share of `W ⋆ V`.
     pub fn client(
         &self,
@@ -173,6 +210,17 @@ impl HeLayer {
         mask: &[Ring],
         ch: &mut Link,
     ) -> Result<Vec<Ring>, ProtocolError> {
+        self.upload(he, mask, ch)?;
+        self.share(he, ch)
+    }
+
+    /// The first half of [`HeLayer::client`]: encrypts `pool(V)` and sends it.
+    pub fn upload(
+        &self,
+        he: &mut HeClient,
+        mask: &[Ring],
+        ch: &mut Link,
+    ) -> Result<(), ProtocolError> {
         let z = match &self.layer.pool {
             Some(p) => linalg::sum_pool(p.input, p.window, mask),
             None => mask.to_vec(),
@@ -184,9 +232,14 @@ impl HeLayer {
             w.bytes(&upload.seed.0);
             put_poly(&mut w, &upload.c0);
         }
-        ch.send(&w.into_bytes())?;
+        Ok(ch.send(&w.into_bytes())?)
+    }
+
+    /// The second half: receives the server's reply and decrypts the client's share.
+    pub fn share(&self, he: &mut HeClient, ch: &mut Link) -> Result<Vec<Ring>, ProtocolError> {
         let msg = ch.recv()?;
         let mut r = Reader::new(&msg);
+        let scale = Scale::new(self.bits);
         let (b1, b0) = widths(self.bits);
         let mut share = vec![0; self.layer.output_len()];
         for j in 0..self.layout.outputs() {
@@ -207,9 +260,33 @@ impl HeLayer {
 }
 
 impl ServerKernels {
+    /// The server's share of `W ⋆ V` for one query: from the client's ciphertexts read
+    /// ahead ([`ServerKernels::read_ahead`]) if there are some, else read now.
+    pub fn make(&self, he: &mut HeServer, ch: &mut Link) -> Result<Vec<Ring>, ProtocolError> {
+        let cts = match he.kept.pop_front() {
+            Some(cts) => cts,
+            None => self.read(ch)?,
+        };
+        self.reply(he, &cts, ch)
+    }
+
+    /// Reads the client's ciphertexts sent ahead, keeping them for
+    /// [`ServerKernels::make`].
+    pub fn read_ahead(&self, he: &mut HeServer, ch: &mut Link) -> Result<(), ProtocolError> {
+        let cts = self.read(ch)?;
+        he.kept.push_back(cts);
+        Ok(())
+    }
+
     /// The server's side: the client's ciphertexts times the kernels; returns its share
     /// of `W ⋆ V`.
     pub fn server(&self, he: &mut HeServer, ch: &mut Link) -> Result<Vec<Ring>, ProtocolError> {
+        let cts = self.read(ch)?;
+        self.reply(he, &cts, ch)
+    }
+
+    /// The first half of [`ServerKernels::server`]: the client's ciphertexts.
+    pub fn read(&self, ch: &mut Link) -> Result<Vec<Ciphertext>, ProtocolError> {
         let shape = &self.shape;
         let msg = ch.recv()?;
         let mut r = Reader::new(&msg);
@@ -221,6 +298,18 @@ impl ServerKernels {
             })
             .collect::<Result<Vec<_>, ProtocolError>>()?;
         r.finish()?;
+        Ok(cts)
+    }
+
+    /// The second half: the products, re-randomised and flooded, sent back; returns the
+    /// server's share.
+    pub fn reply(
+        &self,
+        he: &mut HeServer,
+        cts: &[Ciphertext],
+        ch: &mut Link,
+    ) -> Result<Vec<Ring>, ProtocolError> {
+        let shape = &self.shape;
         let scale = Scale::new(shape.bits);
         let (b1, b0) = widths(shape.bits);
         let mut w = Writer::default();

@@ -8,13 +8,14 @@
 use std::sync::Arc;
 
 use super::{
-    ClientCx, ClientMake, Clocks, Inputs, LayerProtocol, LayerSource, ServerCx, ServerMake,
+    ClientCx, ClientMake, Clocks, Half, Inputs, LayerProtocol, LayerSource, ServerCx, ServerMake,
 };
 use crate::channel::Link;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::error::ProtocolError;
 use crate::material::{Draw, LinearPrep, OtKind, Preprocessing};
 use crate::plan::LinearWeights;
+use crate::prep::PairsAhead;
 use crate::ring::Ring;
 use crate::stored::Stored;
 
@@ -29,6 +30,8 @@ pub(crate) trait Layer: Send + Sync {
     fn two_party_bytes(&self, linear: LinearPrep, ot: OtKind) -> Result<u64, ProtocolError>;
     /// See [`LayerProtocol::mask_len`].
     fn mask_len(&self) -> usize;
+    /// See [`LayerProtocol::spends`].
+    fn spends(&self) -> Option<PairsAhead>;
     /// Bytes of corrections the dealer sends the client for this layer, per query.
     fn correction_len(&self) -> usize;
     /// The dealer draws both sides of this layer's material for one query.
@@ -58,6 +61,13 @@ pub(crate) trait Layer: Send + Sync {
 pub(crate) trait ServerLayer: Send + Sync {
     /// This layer's material from the dealer's seed.
     fn expand(self: Arc<Self>, d: &mut Draw<'_>) -> Result<Box<dyn ServerPiece>, ProtocolError>;
+    /// See [`LayerProtocol::server_ahead`].
+    fn ahead(
+        &self,
+        cx: &mut ServerMake<'_>,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError>;
     /// This layer's material made with the client.
     fn make(
         self: Arc<Self>,
@@ -93,6 +103,13 @@ pub(crate) trait ServerStep: Send {
 pub(crate) trait ClientLayer: Send + Sync {
     /// This layer's material from the dealer's seed and corrections.
     fn expand(self: Arc<Self>, d: &mut Draw<'_>) -> Result<Box<dyn ClientPiece>, ProtocolError>;
+    /// See [`LayerProtocol::client_ahead`].
+    fn ahead(
+        &self,
+        cx: &mut ClientMake<'_>,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError>;
     /// This layer's material made with the server.
     fn make(
         self: Arc<Self>,
@@ -142,6 +159,10 @@ impl<P: LayerProtocol> Layer for P {
 
     fn mask_len(&self) -> usize {
         LayerProtocol::mask_len(self)
+    }
+
+    fn spends(&self) -> Option<PairsAhead> {
+        LayerProtocol::spends(self)
     }
 
     fn correction_len(&self) -> usize {
@@ -244,6 +265,15 @@ impl<P: LayerProtocol> ServerLayer for ServerOf<P> {
         }))
     }
 
+    fn ahead(
+        &self,
+        cx: &mut ServerMake<'_>,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError> {
+        self.protocol.server_ahead(&self.state, cx, ch, half)
+    }
+
     fn make(
         self: Arc<Self>,
         cx: &mut ServerMake<'_>,
@@ -311,6 +341,15 @@ impl<P: LayerProtocol> ClientLayer for ClientOf<P> {
             layer: self,
             material,
         }))
+    }
+
+    fn ahead(
+        &self,
+        cx: &mut ClientMake<'_>,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError> {
+        self.protocol.client_ahead(&self.state, cx, ch, half)
     }
 
     fn make(

@@ -22,7 +22,7 @@
 use rand_core::CryptoRngCore;
 
 use super::{
-    residual, ClientCx, ClientMake, Clocks, Inputs, LayerProtocol, LayerSource, ServerCx,
+    residual, ClientCx, ClientMake, Clocks, Half, Inputs, LayerProtocol, LayerSource, ServerCx,
     ServerMake,
 };
 use crate::channel::{Channel, Link, Transport};
@@ -301,6 +301,34 @@ impl LayerProtocol for LinearLayer {
         d.linear(&self.layer, u)
     }
 
+    /// Made ahead by RLWE: the server reads the client's encrypted mask.
+    fn server_ahead(
+        &self,
+        session: &ServerSession,
+        cx: &mut ServerMake<'_>,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError> {
+        match (session, half) {
+            (ServerSession::He(kernels), Half::In) => kernels.read_ahead(cx.he()?, ch),
+            _ => Ok(()),
+        }
+    }
+
+    /// Made ahead by RLWE: the client sends its encrypted mask.
+    fn client_ahead(
+        &self,
+        session: &ClientSession,
+        cx: &mut ClientMake<'_>,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError> {
+        match (session, half) {
+            (ClientSession::He(shape), Half::Out) => shape.upload_ahead(cx.he()?, ch),
+            _ => Ok(()),
+        }
+    }
+
     fn server_make(
         &self,
         session: &ServerSession,
@@ -309,7 +337,7 @@ impl LayerProtocol for LinearLayer {
     ) -> Result<LinearShare, ProtocolError> {
         let uv = match session {
             ServerSession::Dealer => return Err(NOT_TWO_PARTY),
-            ServerSession::He(kernels) => kernels.server(cx.he()?, ch)?,
+            ServerSession::He(kernels) => kernels.make(cx.he()?, ch)?,
             ServerSession::Ot { matrix, values } => {
                 weights_share(cx.ot()?, ch, matrix.pattern(), values)?
             }
@@ -330,9 +358,7 @@ impl LayerProtocol for LinearLayer {
         match session {
             ClientSession::Dealer { .. } => Err(NOT_TWO_PARTY),
             ClientSession::He(shape) => {
-                let he = cx.he()?;
-                let mask = he.mask(shape.input_len());
-                let uv = shape.client(he, &mask, ch)?;
+                let (mask, uv) = shape.client_make(cx.he()?, ch)?;
                 Ok(LinearShare { mask, uv })
             }
             ClientSession::Ot { matrix } => {

@@ -53,7 +53,7 @@ use crate::error::ProtocolError;
 use crate::he::exchange::{output_bits, HeClient, HeServer};
 use crate::material::{Draw, LinearPrep, OtKind, Pair, Preprocessing};
 use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Windows};
-use crate::prep::PrepSession;
+use crate::prep::{PairsAhead, PrepSession};
 use crate::ring::Ring;
 use crate::stored::Stored;
 use linear::LinearLayer;
@@ -121,6 +121,33 @@ pub(crate) trait LayerProtocol: Send + Sync + Sized + 'static {
         d: &mut Draw<'_>,
         u: Option<&[Ring]>,
     ) -> Result<Pair<Self::ServerMaterial, Self::ClientMaterial>, DecodeError>;
+    /// What this layer spends of a dealer-free session's OTs per query, if it makes its
+    /// ReLU pairs ahead ([`Half`]).
+    fn spends(&self) -> Option<PairsAhead> {
+        None
+    }
+    /// The server's half `half` of making this layer's material ahead of the query's other
+    /// layers ([`Half`]); the client calls [`Self::client_ahead`] at once. Nothing by
+    /// default: the layer makes its material in [`Self::server_make`] alone.
+    fn server_ahead(
+        &self,
+        _session: &Self::ServerSession,
+        _cx: &mut ServerMake<'_>,
+        _ch: &mut Link,
+        _half: Half,
+    ) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+    /// The client's half `half` of making this layer's material ahead.
+    fn client_ahead(
+        &self,
+        _session: &Self::ClientSession,
+        _cx: &mut ClientMake<'_>,
+        _ch: &mut Link,
+        _half: Half,
+    ) -> Result<(), ProtocolError> {
+        Ok(())
+    }
     /// The server makes its material with the client, who calls [`Self::client_make`].
     fn server_make(
         &self,
@@ -267,6 +294,18 @@ fn read_bits(plan: &Plan, index: usize) -> u32 {
         })
         .max()
         .unwrap_or(64)
+}
+
+/// The two halves of a dealer-free query's material made ahead: every layer sends what it
+/// can first ([`Half::Out`]), then every layer takes what its peer sent ([`Half::In`]), so
+/// that the whole offline phase is a flight each way and the server's replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Half {
+    /// Messages that need nothing from the peer: the client's encrypted masks, both
+    /// parties' ReLU corrections.
+    Out,
+    /// Reading them: the server the client's masks, both the ReLU corrections.
+    In,
 }
 
 /// The protocols of a plan's layers, in plan order.

@@ -29,7 +29,8 @@
 use veil_circuits::{pairs, select_max, sign_and_carries, Bits, Counter};
 
 use super::{
-    maxpool, ClientCx, ClientMake, Clocks, Inputs, LayerProtocol, LayerSource, ServerCx, ServerMake,
+    maxpool, ClientCx, ClientMake, Clocks, Half, Inputs, LayerProtocol, LayerSource, ServerCx,
+    ServerMake,
 };
 use crate::channel::{Channel, Link, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
@@ -37,7 +38,10 @@ use crate::error::ProtocolError;
 use crate::gmw::{and_finish, and_masks, input_wires, BitTriple, Gmw};
 use crate::material::{BitRing, Draw, InjectPair, LinearPrep, OtKind, Pair, Preprocessing};
 use crate::plan::{LinearWeights, Windows};
-use crate::prep::{and_triples_of, ot_bytes, relu_pairs, relu_pairs_bytes, PrepSession};
+use crate::prep::{
+    and_triples_of, offer_pairs_ahead, ot_bytes, relu_pairs, relu_pairs_bytes, take_pairs_ahead,
+    PairsAhead, PrepSession,
+};
 use crate::ring::{low_bits, FixedPoint, Ring};
 use crate::share::Role;
 use crate::stored::Stored;
@@ -107,10 +111,28 @@ impl ReluGmw {
             .collect()
     }
 
-    /// Both parties make one share each with the other, at once.
+    /// Both parties' half of making the pairs ahead: their corrections out, or in.
+    fn ahead(
+        &self,
+        prep: &mut PrepSession,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError> {
+        match half {
+            Half::Out => offer_pairs_ahead(prep, ch, self.candidates(), self.width),
+            Half::In => take_pairs_ahead(prep, ch),
+        }
+    }
+
+    /// Both parties make one share each with the other, at once (the pairs, if they were
+    /// made ahead, are the session's).
     fn make(&self, prep: &mut PrepSession, ch: &mut Link) -> Result<ReluShare, ProtocolError> {
         let triples = and_triples_of(prep, ch, &self.widths())?;
-        let (product, carry, wrap) = relu_pairs(prep, ch, self.candidates(), self.width)?;
+        let (c, width) = (self.candidates(), self.width);
+        let (product, carry, wrap) = match prep.pairs_ahead(c, width)? {
+            Some(pairs) => pairs,
+            None => relu_pairs(prep, ch, c, width)?,
+        };
         Ok(ReluShare {
             triples,
             product,
@@ -188,6 +210,34 @@ impl LayerProtocol for ReluGmw {
             })
         };
         Ok((join(st, sp, sc, sw), join(ct, cp, cc, cw)))
+    }
+
+    fn spends(&self) -> Option<PairsAhead> {
+        Some(PairsAhead {
+            triples: self.widths().iter().sum(),
+            candidates: self.candidates(),
+            width: self.width,
+        })
+    }
+
+    fn server_ahead(
+        &self,
+        _: &(),
+        cx: &mut ServerMake<'_>,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError> {
+        self.ahead(cx.ot()?, ch, half)
+    }
+
+    fn client_ahead(
+        &self,
+        _: &(),
+        cx: &mut ClientMake<'_>,
+        ch: &mut Link,
+        half: Half,
+    ) -> Result<(), ProtocolError> {
+        self.ahead(cx.ot()?, ch, half)
     }
 
     fn server_make(

@@ -331,14 +331,13 @@ impl PoolSender {
         }
         let mut prg = Prg::new(Seed::from_rng(rng));
         let iknp = CotSender::setup_with_delta(ch, &mut prg, delta)?;
-        let sender = PoolSender {
+        Ok(PoolSender {
             pool: Pool::new(kind),
             delta,
             iknp,
             prg,
             hash: CrHash::new(),
-        };
-        Ok(sender)
+        })
     }
 
     /// Fills the pool until `n` COTs are unspent; the receiver calls
@@ -417,8 +416,8 @@ impl PoolSender {
     }
 
     /// Correlated OTs for the receiver's own choices: reserves `n`, reads its one bit per
-    /// OT (c ⊕ r) and returns x0 for each, x0 ⊕ c·Δ being what the receiver got; settles. Under
-    /// IKNP the receiver's matrix carries the choices instead (16 bytes per OT, as
+    /// OT (c ⊕ r) and returns x0 for each, x0 ⊕ c·Δ being what the receiver got; settles.
+    /// Under IKNP the receiver's matrix carries the choices instead (16 bytes per OT, as
     /// [`CotSender::send_correlated`]).
     pub fn send_chosen<T: Transport + ?Sized>(
         &mut self,
@@ -472,13 +471,12 @@ impl PoolReceiver {
     ) -> Result<Self, ProtocolError> {
         let mut prg = Prg::new(Seed::from_rng(rng));
         let iknp = CotReceiver::setup(ch, &mut prg)?;
-        let receiver = PoolReceiver {
+        Ok(PoolReceiver {
             pool: Pool::new(kind),
             iknp,
             prg,
             hash: CrHash::new(),
-        };
-        Ok(receiver)
+        })
     }
 
     /// The mirror of [`PoolSender::reserve`].

@@ -43,7 +43,10 @@ pub mod vole;
 
 pub use linear::{linear_bytes, mask_share, weights_share, Pattern};
 pub use matrix::LinearMatrix;
-pub use relu::{bit_rings, inject_pairs, relu_pairs, relu_pairs_bytes};
+pub use relu::{
+    bit_rings, inject_pairs, offer_pairs_ahead, relu_pairs, relu_pairs_bytes, reserve_ahead,
+    take_pairs_ahead, PairsAhead, ReluPairs,
+};
 pub use session::PrepSession;
 pub use triples::{and_triples, and_triples_of};
 pub use vole::ot_bytes;

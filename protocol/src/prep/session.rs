@@ -6,6 +6,8 @@
 //! IKNP or by silent OT as [`OtKind`] says; a generator first reserves what it spends, then
 //! spends it without a message, the receiver's choices being its pool's own random bits.
 
+use std::collections::VecDeque;
+
 use rand_core::{CryptoRng, RngCore};
 
 use crate::block::Block;
@@ -18,6 +20,8 @@ use crate::prg::{Prg, Seed};
 use crate::ring::Ring;
 use crate::share::Role;
 
+use super::relu::{Pending, ReluPairs};
+
 /// Random OTs of one call: the pairs (m0, m1) this party sent, the keys m{c} it got.
 pub(super) type RandomOts = (Vec<(Block, Block)>, Vec<Block>);
 
@@ -27,6 +31,11 @@ pub(super) type RandomOts = (Vec<(Block, Block)>, Vec<Block>);
 pub struct PrepSession {
     role: Role,
     kind: OtKind,
+    /// ReLU draws whose corrections went out ahead, the peer's still to come: (candidates,
+    /// width, draw), in layer order.
+    pending: VecDeque<(usize, u32, Pending)>,
+    /// ReLU pairs made ahead for this query's layers, in order, with their width.
+    ahead: VecDeque<(u32, ReluPairs)>,
     sender: PoolSender,
     receiver: PoolReceiver,
     prg: Prg,
@@ -86,6 +95,8 @@ impl PrepSession {
         Ok(PrepSession {
             role,
             kind,
+            pending: VecDeque::new(),
+            ahead: VecDeque::new(),
             sender,
             receiver,
             prg,
@@ -103,6 +114,44 @@ impl PrepSession {
     /// Which party this is.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The kind of OT the pools grow by.
+    pub fn kind(&self) -> OtKind {
+        self.kind
+    }
+
+    /// Keeps a draw whose corrections went out ahead ([`super::relu::offer_pairs_ahead`]).
+    pub(super) fn keep_pending(&mut self, n: usize, width: u32, draw: Pending) {
+        self.pending.push_back((n, width, draw));
+    }
+
+    /// The oldest draw kept by [`PrepSession::keep_pending`].
+    pub(super) fn next_pending(&mut self) -> Result<(usize, u32, Pending), ProtocolError> {
+        self.pending.pop_front().ok_or(ProtocolError::Internal(
+            "ReLU corrections taken ahead of any sent",
+        ))
+    }
+
+    /// Keeps a layer's pairs made ahead ([`super::relu::take_pairs_ahead`]).
+    pub(super) fn keep_ahead(&mut self, width: u32, pairs: ReluPairs) {
+        self.ahead.push_back((width, pairs));
+    }
+
+    /// The next layer's pairs made ahead, if any were: they must be for `n` candidates at
+    /// `width` bits, as the layer asks (anything else is a bug).
+    pub fn pairs_ahead(
+        &mut self,
+        n: usize,
+        width: u32,
+    ) -> Result<Option<ReluPairs>, ProtocolError> {
+        match self.ahead.pop_front() {
+            None => Ok(None),
+            Some((w, pairs)) if w == width && pairs.0.big_r.len() == n => Ok(Some(pairs)),
+            Some(_) => Err(ProtocolError::Internal(
+                "ReLU pairs made ahead for another layer",
+            )),
+        }
     }
 
     /// Runs one generator. A failure leaves the parties out of step (frames unread, OT

@@ -78,19 +78,45 @@ pub fn exchange<T: Transport + ?Sized>(
     mut ask: Option<Ask<'_>>,
 ) -> Result<(), ProtocolError> {
     let sent = offer.as_ref().map_or(0, |o| o.n);
-    let choices = ask.as_ref().map_or(&[][..], |a| a.choices);
-    for flight in flights(sent.max(choices.len())) {
-        let mine = clamp(&flight, sent);
-        let theirs = clamp(&flight, choices.len());
-        let (pairs, keys) = session.random_ots(ch, mine.len(), theirs.len())?;
-        if let Some(o) = offer.as_mut() {
-            send(ch, mine.start, &pairs, o)?;
-        }
+    let asked = ask.as_ref().map_or(0, |a| a.choices.len());
+    for flight in flights(sent.max(asked)) {
+        let keys = offer_flight(session, ch, &flight, offer.as_mut(), asked)?;
         if let Some(a) = ask.as_mut() {
-            receive(ch, theirs.start, &keys, a)?;
+            take_corrections(ch, flight.start.min(asked), &keys, a)?;
         }
     }
     Ok(())
+}
+
+/// The first half of one flight of [`exchange`]: the random OTs both ways and this
+/// party's corrections for OTs `flight` (clamped to `offer`'s count and to the `asked`
+/// it receives); returns the keys of the OTs it receives in the flight, for
+/// [`take_corrections`] now or once other flights have gone out.
+pub fn offer_flight<T: Transport + ?Sized>(
+    session: &mut PrepSession,
+    ch: &mut Channel<T>,
+    flight: &Range<usize>,
+    offer: Option<&mut Offer<'_>>,
+    asked: usize,
+) -> Result<Vec<Block>, ProtocolError> {
+    let mine = clamp(flight, offer.as_ref().map_or(0, |o| o.n));
+    let theirs = clamp(flight, asked);
+    let (pairs, keys) = session.random_ots(ch, mine.len(), theirs.len())?;
+    if let Some(o) = offer {
+        send(ch, mine.start, &pairs, o)?;
+    }
+    Ok(keys)
+}
+
+/// The second half: receives the peer's corrections for OTs `first..first + keys.len()`
+/// whose `keys` an [`offer_flight`] returned, and hands out the shares.
+pub fn take_corrections<T: Transport + ?Sized>(
+    ch: &mut Channel<T>,
+    first: usize,
+    keys: &[Block],
+    ask: &mut Ask<'_>,
+) -> Result<(), ProtocolError> {
+    receive(ch, first, keys, ask)
 }
 
 /// Payload bytes the receivers send in the caller's scope for `n` vector OTs: under IKNP

@@ -251,13 +251,18 @@ fn damaged_messages_are_refused() {
     let mut he_server = HeServer {
         pk: PublicKey::from_msg(&pk),
         prg: rng(12),
+        kept: Default::default(),
     };
     let (a, b) = MemTransport::pair();
     let (mut peer, mut cs) = (Channel::new(a), Channel::new(b));
     peer.send(&[0; 100]).expect("send");
     assert!(kernels.server(&mut he_server, &mut cs).is_err());
 
-    let mut he_client = HeClient { sk, prg: rng(13) };
+    let mut he_client = HeClient {
+        sk,
+        prg: rng(13),
+        kept: Default::default(),
+    };
     let (a, b) = MemTransport::pair();
     let (mut peer, mut cc) = (Channel::new(a), Channel::new(b));
     peer.send(&[7; 100]).expect("send");
