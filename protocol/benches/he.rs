@@ -79,7 +79,7 @@ impl Model {
         thread::scope(|sc| {
             let served = sc.spawn(|| {
                 for (_, kernels) in layers.iter() {
-                    kernels.server(server, cs).expect("server side");
+                    kernels.make(server, cs).expect("server side");
                 }
             });
             for (shape, _) in layers.iter() {

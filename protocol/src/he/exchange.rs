@@ -260,8 +260,9 @@ impl HeLayer {
 }
 
 impl ServerKernels {
-    /// The server's share of `W ⋆ V` for one query: from the client's ciphertexts read
-    /// ahead ([`ServerKernels::read_ahead`]) if there are some, else read now.
+    /// The server's side: the client's ciphertexts (read ahead by
+    /// [`ServerKernels::read_ahead`] if they were, else read now) times the kernels; returns
+    /// its share of `W ⋆ V`.
     pub fn make(&self, he: &mut HeServer, ch: &mut Link) -> Result<Vec<Ring>, ProtocolError> {
         let cts = match he.kept.pop_front() {
             Some(cts) => cts,
@@ -278,14 +279,7 @@ impl ServerKernels {
         Ok(())
     }
 
-    /// The server's side: the client's ciphertexts times the kernels; returns its share
-    /// of `W ⋆ V`.
-    pub fn server(&self, he: &mut HeServer, ch: &mut Link) -> Result<Vec<Ring>, ProtocolError> {
-        let cts = self.read(ch)?;
-        self.reply(he, &cts, ch)
-    }
-
-    /// The first half of [`ServerKernels::server`]: the client's ciphertexts.
+    /// The client's ciphertexts, the first half of [`ServerKernels::make`].
     pub fn read(&self, ch: &mut Link) -> Result<Vec<Ciphertext>, ProtocolError> {
         let shape = &self.shape;
         let msg = ch.recv()?;

@@ -227,13 +227,14 @@ impl Pool {
             let grown = (|| {
                 while let Some(step) = pool.step(want) {
                     let (seed, carried, tweak) = match step {
-                        Step::Iknp(_) => (Vec::new(), [0.0; 2], 0),
+                        Step::Iknp(_) => (0..0, [0.0; 2], 0),
                         Step::Silent(p) => {
                             let (range, bytes) = pool.take(p.seed())?;
-                            (pool.blocks[range].to_vec(), bytes, pool.tweaks(p.t * p.h))
+                            (range, bytes, pool.tweaks(p.t * p.h))
                         }
                     };
-                    let fresh = fill(ch, step, (&seed, tweak), pool.available())?;
+                    // The seed is read in place: `append` drops it with the spent blocks.
+                    let fresh = fill(ch, step, (&pool.blocks[seed], tweak), pool.available())?;
                     let sent = if apportion { step.bytes() } else { [0.0; 2] };
                     pool.append(fresh, [carried[0] + sent[0], carried[1] + sent[1]]);
                 }

@@ -48,7 +48,7 @@ fn exchange(layer: &Linear, bits: u32, w: &[Ring], v: &[Ring], seed: u8) -> Exch
         || {
             let mut he = HeServer::setup(&mut cs, &mut rng(seed + 1)).expect("server setup");
             cs.take_meter();
-            let share = kernels.server(&mut he, &mut cs).expect("server");
+            let share = kernels.make(&mut he, &mut cs).expect("server");
             (
                 share,
                 cs.meter().phase_total(crate::channel::Phase::Control).sent,
@@ -256,7 +256,7 @@ fn damaged_messages_are_refused() {
     let (a, b) = MemTransport::pair();
     let (mut peer, mut cs) = (Channel::new(a), Channel::new(b));
     peer.send(&[0; 100]).expect("send");
-    assert!(kernels.server(&mut he_server, &mut cs).is_err());
+    assert!(kernels.make(&mut he_server, &mut cs).is_err());
 
     let mut he_client = HeClient {
         sk,
