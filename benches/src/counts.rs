@@ -6,7 +6,10 @@
 //! parties make each triple from two OTs (one each way) and the layer's ring pairs from
 //! `4 · m · n` more (`3mn` from the server, `mn` from the client). Under garbled circuits:
 //! `n · relu_gc::and_gates(fixed, m)` garbled ANDs and one correlated OT per low bit of the
-//! client's share of each candidate (`k · m · n`), no triples. Linear layers use the
+//! client's share of each candidate (`k · m · n`), no triples. A label-only answer's argmax
+//! over `m` outputs: `argmax::and_gates(m)` ANDs under GMW (two OTs each without a
+//! dealer), or its garbled circuit with one OT per bit of each output's 64-bit share.
+//! Linear layers use the
 //! dealer's matrix triple or a homomorphic product (no ANDs, no OTs), or without a dealer
 //! by `--linear ot` one OT per bit of each input (`64 · inputs`). Setup runs 128 base OTs
 //! per OT-extension instance: one under GC (the input labels), two more without a dealer
@@ -15,7 +18,8 @@
 use std::ops::Add;
 
 use serde::Serialize;
-use veil_protocol::layers::{relu_gc, relu_gmw as relu};
+use veil_protocol::layers::relu_gc::{self, Circuit};
+use veil_protocol::layers::{argmax, relu_gmw as relu};
 use veil_protocol::material::{LinearPrep, Preprocessing};
 use veil_protocol::ot::iknp::BASE_OTS;
 use veil_protocol::plan::{Backend, LayerKind, Plan};
@@ -48,7 +52,7 @@ pub fn per_layer(plan: &Plan, source: Preprocessing) -> Vec<Counts> {
     plan.layers
         .iter()
         .map(|layer| match (&layer.kind, layer.kind.windows()) {
-            (_, Some(w)) => relu_counts(plan, source, w.m, w.outputs()),
+            (kind, Some(w)) => nonlinear_counts(plan, source, kind, w.m, w.outputs()),
             (LayerKind::Linear(l), None) if source.linear() == Some(LinearPrep::Ot) => Counts {
                 ots: 64 * l.input_len() as u64,
                 ..Counts::default()
@@ -80,13 +84,23 @@ pub fn setup(plan: &Plan, source: Preprocessing) -> Counts {
     }
 }
 
-fn relu_counts(plan: &Plan, source: Preprocessing, m: usize, n: usize) -> Counts {
+fn nonlinear_counts(
+    plan: &Plan,
+    source: Preprocessing,
+    kind: &LayerKind,
+    m: usize,
+    n: usize,
+) -> Counts {
     match plan.backend {
         Backend::Gmw => {
-            let ands = relu::and_gates(plan.fixed, m, n) as u64;
+            // The ReLU's ring pairs: 4 OTs per candidate; an argmax has none.
+            let (ands, pairs) = match kind {
+                LayerKind::Argmax { .. } => (argmax::and_gates(m) as u64, 0),
+                _ => (relu::and_gates(plan.fixed, m, n) as u64, (m * n) as u64),
+            };
             let ots = match source {
                 Preprocessing::Dealer => 0,
-                Preprocessing::TwoParty(..) => 2 * ands + 4 * (m * n) as u64,
+                Preprocessing::TwoParty(..) => 2 * ands + 4 * pairs,
             };
             Counts {
                 and_gates: ands,
@@ -94,11 +108,14 @@ fn relu_counts(plan: &Plan, source: Preprocessing, m: usize, n: usize) -> Counts
                 ots,
             }
         }
-        Backend::Gc => Counts {
-            and_gates: (n * relu_gc::and_gates(plan.fixed, m)) as u64,
-            triples: 0,
-            ots: (m * n) as u64 * u64::from(plan.fixed.k),
-        },
+        Backend::Gc => {
+            let circuit = Circuit::of(kind, plan.fixed);
+            Counts {
+                and_gates: (n * relu_gc::and_gates(circuit, m)) as u64,
+                triples: 0,
+                ots: (m * n) as u64 * u64::from(circuit.input_bits()),
+            }
+        }
     }
 }
 
@@ -143,7 +160,7 @@ mod tests {
         assert_eq!(total.triples, 0);
         assert_eq!(
             total.and_gates,
-            256 * relu_gc::and_gates(plan.fixed, 1) as u64
+            256 * relu_gc::and_gates(Circuit::MaxReluShift(plan.fixed), 1) as u64
         );
         assert_eq!(setup(&plan, Preprocessing::Dealer).ots, 128);
     }

@@ -55,6 +55,24 @@ pub fn sign_and_carries<B: Backend>(
     })
 }
 
+/// Bit k − 1 of `(x + y) mod 2^k` alone, both k ≥ 2 bits: the sign, for comparisons by
+/// the sign of a difference. The tree's carry into the top bit: under `3k` ANDs in
+/// `1 + ceil(log2 (k − 1))` batches.
+pub fn sign<B: Backend>(b: &mut B, x: &[B::Wire], y: &[B::Wire]) -> Result<B::Wire, B::Error> {
+    let k = x.len();
+    if y.len() != k {
+        return Err(CircuitError::WidthMismatch(k, y.len()).into());
+    }
+    if k < 2 {
+        return Err(CircuitError::TooFewBits { needed: 2, got: k }.into());
+    }
+    let mut tree = Tree::default();
+    let below_top = tree.request(0, k - 1, false);
+    let values = tree.evaluate(b, x, y)?;
+    let top = b.xor(&x[k - 1], &y[k - 1])?;
+    b.xor(&top, values.g(below_top))
+}
+
 /// A bit range `[lo, hi)` of the sum and how it splits.
 #[derive(Debug)]
 struct Node {

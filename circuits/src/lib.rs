@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod argmax;
 mod backend;
 mod carry;
 mod counter;
@@ -15,9 +16,10 @@ mod plain;
 mod relu;
 mod select;
 
+pub use argmax::{argmax, label_bits, label_width};
 pub use backend::{Backend, CircuitError};
-pub use carry::{sign_and_carries, SignCarries};
+pub use carry::{sign, sign_and_carries, SignCarries};
 pub use counter::{Counter, GateCount};
 pub use plain::{Bits, Plain};
 pub use relu::{add, less_than, max_relu_shift, Operands};
-pub use select::{pair_index, pairs, select_max};
+pub use select::{pair_index, pairs, select_first_max, select_max};

@@ -26,13 +26,39 @@ pub fn select_max<B: Backend>(
     neg: &[B::Wire],
     lt: &[B::Wire],
 ) -> Result<Vec<B::Wire>, B::Error> {
-    let m = neg.len();
+    select(b, neg.len(), Some(neg), lt)
+}
+
+/// The selection wires of the first maximum of `m` candidates, negative or not: exactly
+/// one is 1. `m(m − 2)` ANDs in `ceil(log2 (m − 1))` batches.
+pub fn select_first_max<B: Backend>(
+    b: &mut B,
+    m: usize,
+    lt: &[B::Wire],
+) -> Result<Vec<B::Wire>, B::Error> {
+    if m < 2 {
+        return Err(CircuitError::TooFewBits { needed: 2, got: m }.into());
+    }
+    select(b, m, None, lt)
+}
+
+/// Candidate `i` is selected when every condition holds: not negative (where `neg` is
+/// given), not below any later candidate, above every earlier one.
+fn select<B: Backend>(
+    b: &mut B,
+    m: usize,
+    neg: Option<&[B::Wire]>,
+    lt: &[B::Wire],
+) -> Result<Vec<B::Wire>, B::Error> {
     if lt.len() != pairs(m) {
         return Err(CircuitError::WidthMismatch(pairs(m), lt.len()).into());
     }
     let mut terms: Vec<Vec<B::Wire>> = Vec::with_capacity(m);
     for i in 0..m {
-        let mut t = vec![b.not(&neg[i])?];
+        let mut t = match neg {
+            Some(neg) => vec![b.not(&neg[i])?],
+            None => Vec::with_capacity(m - 1),
+        };
         for j in 0..m {
             if j < i {
                 // x_j < x_i strictly: earlier candidates lose ties.

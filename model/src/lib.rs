@@ -36,7 +36,7 @@ pub use ir::{Conv, Dense, FloatModel, Layer, Op};
 pub use lower::lower;
 pub use meta::{LoadOptions, ModelParams};
 pub use npy::{read_npy, write_npy_f32, NpyArray};
-pub use reference::{calibrate, decode_output, reference, Calibration};
+pub use reference::{argmax, calibrate, decode_output, reference, Calibration};
 
 /// A model loaded from ONNX, lowered and checked.
 #[derive(Clone, Debug)]

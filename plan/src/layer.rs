@@ -413,7 +413,16 @@ pub enum LayerKind {
         /// The pooling window.
         window: Window,
     },
+    /// The index of the first largest of `len` values (scale 2^(2f), read as signed): the
+    /// label alone, for answers that reveal nothing else of the outputs. Last in a plan.
+    Argmax {
+        /// Number of values (classes).
+        len: usize,
+    },
 }
+
+/// Most classes a label-only answer compares: its one-stage circuit compares every pair.
+pub const MAX_CLASSES: usize = 256;
 
 impl LayerKind {
     /// A dense linear layer.
@@ -430,6 +439,7 @@ impl LayerKind {
             },
             LayerKind::ReluTrunc { .. } => "relu",
             LayerKind::MaxPoolRelu { .. } => "maxpool-relu",
+            LayerKind::Argmax { .. } => "argmax",
         }
     }
 
@@ -439,6 +449,7 @@ impl LayerKind {
             LayerKind::Linear(l) => l.input_len(),
             LayerKind::ReluTrunc { len } => *len,
             LayerKind::MaxPoolRelu { input, .. } => input.len(),
+            LayerKind::Argmax { len } => *len,
         }
     }
 
@@ -450,6 +461,7 @@ impl LayerKind {
             LayerKind::MaxPoolRelu { input, window } => window
                 .out_dims(input.h, input.w)
                 .map_or(0, |(h, w)| input.c.saturating_mul(h).saturating_mul(w)),
+            LayerKind::Argmax { .. } => 1,
         }
     }
 
@@ -459,10 +471,14 @@ impl LayerKind {
     }
 
     /// The non-linear layer's windows; `None` for a linear layer. A ReLU is the case of
-    /// one candidate per output.
+    /// one candidate per output; an argmax, of one output with every value a candidate.
     pub fn windows(&self) -> Option<Windows> {
         match *self {
             LayerKind::Linear(_) => None,
+            LayerKind::Argmax { len } => Some(Windows {
+                m: len,
+                index: (0..len).collect(),
+            }),
             LayerKind::ReluTrunc { len } => Some(Windows {
                 m: 1,
                 index: (0..len).collect(),
@@ -509,6 +525,17 @@ impl LayerKind {
                 }
                 Ok(())
             }
+            LayerKind::Argmax { len } => {
+                (2..=MAX_CLASSES)
+                    .contains(len)
+                    .then_some(())
+                    .ok_or_else(|| {
+                        format!(
+                            "layer {name} picks the label among {len} values; \
+                         2 to {MAX_CLASSES} can be"
+                        )
+                    })
+            }
         }
     }
 
@@ -526,6 +553,9 @@ impl LayerKind {
                 input.encode(w);
                 window.encode(w);
             }
+            LayerKind::Argmax { len } => {
+                w.u8(3).u64(*len as u64);
+            }
         }
     }
 
@@ -538,6 +568,9 @@ impl LayerKind {
             2 => LayerKind::MaxPoolRelu {
                 input: Image::decode(r)?,
                 window: Window::decode(r)?,
+            },
+            3 => LayerKind::Argmax {
+                len: read_dim(r, "classes")?,
             },
             t => return Err(invalid("layer kind", t)),
         })

@@ -20,7 +20,9 @@ mod layer;
 pub mod linalg;
 pub mod ring;
 
-pub use layer::{Image, LayerKind, Linear, LinearOp, SumPool, Window, Windows, MAX_LEN};
+pub use layer::{
+    Image, LayerKind, Linear, LinearOp, SumPool, Window, Windows, MAX_CLASSES, MAX_LEN,
+};
 
 /// Largest number of layers in a plan.
 pub const MAX_LAYERS: usize = 1024;
@@ -90,12 +92,36 @@ impl Plan {
             .map_or(self.input_len(), |l| l.kind.output_len())
     }
 
-    /// Fraction bits of the output: 2f after a final linear layer, f after a ReLU.
+    /// Fraction bits of the output: 2f after a final linear layer, f after a ReLU, none
+    /// for a label.
     pub fn output_frac(&self) -> u32 {
         match self.layers.last().map(|l| &l.kind) {
             Some(LayerKind::Linear(_)) => 2 * self.fixed.f,
+            Some(LayerKind::Argmax { .. }) => 0,
             _ => self.fixed.f,
         }
+    }
+
+    /// True when the plan answers with the label alone (it ends in an argmax).
+    pub fn label_only(&self) -> bool {
+        matches!(
+            self.layers.last().map(|l| &l.kind),
+            Some(LayerKind::Argmax { .. })
+        )
+    }
+
+    /// The plan answering with the label alone: an argmax over the outputs appended, if it
+    /// has none yet. The plan must end in a linear layer (its outputs are the logits).
+    pub fn with_label_only(mut self) -> Result<Plan, PlanError> {
+        if !self.label_only() {
+            let len = self.output_len();
+            self.layers.push(PlanLayer {
+                name: "argmax".into(),
+                kind: LayerKind::Argmax { len },
+            });
+            self.validate()?;
+        }
+        Ok(self)
     }
 
     /// Checks sizes chain from layer to layer and scales alternate as the protocols need:
@@ -148,6 +174,13 @@ impl Plan {
                         ));
                     }
                     double_scale = false;
+                }
+                LayerKind::Argmax { .. } => {
+                    if !double_scale || index + 1 != self.layers.len() {
+                        return err(format!(
+                            "layer {name} picks the label: it must be last, after a linear layer"
+                        ));
+                    }
                 }
             }
             len = layer.kind.output_len();
@@ -330,6 +363,35 @@ mod tests {
             gc.hash(),
             "the backend is part of what the dealer checks"
         );
+    }
+
+    #[test]
+    fn label_only_appends_one_argmax_that_must_come_last() {
+        let plain = mlp_plan();
+        let labelled = plain.clone().with_label_only().unwrap();
+        assert!(labelled.label_only() && !plain.label_only());
+        assert_eq!(labelled.layers.len(), plain.layers.len() + 1);
+        assert_eq!((labelled.output_len(), labelled.output_frac()), (1, 0));
+        assert_ne!(
+            labelled.hash(),
+            plain.hash(),
+            "the dealer shapes an argmax's material"
+        );
+        assert_eq!(labelled.clone().with_label_only().unwrap(), labelled);
+        let mut w = Writer::default();
+        labelled.encode(&mut w);
+        let bytes = w.into_bytes();
+        assert_eq!(Plan::decode(&mut Reader::new(&bytes)).unwrap(), labelled);
+        // Not after a ReLU, not before another layer, not over too many classes.
+        let mut p = plain.clone();
+        p.layers.truncate(2);
+        assert!(p.with_label_only().is_err());
+        let mut p = labelled.clone();
+        p.layers.push(p.layers[1].clone());
+        assert!(p.validate().is_err());
+        let mut p = plain;
+        p.layers[2].kind = LayerKind::dense(MAX_CLASSES + 1, 3);
+        assert!(p.with_label_only().unwrap_err().0.contains("argmax"));
     }
 
     #[test]

@@ -90,3 +90,29 @@ fn bad_widths_are_errors() {
     assert!(sign_and_carries(&mut Plain, &w, &w, 8).is_err());
     assert!(sign_and_carries(&mut Plain, &w, &w, 0).is_err());
 }
+
+proptest! {
+    #[test]
+    fn sign_is_the_top_bit_of_the_sum(
+        pairs in proptest::collection::vec((any::<u64>(), any::<u64>()), 1..100),
+        k in 2u32..=64,
+    ) {
+        let mask = if k == 64 { u64::MAX } else { (1u64 << k) - 1 };
+        let (xs, ys): (Vec<u64>, Vec<u64>) =
+            pairs.iter().map(|(x, y)| (x & mask, y & mask)).unzip();
+        let (xw, yw) = (Bits::slice_all(&xs, k), Bits::slice_all(&ys, k));
+        let msb = sign(&mut Plain, &xw, &yw).unwrap();
+        for i in 0..xs.len() {
+            prop_assert_eq!(msb.get(i), expected(xs[i], ys[i], k, 1).0);
+        }
+    }
+}
+
+#[test]
+fn sign_costs_under_three_k_ands_in_log_depth() {
+    let mut c = Counter::new();
+    let w = vec![c.input(); 64];
+    sign(&mut c, &w, &w).unwrap();
+    assert!(c.count().ands <= 3 * 64, "{:?}", c.count());
+    assert_eq!(c.count().batches, 1 + 6);
+}

@@ -120,12 +120,20 @@ pub fn reference_observed(
                 observe(index, &x);
                 max_pool_relu(*input, *window, &x, f)
             }
+            LayerKind::Argmax { .. } => vec![argmax(&x) as Ring],
         };
         if let Some(slot) = kept[index].as_mut() {
             slot.clone_from(&x);
         }
     }
     x
+}
+
+/// The index of the first largest value, read as signed (the label of logits in fixed
+/// point); 0 for no values.
+pub fn argmax(x: &[Ring]) -> usize {
+    let signed = |i: usize| x[i] as i64;
+    (0..x.len()).fold(0, |best, i| if signed(i) > signed(best) { i } else { best })
 }
 
 /// Decodes the reference's (or the secure protocol's) output to reals.

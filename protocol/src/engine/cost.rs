@@ -11,6 +11,7 @@
 
 use super::correction_len;
 use crate::error::ProtocolError;
+use crate::layers::relu_gc::Circuit;
 use crate::layers::{Clocks, Stack};
 use crate::material::{LinearPrep, OtKind};
 use crate::plan::Plan;
@@ -77,11 +78,14 @@ pub fn ots_each_way(plan: &Plan, linear: LinearPrep) -> Result<usize, ProtocolEr
     Ok(((iknp - silent) / 32) as usize)
 }
 
-/// The input-label OTs of a garbled query: `k` per candidate of every non-linear layer.
+/// The input-label OTs of a garbled query: one per bit its circuit reads of each
+/// candidate of every non-linear layer.
 pub fn label_ots(plan: &Plan) -> usize {
     plan.layers
         .iter()
-        .filter_map(|l| l.kind.windows())
-        .map(|w| w.index.len() * plan.fixed.k as usize)
+        .filter_map(|l| {
+            let bits = Circuit::of(&l.kind, plan.fixed).input_bits() as usize;
+            Some(l.kind.windows()?.index.len() * bits)
+        })
         .sum()
 }

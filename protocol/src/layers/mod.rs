@@ -21,6 +21,8 @@
 //! | ReLU with exact truncation | GMW | [`relu_gmw`] |
 //! | ReLU with exact truncation | garbled circuits | [`relu_gc`] |
 //! | max-pool with its ReLU | both | [`maxpool`], run by [`relu_gmw`] or [`relu_gc`] |
+//! | argmax: the label alone | GMW | [`argmax`] |
+//! | argmax: the label alone | garbled circuits | [`relu_gc`], its [`relu_gc::Circuit::Argmax`] |
 //!
 //! The engine holds a plan's protocols as `Layer` trait objects in a `Stack`. Each
 //! piece of material and each ready state travels inside an object with the protocol that
@@ -30,6 +32,7 @@
 //! Adding a layer kind: its shape in `veil-plan`, a module here with a type implementing
 //! `LayerProtocol`, and its line in `Stack::of`'s table.
 
+pub mod argmax;
 mod boxed;
 mod cost;
 pub mod linear;
@@ -56,8 +59,9 @@ use crate::plan::{Backend, LayerKind, LinearWeights, Plan, Windows};
 use crate::prep::{PairsAhead, PrepSession};
 use crate::ring::Ring;
 use crate::stored::Stored;
+use argmax::ArgmaxGmw;
 use linear::LinearLayer;
-use relu_gc::{GcClient, GcServer, ReluGc};
+use relu_gc::{Circuit, GcClient, GcServer, ReluGc};
 use relu_gmw::ReluGmw;
 
 /// The protocol of one layer kind, for one layer's public shape. See the module doc.
@@ -333,9 +337,8 @@ impl Stack {
                 (LayerKind::ReluTrunc { .. } | LayerKind::MaxPoolRelu { .. }, Backend::Gmw) => {
                     Arc::new(ReluGmw::new(fixed, windows(), read_bits(plan, index)))
                 }
-                (LayerKind::ReluTrunc { .. } | LayerKind::MaxPoolRelu { .. }, Backend::Gc) => {
-                    Arc::new(ReluGc::new(fixed, windows()))
-                }
+                (LayerKind::Argmax { len }, Backend::Gmw) => Arc::new(ArgmaxGmw::new(*len)),
+                (_, Backend::Gc) => Arc::new(ReluGc::new(Circuit::of(kind, fixed), windows())),
             };
             protocol
         });

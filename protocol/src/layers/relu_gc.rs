@@ -1,5 +1,6 @@
 //! ReLU (of a window's maximum: max-pool with the ReLU folded in) with exact truncation by
-//! garbled circuits: the server garbles, the client evaluates.
+//! garbled circuits: the server garbles, the client evaluates. A label-only answer's
+//! argmax runs the same way over the final outputs ([`Circuit::Argmax`]).
 //!
 //! Setup, once per session: the server draws the garbling Δ and hash key, sends the key
 //! (16 bytes), and the parties run 128 base OTs so that correlated OT extension yields
@@ -19,7 +20,7 @@
 //! ciphertexts only; the server sees OT messages only. The shift is wiring: the result is
 //! `ReLU(x) >> f`, bit-exact with the reference as long as |x| < 2^(k−1).
 
-use veil_circuits::{max_relu_shift, Bits, Counter};
+use veil_circuits::{argmax, label_width, max_relu_shift, Backend, Bits, Counter};
 
 use rand_core::{CryptoRng, RngCore};
 
@@ -35,7 +36,7 @@ use crate::material::OtKind;
 use crate::material::{Draw, Pair, Preprocessing};
 use crate::ot::pool::bootstraps;
 use crate::ot::{PoolReceiver, PoolSender};
-use crate::plan::{LinearWeights, Windows};
+use crate::plan::{LayerKind, LinearWeights, Windows};
 use crate::ring::{low_bits, FixedPoint, Ring};
 use crate::stored::{get_bytes, put_bytes, Stored};
 
@@ -119,16 +120,65 @@ impl Stored for ReceivedRelu {
     }
 }
 
-/// The layer's protocol: its fixed point and windows (one candidate each for a ReLU).
+/// The circuit a garbled layer runs on its candidates' two shares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Circuit {
+    /// `ReLU(max of each window) >> f` on the low k bits ([`max_relu_shift`]).
+    MaxReluShift(FixedPoint),
+    /// The label of the `m` candidates on whole 64-bit shares ([`argmax`]).
+    Argmax,
+}
+
+impl Circuit {
+    /// The circuit of a non-linear layer kind.
+    pub fn of(kind: &LayerKind, fixed: FixedPoint) -> Circuit {
+        match kind {
+            LayerKind::Argmax { .. } => Circuit::Argmax,
+            _ => Circuit::MaxReluShift(fixed),
+        }
+    }
+
+    /// Bits of each candidate's share that the circuit reads.
+    pub fn input_bits(self) -> u32 {
+        match self {
+            Circuit::MaxReluShift(fixed) => fixed.k,
+            Circuit::Argmax => 64,
+        }
+    }
+
+    /// Output bits per output, with `m` candidates each.
+    fn output_bits(self, m: usize) -> usize {
+        match self {
+            Circuit::MaxReluShift(fixed) => (fixed.k - 1 - fixed.f) as usize,
+            Circuit::Argmax => label_width(m),
+        }
+    }
+
+    /// Runs the circuit on the candidates' shares `x[i]`, `y[i]` (`input_bits` wires each).
+    fn run<B: Backend>(
+        self,
+        b: &mut B,
+        x: &[Vec<B::Wire>],
+        y: &[Vec<B::Wire>],
+    ) -> Result<Vec<B::Wire>, B::Error> {
+        match self {
+            Circuit::MaxReluShift(fixed) => max_relu_shift(b, x, y, fixed.f as usize),
+            Circuit::Argmax => argmax(b, x, y),
+        }
+    }
+}
+
+/// The layer's protocol: its circuit and windows (one candidate each for a ReLU, every
+/// output a candidate for an argmax).
 pub(crate) struct ReluGc {
-    fixed: FixedPoint,
+    circuit: Circuit,
     windows: Windows,
 }
 
 impl ReluGc {
     /// The protocol of a layer with these windows.
-    pub fn new(fixed: FixedPoint, windows: Windows) -> ReluGc {
-        ReluGc { fixed, windows }
+    pub fn new(circuit: Circuit, windows: Windows) -> ReluGc {
+        ReluGc { circuit, windows }
     }
 }
 
@@ -145,7 +195,7 @@ impl LayerProtocol for ReluGc {
 
     fn online_cost(&self, clocks: &mut Clocks) -> u64 {
         clocks.server_to_client();
-        online_bytes(self.fixed, self.windows.index.len()) as u64
+        online_bytes(self.circuit, self.windows.index.len()) as u64
     }
 
     fn server_setup(
@@ -191,7 +241,7 @@ impl LayerProtocol for ReluGc {
     ) -> Result<GarbledRelu, ProtocolError> {
         let shape = (self.windows.m, self.windows.outputs());
         let gc = cx.gc.as_deref_mut().ok_or(super::GC_MISSING)?;
-        server_offline(ch, gc, self.fixed, shape, &mut *cx.rng)
+        server_offline(ch, gc, self.circuit, shape, &mut *cx.rng)
     }
 
     fn client_offline(
@@ -206,7 +256,7 @@ impl LayerProtocol for ReluGc {
             .input
             .ok_or(ProtocolError::Misuse("a ReLU must follow a linear layer"))?;
         let gc = cx.gc.as_deref_mut().ok_or(super::GC_MISSING)?;
-        client_offline(ch, gc, self.fixed, &self.windows, x)
+        client_offline(ch, gc, self.circuit, &self.windows, x)
     }
 
     fn server_online(
@@ -219,7 +269,7 @@ impl LayerProtocol for ReluGc {
         let x = input
             .x
             .ok_or(ProtocolError::Misuse("ReLU cannot come first"))?;
-        server_online(ch, self.fixed, &self.windows, layer, x)
+        server_online(ch, self.circuit, &self.windows, layer, x)
     }
 
     fn client_online(
@@ -228,28 +278,29 @@ impl LayerProtocol for ReluGc {
         layer: ReceivedRelu,
         _: Inputs<'_>,
     ) -> Result<Vec<Ring>, ProtocolError> {
-        client_online(ch, self.fixed, self.windows.m, layer)
+        client_online(ch, self.circuit, self.windows.m, layer)
     }
 }
 
 /// ANDs per output of the garbled circuit with `m` candidates.
-pub fn and_gates(fixed: FixedPoint, m: usize) -> usize {
+pub fn and_gates(circuit: Circuit, m: usize) -> usize {
     let mut c = Counter::new();
-    let w = vec![vec![c.input(); fixed.k as usize]; m];
-    max_relu_shift(&mut c, &w, &w, fixed.f as usize).expect("a validated FixedPoint fits");
+    let w = vec![vec![c.input(); circuit.input_bits() as usize]; m];
+    circuit
+        .run(&mut c, &w, &w)
+        .expect("a validated plan's circuit fits its inputs");
     c.count().ands
 }
 
 /// Bytes the server sends offline per layer of `n` outputs with `m` candidates (tables
 /// and output ciphertexts).
-pub fn garbled_bytes(fixed: FixedPoint, m: usize, n: usize) -> usize {
-    let outputs = (fixed.k - 1 - fixed.f) as usize;
-    n * (AND_TABLE_BYTES * and_gates(fixed, m) + SHARE_BYTES * outputs)
+pub fn garbled_bytes(circuit: Circuit, m: usize, n: usize) -> usize {
+    n * (AND_TABLE_BYTES * and_gates(circuit, m) + SHARE_BYTES * circuit.output_bits(m))
 }
 
 /// Bytes the server sends online per layer of `c` candidates: its input labels.
-pub fn online_bytes(fixed: FixedPoint, c: usize) -> usize {
-    16 * fixed.k as usize * c
+pub fn online_bytes(circuit: Circuit, c: usize) -> usize {
+    16 * circuit.input_bits() as usize * c
 }
 
 /// Splits `k` bit-sliced wires laid end to end in `flat` (wire `i` at `i·c`, each
@@ -322,17 +373,17 @@ impl GcClient {
 pub(crate) fn server_offline<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     gc: &mut GcServer,
-    fixed: FixedPoint,
+    circuit: Circuit,
     (m, n): (usize, usize),
     rng: &mut (impl RngCore + CryptoRng + ?Sized),
 ) -> Result<GarbledRelu, ProtocolError> {
-    let (k, c) = (fixed.k as usize, m * n);
+    let (k, c) = (circuit.input_bits() as usize, m * n);
     let zero = gc.ot.send_chosen(ch, k * c)?;
     let client = per_candidate(&zero, k, m);
     let own: Candidates = (0..m)
         .map(|_| (0..k).map(|_| gc.garbler.input(n)).collect())
         .collect();
-    let out = max_relu_shift(&mut gc.garbler, &own, &client, fixed.f as usize)?;
+    let out = circuit.run(&mut gc.garbler, &own, &client)?;
     // The message is the tables with the output ciphertexts appended, sent from the
     // garbler's own buffer, which it then writes the next layer's tables into.
     let mut msg = gc.garbler.take_tables();
@@ -352,11 +403,11 @@ pub(crate) fn server_offline<T: Transport + ?Sized>(
 pub(crate) fn client_offline<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
     gc: &mut GcClient,
-    fixed: FixedPoint,
+    circuit: Circuit,
     windows: &Windows,
     x: &[Ring],
 ) -> Result<ReceivedRelu, ProtocolError> {
-    let k = fixed.k;
+    let k = circuit.input_bits();
     let (m, n) = (windows.m, windows.outputs());
     let candidates = windows.gather(x);
     let choices: Vec<bool> = (0..k)
@@ -369,7 +420,7 @@ pub(crate) fn client_offline<T: Transport + ?Sized>(
     let labels = gc.ot.receive_chosen(ch, &choices)?;
     // The layer's ANDs and output bits: its table sizes and how far the garbler's
     // counters move.
-    let (layer_ands, layer_outputs) = (and_gates(fixed, m) * n, (k - 1 - fixed.f) as usize * n);
+    let (layer_ands, layer_outputs) = (and_gates(circuit, m) * n, circuit.output_bits(m) * n);
     let mut msg = ch.recv()?;
     let mut r = Reader::new(&msg);
     let tables = r.take(AND_TABLE_BYTES * layer_ands, "garbled tables")?;
@@ -394,7 +445,7 @@ pub(crate) fn client_offline<T: Transport + ?Sized>(
 /// layer's input, gathered by `windows`); returns its output shares.
 pub(crate) fn server_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
-    fixed: FixedPoint,
+    circuit: Circuit,
     windows: &Windows,
     layer: GarbledRelu,
     x: &[Ring],
@@ -405,7 +456,7 @@ pub(crate) fn server_online<T: Transport + ?Sized>(
     let low: Vec<u64> = windows
         .gather(x)
         .iter()
-        .map(|v| low_bits(*v, fixed.k))
+        .map(|v| low_bits(*v, circuit.input_bits()))
         .collect();
     let n = wire_width(&layer.own);
     if layer.own.len() * n != low.len() {
@@ -414,8 +465,8 @@ pub(crate) fn server_online<T: Transport + ?Sized>(
         ));
     }
     // Bit-major, then candidate-major: the order of the bit-sliced wires over all candidates.
-    let mut w = Writer::with_capacity(online_bytes(fixed, low.len()));
-    for i in 0..fixed.k as usize {
+    let mut w = Writer::with_capacity(online_bytes(circuit, low.len()));
+    for i in 0..circuit.input_bits() as usize {
         for (zero, low) in layer.own.iter().zip(low.chunks(n.max(1))) {
             let zero = zero.get(i).ok_or(ProtocolError::Material(
                 "garbled layer of the wrong width".into(),
@@ -433,7 +484,7 @@ pub(crate) fn server_online<T: Transport + ?Sized>(
 /// output shares.
 pub(crate) fn client_online<T: Transport + ?Sized>(
     ch: &mut Channel<T>,
-    fixed: FixedPoint,
+    circuit: Circuit,
     m: usize,
     layer: ReceivedRelu,
 ) -> Result<Vec<Ring>, ProtocolError> {
@@ -443,10 +494,10 @@ pub(crate) fn client_online<T: Transport + ?Sized>(
         ));
     }
     let n = wire_width(&layer.labels);
-    let (k, c) = (fixed.k as usize, layer.labels.len() * n);
+    let (k, c) = (circuit.input_bits() as usize, layer.labels.len() * n);
     let msg = ch.recv()?;
     let mut r = Reader::new(&msg);
-    let bytes = r.take(online_bytes(fixed, c), "the server's input labels")?;
+    let bytes = r.take(online_bytes(circuit, c), "the server's input labels")?;
     r.finish()?;
     // Bit-major, then candidate-major, as the server sent them: straight into
     // `[candidate][bit]`.
@@ -464,7 +515,7 @@ pub(crate) fn client_online<T: Transport + ?Sized>(
         })
         .collect();
     let mut evaluator = Evaluator::resume(layer.key, layer.tables, layer.ands, layer.outputs);
-    let out = max_relu_shift(&mut evaluator, &server, &layer.labels, fixed.f as usize)?;
+    let out = circuit.run(&mut evaluator, &server, &layer.labels)?;
     let shares = evaluator.receive_output_shares(&out, &layer.output)?;
     evaluator.finish()?;
     Ok(shares)
