@@ -108,6 +108,7 @@ impl Cluster {
             model,
             backend: veil_protocol::plan::Backend::Gmw,
             dealer: self.dealer.map(|d| d.name()),
+            label_only: false,
         }
     }
 
@@ -179,6 +180,7 @@ fn spawn_peers(
         models,
         dealing,
         precomputed: None,
+        label_only: false,
     };
     hosting.check()?;
     let config = Arc::new(ServerConfig {

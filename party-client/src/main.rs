@@ -99,6 +99,11 @@ struct PeerArgs {
     /// and refuses --dealer.
     #[arg(long, value_name = "ADDR")]
     dealer: Option<String>,
+    /// Learn the label alone: the network's last step picks the winning class securely,
+    /// so the logits never reach you (nor the server). Queries made ahead with
+    /// `precompute --label-only` are spent by `infer --label-only`.
+    #[arg(long)]
+    label_only: bool,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -116,7 +121,9 @@ struct InferJson<'a> {
     /// those measured then, and setup is zero.
     precomputed: bool,
     label: usize,
-    logits: Vec<f64>,
+    /// Absent when the answer is the label alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logits: Option<Vec<f64>>,
     setup: PhaseCost,
     offline: PhaseCost,
     online: PhaseCost,
@@ -174,6 +181,7 @@ impl Context {
                 model: args.model.clone(),
                 backend: args.backend.into(),
                 dealer: args.dealer.clone(),
+                label_only: args.label_only,
             },
             kept: Kept::new(Store::new(&kept_root)),
             kept_root,
@@ -216,9 +224,10 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
     // Read the input before touching the network: a bad file fails fast.
     let input = veil_model::read_npy(&args.input).map_err(SessionError::usage)?;
     let cx = Context::new(&args.peer)?;
+    let kind = (cx.opts.backend, cx.opts.label_only);
     let found = cx
         .kept
-        .find(&cx.opts.server, cx.opts.model.as_deref(), cx.opts.backend)?;
+        .find(&cx.opts.server, cx.opts.model.as_deref(), kind)?;
     let spent = match found {
         Some(batch) => spend_kept(&cx, &batch, &input.data)?,
         None => None,
@@ -228,8 +237,7 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
         // Every random choice of the session, seeded from the OS here at the top.
         None => fresh_query(&cx, &input.data, &mut Prg::from_os())?,
     };
-    let logits = veil_model::decode_output(&answered.plan, &answered.output);
-    let label = argmax(&logits);
+    let (label, logits) = answer(&cx.opts, &answered)?;
     let report = &answered.report;
     if args.peer.json {
         let json = InferJson {
@@ -250,12 +258,30 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
         print_text(
             &answered.plan.model,
             label,
-            &logits,
+            logits.as_deref(),
             report,
             answered.precomputed,
         );
     }
     Ok(())
+}
+
+/// The label and, unless the answer is the label alone, the logits; says once on stderr
+/// when the server answered with the label alone though the user did not ask for it.
+fn answer(opts: &Options, answered: &Answered) -> Result<(usize, Option<Vec<f64>>), SessionError> {
+    if !answered.plan.label_only() {
+        let logits = veil_model::decode_output(&answered.plan, &answered.output);
+        return Ok((argmax(&logits), Some(logits)));
+    }
+    if !opts.label_only {
+        eprintln!(
+            "veil-client: this server answers with the label alone (it runs with --label-only)"
+        );
+    }
+    match answered.output.as_slice() {
+        [label] => Ok((*label as usize, None)),
+        _ => Err(SessionError::local("a label-only answer holds one value")),
+    }
 }
 
 /// Opens a session, runs one query on `input`; the connections close on every path, so
@@ -333,9 +359,11 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
         setup,
         offline,
     } = made?;
-    let waiting = cx
-        .kept
-        .waiting(&cx.opts.server, &plan.model, plan.backend)?;
+    let waiting = cx.kept.waiting(
+        &cx.opts.server,
+        &plan.model,
+        (plan.backend, plan.label_only()),
+    )?;
     if args.peer.json {
         let json = PrecomputeJson {
             model: &plan.model,
@@ -459,10 +487,21 @@ fn argmax(v: &[f64]) -> usize {
         .0
 }
 
-fn print_text(model: &str, label: usize, logits: &[f64], r: &QueryReport, precomputed: bool) {
+fn print_text(
+    model: &str,
+    label: usize,
+    logits: Option<&[f64]>,
+    r: &QueryReport,
+    precomputed: bool,
+) {
     println!("model {model}: label {label}");
-    let shown: Vec<String> = logits.iter().map(|x| format!("{x:.4}")).collect();
-    println!("logits [{}]", shown.join(", "));
+    match logits {
+        Some(logits) => {
+            let shown: Vec<String> = logits.iter().map(|x| format!("{x:.4}")).collect();
+            println!("logits [{}]", shown.join(", "));
+        }
+        None => println!("(the label alone: the logits stayed secret)"),
+    }
     for (name, c) in [
         ("setup", r.setup),
         ("offline", r.offline),

@@ -62,6 +62,11 @@ struct Args {
     /// `precomputed/`. 0 keeps none.
     #[arg(long, value_name = "N", default_value_t = 100)]
     max_precomputed: usize,
+    /// Answer every query with the label alone: each model ends in a secure argmax, so no
+    /// client ever sees logits (what slows down model extraction by repeated queries).
+    /// Without it, each client chooses (`veil-client infer --label-only`).
+    #[arg(long)]
+    label_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -100,6 +105,7 @@ fn configure(args: &Args) -> Result<Hosting<Store>, SessionError> {
             store: Store::new(dir.join("precomputed")),
             max_per_client: args.max_precomputed,
         }),
+        label_only: args.label_only,
     };
     hosting.check()?;
     Ok(hosting)

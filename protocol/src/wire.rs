@@ -5,7 +5,7 @@
 //! [`DecodeError`]s. Flow (each arrow one message):
 //!
 //! ```text
-//! client → server  Hello{model?}
+//! client → server  Hello{model?, backend, label_only}
 //! server → dealer  Open{plan}              dealer → server  Opened{session} then U's seed (setup)
 //! server → client  Welcome{plan, session, dealer} | WelcomeTwoParty{plan, linear, ot} | Refused{reason}
 //! client → dealer  Join{session, plan hash} dealer → client  Joined | Refused{reason}
@@ -82,6 +82,9 @@ pub enum ToServer {
         model: Option<String>,
         /// The backend of the non-linear layers.
         backend: Backend,
+        /// The client asks for the label alone: the plan then ends in an argmax. (A hello
+        /// without it keeps its old tag; with it, tag 5.)
+        label_only: bool,
     },
     /// The client starts a query.
     Query,
@@ -219,8 +222,12 @@ impl ToServer {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         match self {
-            ToServer::Hello { model, backend } => {
-                w.u8(0);
+            ToServer::Hello {
+                model,
+                backend,
+                label_only,
+            } => {
+                w.u8(if *label_only { 5 } else { 0 });
                 match model {
                     Some(m) => w.u8(1).str(m),
                     None => w.u8(0),
@@ -251,7 +258,8 @@ impl ToServer {
     pub fn decode(bytes: &[u8]) -> Result<ToServer, DecodeError> {
         let mut r = Reader::new(bytes);
         let msg = match r.u8("message tag")? {
-            0 => ToServer::Hello {
+            tag @ (0 | 5) => ToServer::Hello {
+                label_only: tag == 5,
                 model: match r.u8("model flag")? {
                     0 => None,
                     1 => Some(r.str(256, "model name")?),

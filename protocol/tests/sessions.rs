@@ -37,7 +37,12 @@ const OT_IKNP: Dealing = Dealing::TwoParty(LinearPrep::Ot, OtKind::Iknp);
 /// A net hosting `plan` as `model`, dealing as `dealing` says, keeping at most `kept`
 /// queries per client (0: none).
 fn net(plan: &Plan, weights: &Weights, dealing: Dealing, kept: usize) -> MemNet {
-    MemNet::new(Hosting {
+    MemNet::new(hosting(plan, weights, dealing, kept))
+}
+
+/// What [`net`] hosts.
+fn hosting(plan: &Plan, weights: &Weights, dealing: Dealing, kept: usize) -> Hosting<MemStore> {
+    Hosting {
         models: vec![HostedModel {
             name: plan.model.clone(),
             plan: plan.clone(),
@@ -48,7 +53,8 @@ fn net(plan: &Plan, weights: &Weights, dealing: Dealing, kept: usize) -> MemNet 
             store: MemStore::new(),
             max_per_client: kept,
         }),
-    })
+        label_only: false,
+    }
 }
 
 fn options(backend: Backend) -> Options {
@@ -57,6 +63,7 @@ fn options(backend: Backend) -> Options {
         model: None,
         backend,
         dealer: None,
+        label_only: false,
     }
 }
 
@@ -78,9 +85,19 @@ fn session(
     seed: Seed,
     inputs: &[Vec<Ring>],
 ) -> Vec<(Vec<Ring>, QueryReport)> {
+    session_as(net, &options(backend), seed, inputs)
+}
+
+/// One session of `inputs` on `net` asked for as `opts` says.
+fn session_as(
+    net: &MemNet,
+    opts: &Options,
+    seed: Seed,
+    inputs: &[Vec<Ring>],
+) -> Vec<(Vec<Ring>, QueryReport)> {
     let mut top = Prg::new(seed);
     let mut dial = net.dialer("client", CLIENT_KEY, top.split());
-    let (mut open, _) = client::open(&mut dial, &options(backend), &mut top).expect("open");
+    let (mut open, _) = client::open(&mut dial, opts, &mut top).expect("open");
     let mut answers = Vec::new();
     for input in inputs {
         let (next, answer) = open.query(input, &mut top).expect("a query");
@@ -220,10 +237,12 @@ fn every_flow_runs_in_memory_bit_exact_at_the_formulas_cost() {
     }
 }
 
-/// A client of `net` with its own store of kept queries.
+/// A client of `net` with its own store of kept queries, asking for the label alone or
+/// not.
 struct Client {
     kept: Kept<MemStore>,
     rng: Prg,
+    label_only: bool,
 }
 
 impl Client {
@@ -231,6 +250,14 @@ impl Client {
         Client {
             kept: Kept::new(MemStore::new()),
             rng: Prg::new(seed),
+            label_only: false,
+        }
+    }
+
+    fn options(&self, backend: Backend) -> Options {
+        Options {
+            label_only: self.label_only,
+            ..options(backend)
         }
     }
 
@@ -241,7 +268,7 @@ impl Client {
     /// Makes `count` queries ahead of time in one session; the session's result.
     fn stash(&mut self, net: &MemNet, backend: Backend, count: u32) -> Result<(), SessionError> {
         let mut dial = self.dialer(net);
-        let (open, _) = client::open(&mut dial, &options(backend), &mut self.rng)?;
+        let (open, _) = client::open(&mut dial, &self.options(backend), &mut self.rng)?;
         let batch = self
             .kept
             .create(SERVER, &open, BatchId::from_rng(&mut self.rng))?;
@@ -254,10 +281,11 @@ impl Client {
 
     /// Spends the next kept query on `input`.
     fn spend(&mut self, net: &MemNet, backend: Backend, input: &[Ring]) -> Spent {
-        let found = self.kept.find(SERVER, None, backend).unwrap();
-        let found = found.expect("a kept batch");
+        let found = self.kept.find(SERVER, None, (backend, self.label_only));
+        let found = found.unwrap().expect("a kept batch");
         let mut dial = self.dialer(net);
-        client::spend(&mut dial, &options(backend), &found, input).expect("a spend")
+        let opts = self.options(backend);
+        client::spend(&mut dial, &opts, &found, input).expect("a spend")
     }
 }
 
@@ -305,9 +333,143 @@ fn kept_queries_are_spent_once_and_bit_exact() {
             );
         }
         assert!(
-            client.kept.find(SERVER, None, backend).unwrap().is_none(),
+            client
+                .kept
+                .find(SERVER, None, (backend, false))
+                .unwrap()
+                .is_none(),
             "every piece is gone at the client too"
         );
+        let outcomes = net.finish();
+        assert!(outcomes.values().all(Result::is_ok), "{outcomes:?}");
+    }
+}
+
+#[test]
+fn label_only_answers_open_the_plain_label_alone_at_the_formulas_cost() {
+    let seed = TestSeed::new();
+    let mut rng = seed.prg();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
+    for backend in [Backend::Gmw, Backend::Gc] {
+        for dealing in [dealer(), HE] {
+            // Asked for by the client, or imposed by the server on a client that did not.
+            for by_server in [false, true] {
+                let mut plan = plan.clone();
+                plan.backend = backend;
+                let what = format!("{backend:?}, {dealing:?}, by the server: {by_server}");
+                let mut hosting = hosting(&plan, &weights, dealing.clone(), 0);
+                hosting.label_only = by_server;
+                let net = MemNet::new(hosting);
+                let opts = Options {
+                    label_only: !by_server,
+                    ..options(backend)
+                };
+                let inputs = inputs(&plan, 3, &mut rng);
+                let answers = session_as(&net, &opts, Seed::from_rng(&mut rng), &inputs);
+                let labelled = plan.clone().with_label_only().unwrap();
+                check_answers(&labelled, &weights, &inputs, &answers, &what);
+                for ((output, _), input) in answers.iter().zip(&inputs) {
+                    let logits = plain(&plan, &weights, input);
+                    let first_max = (0..logits.len()).fold(0, |b, i| {
+                        if (logits[i] as i64) > (logits[b] as i64) {
+                            i
+                        } else {
+                            b
+                        }
+                    });
+                    assert_eq!(*output, vec![first_max as Ring], "{what}");
+                }
+                let outcomes = net.finish();
+                assert!(outcomes.values().all(Result::is_ok), "{what}: {outcomes:?}");
+            }
+        }
+    }
+}
+
+/// Shifting every logit by the same amount moves no label: under label-only answers the
+/// client's whole view (every frame it receives, from the server and the dealer) stays
+/// the same frame for frame, so nothing in it follows the logits; a plain answer (the
+/// server's share of the logits) shows the shift. GMW, with and without a dealer.
+#[test]
+fn a_label_only_client_sees_nothing_that_moves_with_the_logits() {
+    let seed = TestSeed::new();
+    let mut rng = seed.prg();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
+    let mut shifted = weights.clone();
+    let last = shifted.linear.last_mut().expect("a final layer");
+    last.bias
+        .iter_mut()
+        .for_each(|b| *b = b.wrapping_add(0x2d_5a5a << 12));
+    let inputs = inputs(&plan, 2, &mut rng);
+    let session_seed = Seed::from_rng(&mut rng);
+    for dealing in [dealer(), HE] {
+        let view = |weights: &Weights, label_only: bool| {
+            let net = net(&plan, weights, dealing.clone(), 0);
+            let opts = Options {
+                label_only,
+                ..options(Backend::Gmw)
+            };
+            let answers = session_as(&net, &opts, session_seed, &inputs);
+            let received: Transcript = net
+                .transcript()
+                .into_iter()
+                .filter(|(link, _)| link.starts_with("client/") && link.contains('←'))
+                .collect();
+            assert!(!received.is_empty());
+            (
+                answers.into_iter().map(|(o, _)| o).collect::<Vec<_>>(),
+                received,
+            )
+        };
+        let (labels, seen) = view(&weights, true);
+        let (labels_shifted, seen_shifted) = view(&shifted, true);
+        assert_eq!(
+            labels, labels_shifted,
+            "{dealing:?}: the labels did not move"
+        );
+        assert!(
+            seen == seen_shifted,
+            "{dealing:?}: the label-only view moved"
+        );
+        let (_, plain_seen) = view(&weights, false);
+        let (_, plain_seen_shifted) = view(&shifted, false);
+        assert!(
+            plain_seen != plain_seen_shifted,
+            "{dealing:?}: the test can tell: logits move a plain answer's view"
+        );
+    }
+}
+
+#[test]
+fn label_only_queries_made_ahead_are_kept_apart_and_spent_as_labels() {
+    let seed = TestSeed::new();
+    let mut rng = seed.prg();
+    let (plan, weights) = mlp(&SIZES, FIXED, &mut rng);
+    for (backend, dealing) in [(Backend::Gmw, dealer()), (Backend::Gc, HE)] {
+        let mut plan = plan.clone();
+        plan.backend = backend;
+        let net = net(&plan, &weights, dealing, 10);
+        let mut client = Client::new(Seed::from_rng(&mut rng));
+        client.label_only = true;
+        client.stash(&net, backend, 2).expect("made ahead");
+        assert!(
+            client
+                .kept
+                .find(SERVER, None, (backend, false))
+                .unwrap()
+                .is_none(),
+            "a query for logits never spends a label-only piece"
+        );
+        let labelled = plan.clone().with_label_only().unwrap();
+        for input in inputs(&plan, 2, &mut rng) {
+            match client.spend(&net, backend, &input) {
+                Spent::Answered(output, _) => {
+                    assert_eq!(output, plain(&labelled, &weights, &input), "{backend:?}");
+                    assert_eq!(output.len(), 1);
+                }
+                Spent::Unusable(why) => panic!("{backend:?}: {why}"),
+            }
+        }
         let outcomes = net.finish();
         assert!(outcomes.values().all(Result::is_ok), "{outcomes:?}");
     }
@@ -361,7 +523,7 @@ fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
     // Another client (another key) cannot spend it: the server keeps pieces by key.
     let found = client
         .kept
-        .find(SERVER, None, Backend::Gmw)
+        .find(SERVER, None, (Backend::Gmw, false))
         .unwrap()
         .unwrap();
     let input = &inputs(&plan, 1, &mut rng)[0];
@@ -373,7 +535,7 @@ fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
     // The client's own piece went with that attempt (taken before use): nothing is left.
     assert!(client
         .kept
-        .find(SERVER, None, Backend::Gmw)
+        .find(SERVER, None, (Backend::Gmw, false))
         .unwrap()
         .is_none());
     net.finish();
@@ -412,6 +574,7 @@ fn a_server_without_a_dealer_refuses_at_load_a_model_beyond_the_homomorphic_boun
         }],
         dealing,
         precomputed: None,
+        label_only: false,
     };
     let (plan, mut weights) = mlp(&SIZES, FIXED, &mut seed.prg());
     for dealing in [dealer(), HE, OT] {

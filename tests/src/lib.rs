@@ -222,9 +222,16 @@ pub struct Builder {
     connect_timeout: Duration,
     precomputed: Option<PathBuf>,
     home: Option<(PathBuf, SocketAddr)>,
+    label_only: bool,
 }
 
 impl Builder {
+    /// Answers every query with the label alone, as `veil-server --label-only`.
+    pub fn label_only(mut self) -> Builder {
+        self.label_only = true;
+        self
+    }
+
     /// Hosts `path` under `name` (or its file stem); repeat to host several.
     pub fn model(mut self, name: Option<&str>, path: &Path) -> Builder {
         self.models.push(hosted(name, path));
@@ -321,6 +328,7 @@ impl Builder {
                     store: Store::new(root),
                     max_per_client: 100,
                 }),
+                label_only: self.label_only,
             },
             identity: Arc::new(identity),
             pins: Arc::new(pins),
@@ -387,6 +395,7 @@ impl Harness {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             precomputed: None,
             home: None,
+            label_only: false,
         }
     }
 
@@ -464,6 +473,7 @@ impl Harness {
             model: None,
             backend: veil_protocol::plan::Backend::Gmw,
             dealer: None,
+            label_only: false,
         }
     }
 

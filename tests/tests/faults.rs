@@ -68,6 +68,7 @@ fn welcomed(h: &Harness) -> (Raw, Plan, SessionId) {
     let hello = ToServer::Hello {
         model: None,
         backend: veil_protocol::plan::Backend::Gmw,
+        label_only: false,
     };
     raw.send(&hello.encode()).unwrap();
     match ToClient::decode(&raw.recv().unwrap()).unwrap() {

@@ -41,6 +41,7 @@ fn in_memory(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
             Preprocessing::TwoParty(linear, ot) => Dealing::TwoParty(linear, ot),
         },
         precomputed: None,
+        label_only: false,
     });
     let mut rng = Prg::from_os();
     let mut dial = net.dialer("client", "client-key", rng.split());
@@ -49,6 +50,7 @@ fn in_memory(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
         model: None,
         backend,
         dealer: None,
+        label_only: false,
     };
     let (mut open, _) = client::open(&mut dial, &opts, &mut rng).expect("open");
     let mut reports = Vec::new();

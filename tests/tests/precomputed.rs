@@ -73,7 +73,7 @@ impl Client {
     fn spend(&self, h: &Harness, i: usize) -> Spent {
         let batch = self
             .kept
-            .find(&self.opts.server, None, self.opts.backend)
+            .find(&self.opts.server, None, (self.opts.backend, false))
             .unwrap()
             .expect("a kept batch");
         let input = veil_model::encode_input(batch.plan(), &mnist().images[i]).unwrap();
@@ -152,7 +152,7 @@ fn kept_queries_are_bit_exact_with_and_without_a_dealer() {
         assert!(
             client
                 .kept
-                .find(&client.opts.server, None, backend)
+                .find(&client.opts.server, None, (backend, false))
                 .unwrap()
                 .is_none(),
             "all three spent"

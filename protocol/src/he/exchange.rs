@@ -329,11 +329,12 @@ impl ServerKernels {
 }
 
 /// The plaintext width of linear layer `index`'s outputs in `plan`: 64 for the last
-/// layer (opened whole), `k` for a layer that a non-linear layer reads.
+/// layer (opened whole) and for the logits a label-only answer's argmax compares whole,
+/// `k` for a layer that a ReLU reads.
 pub fn output_bits(plan: &Plan, index: usize) -> u32 {
-    match index + 1 == plan.layers.len() {
-        true => 64,
-        false => plan.fixed.k,
+    match plan.layers.get(index + 1).map(|l| &l.kind) {
+        None | Some(crate::plan::LayerKind::Argmax { .. }) => 64,
+        Some(_) => plan.fixed.k,
     }
 }
 

@@ -29,10 +29,12 @@ fn every_message_round_trips_and_truncation_is_an_error() {
         ToServer::Hello {
             model: None,
             backend: Backend::Gmw,
+            label_only: false,
         },
         ToServer::Hello {
             model: Some("mnist".into()),
             backend: Backend::Gc,
+            label_only: true,
         },
         ToServer::Query,
         ToServer::Done,
@@ -204,4 +206,16 @@ fn unknown_tags_and_trailing_bytes_are_refused() {
     assert!(ToServer::decode(&[1, 0]).is_err());
     assert!(ToDealer::decode(&[]).is_err());
     assert!(FromDealer::decode(&[7]).is_err());
+}
+
+#[test]
+fn a_hello_asking_for_logits_keeps_its_old_encoding() {
+    let hello = |label_only| ToServer::Hello {
+        model: None,
+        backend: Backend::Gc,
+        label_only,
+    };
+    assert_eq!(hello(false).encode(), vec![0, 0, 1]);
+    assert_eq!(hello(true).encode(), vec![5, 0, 1]);
+    assert_eq!(ToServer::decode(&[0, 0, 1]).unwrap(), hello(false));
 }

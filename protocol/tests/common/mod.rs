@@ -132,6 +132,11 @@ pub fn plain(plan: &Plan, weights: &Weights, input: &[Ring]) -> Vec<Ring> {
                     .map(|(a, b)| a.wrapping_add(*b))
                     .collect()
             }
+            // The label: the first largest, read as signed.
+            LayerKind::Argmax { .. } => {
+                let signed = |i: usize| x[i] as i64;
+                vec![(0..x.len()).fold(0, |b, i| if signed(i) > signed(b) { i } else { b }) as Ring]
+            }
             _ => x
                 .iter()
                 .map(|&v| {

@@ -21,7 +21,8 @@ fn client_hello(
         hello,
         ToServer::Hello {
             model: opts.model.clone(),
-            backend: opts.backend
+            backend: opts.backend,
+            label_only: opts.label_only,
         }
     );
     (welcomed, server)
@@ -514,7 +515,7 @@ fn client_spend_answered_out_of_turn() {
     );
     assert_eq!(made, pieces);
     let queries = kept
-        .find(SERVER, None, Backend::Gmw)
+        .find(SERVER, None, (Backend::Gmw, false))
         .expect("the store")
         .expect("the batch just made");
     assert_eq!(queries.plan(), &plan);
@@ -548,7 +549,7 @@ fn client_spend_answered_out_of_turn() {
         }
     }
     assert_eq!(
-        kept.waiting(SERVER, &plan.model, Backend::Gmw)
+        kept.waiting(SERVER, &plan.model, (Backend::Gmw, false))
             .expect("the store"),
         0,
         "every spend took its piece"

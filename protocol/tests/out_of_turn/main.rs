@@ -76,6 +76,7 @@ fn options(dealer: Option<&str>) -> Options {
         model: None,
         backend: Backend::Gmw,
         dealer: dealer.map(str::to_string),
+        label_only: false,
     }
 }
 

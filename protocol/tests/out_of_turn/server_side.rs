@@ -12,6 +12,7 @@ fn hosting(mode: Mode, precomputed: Option<Precomputed<MemStore>>) -> Hosting<Me
         }],
         dealing: mode.dealing(),
         precomputed,
+        label_only: false,
     }
 }
 
@@ -19,6 +20,7 @@ fn hello() -> ToServer {
     ToServer::Hello {
         model: None,
         backend: Backend::Gmw,
+        label_only: false,
     }
 }
 
@@ -53,7 +55,7 @@ fn server_first(first: &Frame) -> (Result<Taken, SessionError>, Channel<MemTrans
     put(&mut client, first);
     let r = quick("the first message", || {
         ExpectHello::new(near)
-            .read(&hosting.models)
+            .read(&hosting)
             .map(|first| match first {
                 First::Hello(_) => Taken::Hello,
                 First::Spend(_) => Taken::Spend,
@@ -76,6 +78,7 @@ fn server_first_message_out_of_turn() {
     let unknown = ToServer::Hello {
         model: Some("nonesuch".into()),
         backend: Backend::Gmw,
+        label_only: false,
     };
     let (r, mut client) = server_first(&payload(unknown.encode()));
     let reason = match r {
@@ -186,7 +189,7 @@ fn server_next(
     dial: &mut Handing,
     rng: &mut Prg,
 ) -> Result<&'static str, SessionError> {
-    let greeted = match ExpectHello::new(transport).read(&hosting.models) {
+    let greeted = match ExpectHello::new(transport).read(hosting) {
         Ok(First::Hello(greeted)) => greeted,
         Ok(_) => panic!("the hello was not taken as one"),
         Err(e) => panic!("the hello: {e:?}"),
@@ -367,7 +370,7 @@ fn server_dealer_answers_the_open_out_of_turn() {
             .send(&hello().encode())
             .expect("the fake client sends");
         let e = quick(&what, || {
-            let greeted = match ExpectHello::new(c_near).read(&hosting.models) {
+            let greeted = match ExpectHello::new(c_near).read(&hosting) {
                 Ok(First::Hello(greeted)) => greeted,
                 Ok(_) => panic!("{what}: the hello was not taken as one"),
                 Err(e) => panic!("{what}: the hello: {e:?}"),

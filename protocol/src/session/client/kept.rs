@@ -115,42 +115,43 @@ impl<S: KeptStore> Kept<S> {
     }
 
     /// The first batch made with `server` for `backend` and the model `model` that still
-    /// holds a piece. Without a model name, the batches must all be for one model (as a
-    /// server with one model would answer); otherwise none is chosen.
+    /// holds a piece, answering with the label alone or not as `label_only` says. Without
+    /// a model name, the batches must all be for one model (as a server with one model
+    /// would answer); otherwise none is chosen.
     pub fn find(
         &self,
         server: &str,
         model: Option<&str>,
-        backend: Backend,
+        (backend, label_only): (Backend, bool),
     ) -> Result<Option<KeptQueries<S::Batch>>, SessionError> {
-        let found = self.matching(server, model, backend)?;
+        let found = self.matching(server, model, (backend, label_only))?;
         let one_model = found
             .windows(2)
             .all(|w| w[0].header.plan.model == w[1].header.plan.model);
         Ok(found.into_iter().next().filter(|_| one_model))
     }
 
-    /// Pieces waiting for `server`, `model` and `backend`.
+    /// Pieces waiting for `server`, `model`, `backend` and label-only answers or not.
     pub fn waiting(
         &self,
         server: &str,
         model: &str,
-        backend: Backend,
+        answer: (Backend, bool),
     ) -> Result<usize, SessionError> {
         let mut n = 0;
-        for kept in self.matching(server, Some(model), backend)? {
+        for kept in self.matching(server, Some(model), answer)? {
             n += kept.batch.pieces()?.len();
         }
         Ok(n)
     }
 
-    /// The batches made with `server` for `backend` (and `model`, if named) with pieces
-    /// left, in id order.
+    /// The batches made with `server` for `backend` and label-only answers or not (and
+    /// `model`, if named) with pieces left, in id order.
     fn matching(
         &self,
         server: &str,
         model: Option<&str>,
-        backend: Backend,
+        (backend, label_only): (Backend, bool),
     ) -> Result<Vec<KeptQueries<S::Batch>>, SessionError> {
         let mut found = Vec::new();
         for batch in self.store.batches(server)? {
@@ -159,7 +160,8 @@ impl<S: KeptStore> Kept<S> {
                 continue;
             };
             let plan = &header.plan;
-            if plan.backend == backend && model.is_none_or(|m| plan.model == m) {
+            let answers = (plan.backend, plan.label_only()) == (backend, label_only);
+            if answers && model.is_none_or(|m| plan.model == m) {
                 found.push(KeptQueries { batch, header });
             }
         }

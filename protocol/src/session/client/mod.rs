@@ -40,6 +40,9 @@ pub struct Options {
     pub backend: Backend,
     /// The dealer the user trusts, as `host:port` (`None`: the one the server announces).
     pub dealer: Option<String>,
+    /// Ask for the label alone: the logits' shares never reach the client. (A server may
+    /// answer with the label alone anyway: the plan says, [`Plan::label_only`].)
+    pub label_only: bool,
 }
 
 /// Told (bytes done, bytes in all) as each layer's dealer-free preprocessing completes.
@@ -97,6 +100,7 @@ impl<T: Transport> ExpectWelcome<T> {
         let hello = ToServer::Hello {
             model: opts.model.clone(),
             backend: opts.backend,
+            label_only: opts.label_only,
         };
         self.ch.send(&hello.encode())?;
         // Joined to no dealer yet: the welcome says whether there is one to join.

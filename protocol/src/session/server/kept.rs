@@ -33,43 +33,64 @@ struct Header {
     model: String,
     digest: [u8; 32],
     backend: Backend,
+    /// The queries answer with the label alone.
+    label_only: bool,
 }
 
 impl Header {
-    fn of(hosted: &HostedModel, backend: Backend) -> Header {
+    /// The header of queries of `hosted` made for the session's `plan`.
+    fn of(hosted: &HostedModel, plan: &Plan) -> Header {
         Header {
             model: hosted.name.clone(),
             digest: digest(hosted),
-            backend,
+            backend: plan.backend,
+            label_only: plan.label_only(),
         }
     }
 
+    /// One byte holds the backend (bit 0: GC) and label-only (bit 1), so that batches
+    /// kept before label-only answers read as before.
     fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.str(&self.model)
-            .bytes(&self.digest)
-            .u8((self.backend == Backend::Gc) as u8);
+        let answer = (self.backend == Backend::Gc) as u8 | (self.label_only as u8) << 1;
+        w.str(&self.model).bytes(&self.digest).u8(answer);
         w.into_bytes()
     }
 
     fn decode(bytes: &[u8]) -> Result<Header, DecodeError> {
         let mut r = Reader::new(bytes);
+        let (model, digest) = (r.str(256, "model name")?, r.array("model digest")?);
+        let answer = r.u8("backend")?;
+        if answer > 3 {
+            return Err(DecodeError::Invalid {
+                what: "backend",
+                detail: format!("unknown tag {answer}"),
+            });
+        }
         let header = Header {
-            model: r.str(256, "model name")?,
-            digest: r.array("model digest")?,
-            backend: match r.u8("backend")? {
-                0 => Backend::Gmw,
-                1 => Backend::Gc,
-                t => {
-                    return Err(DecodeError::Invalid {
-                        what: "backend",
-                        detail: format!("unknown tag {t}"),
-                    })
-                }
+            model,
+            digest,
+            backend: if answer & 1 == 1 {
+                Backend::Gc
+            } else {
+                Backend::Gmw
             },
+            label_only: answer & 2 == 2,
         };
         r.finish()?;
         Ok(header)
+    }
+
+    /// The plan the queries were made for.
+    fn plan(&self, hosted: &HostedModel) -> Result<Plan, Refusal> {
+        let plan = Plan {
+            backend: self.backend,
+            ..hosted.plan.clone()
+        };
+        match self.label_only {
+            false => Ok(plan),
+            true => plan.with_label_only().map_err(|why| Refusal(why.0)),
+        }
     }
 }
 
@@ -120,7 +141,7 @@ impl<'h, T: Transport> Stashing<'h, T> {
             let reason = "this server does not keep precomputed queries".to_string();
             return ended(&mut open, reason);
         };
-        let header = Header::of(open.hosted, open.plan.backend);
+        let header = Header::of(open.hosted, &open.plan);
         let batch = match open_for_stash(kept, client, batch, &header, pieces.len()) {
             Ok(b) => b,
             Err(Refusal(reason)) => return ended(&mut open, reason),
@@ -275,10 +296,7 @@ fn take<'a, S: KeptStore>(
         )));
     };
     let bytes = batch.take(piece)?.ok_or_else(gone)?;
-    let plan = Plan {
-        backend: header.backend,
-        ..hosted.plan.clone()
-    };
+    let plan = header.plan(hosted)?;
     let query = ServerQuery::from_bytes(&plan, &bytes).map_err(|_| {
         Refusal(format!(
             "precomputed query {piece} of batch {id} is damaged"

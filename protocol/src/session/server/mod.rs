@@ -48,6 +48,8 @@ pub struct Hosting<S> {
     pub dealing: Dealing,
     /// Where clients' precomputed queries wait (`None`: the server keeps none).
     pub precomputed: Option<Precomputed<S>>,
+    /// Every model answers with the label alone, whatever the client asks.
+    pub label_only: bool,
 }
 
 /// Where a server's sessions take their correlated randomness from.
@@ -63,9 +65,21 @@ pub enum Dealing {
 
 impl<S> Hosting<S> {
     /// Checks that every model can be served as `dealing` says: without a dealer, the
-    /// homomorphic linear layers carry weights up to a bound and outputs up to a count. A
-    /// usage error naming the model and what to do if not.
+    /// homomorphic linear layers carry weights up to a bound and outputs up to a count;
+    /// label-only, every model ends in a linear layer of few enough outputs. A usage error
+    /// naming the model and what to do if not.
     pub fn check(&self) -> Result<(), SessionError> {
+        if self.label_only {
+            for m in &self.models {
+                m.plan.clone().with_label_only().map_err(|why| {
+                    SessionError::usage(format!(
+                        "the model {} cannot answer with the label alone: {}; serve it \
+                         without --label-only",
+                        m.name, why.0
+                    ))
+                })?;
+            }
+        }
         if !matches!(self.dealing, Dealing::TwoParty(LinearPrep::He, _)) {
             return Ok(());
         }
@@ -109,7 +123,7 @@ pub fn serve<T: Transport, D: Dial, S: KeptStore>(
     dial: &mut D,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Served, SessionError> {
-    let greeted = match ExpectHello::new(transport).read(&hosting.models)? {
+    let greeted = match ExpectHello::new(transport).read(hosting)? {
         First::Hello(greeted) => greeted,
         First::Spend(spend) => return spend.run(client, hosting),
         First::Refused(served) => return Ok(served),
@@ -150,10 +164,16 @@ impl<T: Transport> ExpectHello<T> {
         }
     }
 
-    /// Reads the first message and picks the model the hello asks for among `models`.
-    pub fn read(mut self, models: &[HostedModel]) -> Result<First<'_, T>, SessionError> {
-        let (model, backend) = match ToServer::decode(&recv_first(&mut self.ch)?)? {
-            ToServer::Hello { model, backend } => (model, backend),
+    /// Reads the first message and picks the model the hello asks for among those
+    /// `hosting` offers; the plan ends in an argmax if the client or the server wants the
+    /// label alone.
+    pub fn read<S>(mut self, hosting: &Hosting<S>) -> Result<First<'_, T>, SessionError> {
+        let (model, backend, label_only) = match ToServer::decode(&recv_first(&mut self.ch)?)? {
+            ToServer::Hello {
+                model,
+                backend,
+                label_only,
+            } => (model, backend, label_only || hosting.label_only),
             ToServer::Spend { batch, piece } => {
                 return Ok(First::Spend(kept::Spend::new(self.ch, batch, piece)))
             }
@@ -162,15 +182,27 @@ impl<T: Transport> ExpectHello<T> {
                 return out_of_turn(&mut self.ch, reason);
             }
         };
-        let hosted = match pick_model(models, model.as_deref()) {
+        let hosted = match pick_model(&hosting.models, model.as_deref()) {
             Ok(m) => m,
             Err(reason) => return refuse(&mut self.ch, true, reason).map(First::Refused),
         };
         // The session's plan: the model's, with the backend the client asked for.
-        let plan = Plan {
+        let mut plan = Plan {
             backend,
             ..hosted.plan.clone()
         };
+        if label_only {
+            plan = match plan.with_label_only() {
+                Ok(plan) => plan,
+                Err(why) => {
+                    let reason = format!(
+                        "the model {} cannot answer with the label alone: {}",
+                        hosted.name, why.0
+                    );
+                    return refuse(&mut self.ch, true, reason).map(First::Refused);
+                }
+            };
+        }
         Ok(First::Hello(Greeted {
             ch: self.ch,
             hosted,
