@@ -17,6 +17,8 @@ pub struct AccuracyReport {
     /// Where the preprocessing material came from.
     #[serde(flatten)]
     pub material: Preprocessing,
+    /// True when the answers were the label alone (the plan ends in an argmax).
+    pub label_only: bool,
     /// Images queried.
     pub n: usize,
     /// Images asked for.
@@ -41,6 +43,7 @@ impl From<&DemoReport> for AccuracyReport {
             model: r.model.clone(),
             backend: r.backend,
             material: r.material,
+            label_only: r.label_only,
             n: r.queries,
             requested: r.requested,
             interrupted: r.interrupted,

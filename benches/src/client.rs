@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use veil_net::{Identity, LinkShape, QuicDialer, QuicTransport, DEFAULT_CONNECT_TIMEOUT};
 use veil_protocol::material::Preprocessing;
-use veil_protocol::plan::Backend;
+use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::prg::Prg;
 use veil_protocol::ring::Ring;
-use veil_protocol::session::client::{self, Open, Options};
+use veil_protocol::session::client::{self, AnswerKind, Open, Options};
 use veil_protocol::session::QueryReport;
 use veil_server::HostedModel;
 
@@ -40,32 +40,48 @@ pub fn measure(
     model: HostedModel,
     shape: Option<LinkShape>,
     material: Preprocessing,
-    backend: Backend,
+    answer: AnswerKind,
     inputs: &[Vec<Ring>],
     stop: &AtomicBool,
     progress: &ProgressBar,
 ) -> Result<Run, BenchError> {
     let cluster = Cluster::start(vec![model], shape, material)?;
-    let run = run_session(&cluster, None, backend, inputs, stop, progress);
+    let run = run_session(&cluster, None, answer, inputs, stop, progress);
     if !cluster.shutdown() {
         tracing::warn!("a dealer session was still open at shutdown");
     }
     run
 }
 
-/// Opens one session at the cluster's server (its only model, or `model`) with `backend`
-/// and queries
-/// each of `inputs` in turn on a dedicated thread, ticking `progress` after each query.
+/// The plan of a session for `model`'s `plan` under `backend`, ending in an argmax when
+/// it answers with the label alone; a usage error if the model cannot.
+pub fn session_plan(plan: &Plan, backend: Backend, label_only: bool) -> Result<Plan, BenchError> {
+    let plan = Plan {
+        backend,
+        ..plan.clone()
+    };
+    match label_only {
+        false => Ok(plan),
+        true => plan
+            .with_label_only()
+            .map_err(|why| BenchError::Usage(format!("--label-only: {}", why.0))),
+    }
+}
+
+/// Opens one session at the cluster's server (its only model, or `model`) for answers of
+/// kind `answer` and queries each of `inputs` in turn on a dedicated thread, ticking
+/// `progress` after each query.
 pub fn run_session(
     cluster: &Cluster,
     model: Option<String>,
-    backend: Backend,
+    answer: AnswerKind,
     inputs: &[Vec<Ring>],
     stop: &AtomicBool,
     progress: &ProgressBar,
 ) -> Result<Run, BenchError> {
     let options = Options {
-        backend,
+        backend: answer.backend,
+        label_only: answer.label_only,
         ..cluster.client_options(model)
     };
     let pins = Arc::new(cluster.client_pins()?);

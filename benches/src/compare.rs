@@ -141,6 +141,7 @@ fn run_one(
     progress: &ProgressBar,
 ) -> Result<RunReport, BenchError> {
     let opts = RunOptions {
+        label_only: false,
         model: PathBuf::from(model),
         models_dir: models_dir.to_path_buf(),
         backend,

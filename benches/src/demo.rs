@@ -8,17 +8,17 @@ use std::sync::atomic::AtomicBool;
 
 use indicatif::ProgressBar;
 use serde::Serialize;
-use veil_model::decode_output;
 use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::{Backend, Plan};
+use veil_protocol::session::client::AnswerKind;
 use veil_server::HostedModel;
 
-use crate::client::{measure, Run};
+use crate::client::{measure, session_plan, Run};
 use crate::data::TestSet;
 use crate::error::BenchError;
 use crate::goals::{goals, Goal};
 use crate::inputs::MNIST_LEN;
-use crate::oracle::{self, accuracy, argmax, Expected};
+use crate::oracle::{self, accuracy, label, Expected};
 use crate::summary::{summarize, LayerStat, Stat};
 
 /// What to run.
@@ -34,6 +34,8 @@ pub struct DemoOptions {
     pub backend: Backend,
     /// Where the material comes from: a dealer, or the two parties.
     pub material: Preprocessing,
+    /// Ask for the label alone.
+    pub label_only: bool,
 }
 
 /// Fractions of the queried images each model labels right.
@@ -59,6 +61,8 @@ pub struct DemoReport {
     /// Where the preprocessing material came from.
     #[serde(flatten)]
     pub material: Preprocessing,
+    /// True when the answers were the label alone (the plan ends in an argmax).
+    pub label_only: bool,
     /// Queries that ran (one per image, all in one session).
     pub queries: usize,
     /// Queries asked for.
@@ -104,12 +108,9 @@ pub fn run(
         )));
     }
     let set = TestSet::load(&opts.models_dir)?.first(opts.n)?;
-    let expected = oracle::expected(&model, &set.images)?;
-    // The session's plan: the model's, under the chosen backend.
-    let plan = Plan {
-        backend: opts.backend,
-        ..model.plan.clone()
-    };
+    // The session's plan: the model's, under the chosen backend, answering as asked.
+    let plan = session_plan(&model.plan, opts.backend, opts.label_only)?;
+    let expected = oracle::expected(&plan, &model, &set.images)?;
     let hosted = HostedModel {
         name: model.name.clone(),
         plan: model.plan,
@@ -120,7 +121,7 @@ pub fn run(
         hosted,
         None,
         opts.material,
-        opts.backend,
+        AnswerKind::of(&plan),
         &expected.inputs,
         stop,
         progress,
@@ -138,11 +139,7 @@ fn report(
 ) -> DemoReport {
     let done = run.outputs.len();
     let labels = &set.labels[..done];
-    let secure: Vec<usize> = run
-        .outputs
-        .iter()
-        .map(|out| argmax(&decode_output(plan, out)))
-        .collect();
+    let secure: Vec<usize> = run.outputs.iter().map(|out| label(plan, out)).collect();
     let differ_images: Vec<usize> = run
         .outputs
         .iter()
@@ -157,6 +154,7 @@ fn report(
         backend: plan.backend.name(),
         net: "loopback",
         material,
+        label_only: plan.label_only(),
         queries: done,
         requested: set.len(),
         interrupted: run.interrupted,

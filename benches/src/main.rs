@@ -104,6 +104,10 @@ struct RunArgs {
     net: Network,
     #[command(flatten)]
     material: MaterialArgs,
+    /// Ask for the label alone: the model ends in a secure argmax and the client never
+    /// sees the logits (its bytes and rounds show in an `argmax` layer).
+    #[arg(long)]
+    label_only: bool,
     /// Print one JSON object on stdout instead of tables.
     #[arg(long)]
     json: bool,
@@ -125,6 +129,10 @@ struct AccuracyArgs {
     n: u32,
     #[command(flatten)]
     material: MaterialArgs,
+    /// Ask for the label alone: the model ends in a secure argmax and the client never
+    /// sees the logits (its bytes and rounds show in an `argmax` layer).
+    #[arg(long)]
+    label_only: bool,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -226,12 +234,13 @@ fn init_logging() {
         .init();
 }
 
-/// The demo's options for `args` and `backend`, `n` images, material from `material`.
+/// The demo's options for `args` and `backend`, `n` images, material from `material`,
+/// answers of the label alone or not.
 fn demo_options(
     args: &ModelArgs,
     backend: BackendArg,
     n: u32,
-    material: Preprocessing,
+    (material, label_only): (Preprocessing, bool),
 ) -> Result<DemoOptions, BenchError> {
     let dir = models_dir(args.models.as_deref());
     Ok(DemoOptions {
@@ -240,6 +249,7 @@ fn demo_options(
         n: n as usize,
         backend: backend.into(),
         material,
+        label_only,
     })
 }
 
@@ -253,7 +263,8 @@ fn run_demo(opts: &DemoOptions, json: bool) -> Result<(DemoReport, bool), BenchE
 }
 
 fn demo_command(args: &DemoArgs) -> Result<ExitCode, BenchError> {
-    let opts = demo_options(&args.model, args.backend, args.n, Preprocessing::Dealer)?;
+    let material = (Preprocessing::Dealer, false);
+    let opts = demo_options(&args.model, args.backend, args.n, material)?;
     let (report, stopped) = run_demo(&opts, args.json)?;
     if args.json {
         print_json(&report)?;
@@ -268,7 +279,7 @@ fn accuracy_command(args: &AccuracyArgs) -> Result<ExitCode, BenchError> {
         &args.model,
         args.backend,
         args.n,
-        args.material.preprocessing(),
+        (args.material.preprocessing(), args.label_only),
     )?;
     let (demo, stopped) = run_demo(&opts, args.json)?;
     let report = AccuracyReport::from(&demo);
@@ -290,6 +301,7 @@ fn run_command(args: &RunArgs) -> Result<ExitCode, BenchError> {
         net: args.net.clone(),
         estimate: true,
         material: args.material.preprocessing(),
+        label_only: args.label_only,
     };
     let stop = watch_ctrl_c();
     let progress = progress_bar(args.json);

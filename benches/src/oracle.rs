@@ -2,6 +2,7 @@
 //! reference (bit for bit) and the float model (accuracy).
 
 use veil_model::{decode_output, encode_input, reference, InputError, LoadedModel};
+use veil_protocol::plan::Plan;
 use veil_protocol::ring::Ring;
 
 /// What the plaintext models say about a list of inputs.
@@ -17,14 +18,18 @@ pub struct Expected {
     pub float_labels: Vec<usize>,
 }
 
-/// Encodes `images` and runs both plaintext models on them.
-pub fn expected(model: &LoadedModel, images: &[Vec<f32>]) -> Result<Expected, InputError> {
+/// Encodes `images` and runs both plaintext models on them, the fixed-point one as the
+/// session's `plan` says (ending in an argmax for label-only answers).
+pub fn expected(
+    plan: &Plan,
+    model: &LoadedModel,
+    images: &[Vec<f32>],
+) -> Result<Expected, InputError> {
     let mut out = Expected::default();
     for image in images {
-        let input = encode_input(&model.plan, image)?;
-        let fixed = reference(&model.plan, &model.weights, &input);
-        out.fixed_labels
-            .push(argmax(&decode_output(&model.plan, &fixed)));
+        let input = encode_input(plan, image)?;
+        let fixed = reference(plan, &model.weights, &input);
+        out.fixed_labels.push(label(plan, &fixed));
         let float_input: Vec<f64> = image.iter().map(|&v| f64::from(v)).collect();
         out.float_labels
             .push(argmax(&model.float.eval(&float_input)));
@@ -32,6 +37,15 @@ pub fn expected(model: &LoadedModel, images: &[Vec<f32>]) -> Result<Expected, In
         out.fixed.push(fixed);
     }
     Ok(out)
+}
+
+/// The label of an output of `plan` (the reference's or a secure one): the output itself
+/// for a label-only plan, else the largest of the decoded logits.
+pub fn label(plan: &Plan, output: &[Ring]) -> usize {
+    match (plan.label_only(), output) {
+        (true, [label]) => *label as usize,
+        _ => argmax(&decode_output(plan, output)),
+    }
 }
 
 /// The index of the largest value (the first one on ties; 0 for an empty slice).

@@ -11,10 +11,11 @@ use veil_model::{reference, LoadedModel};
 use veil_net::LinkShape;
 use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::{Backend, Plan};
+use veil_protocol::session::client::AnswerKind;
 use veil_protocol::session::{LinkBytes, Links, QueryReport};
 use veil_server::HostedModel;
 
-use crate::client::{measure, Run};
+use crate::client::{measure, session_plan, Run};
 use crate::counts::{self, Counts};
 use crate::error::BenchError;
 use crate::estimate::Estimate;
@@ -41,6 +42,8 @@ pub struct RunOptions {
     pub estimate: bool,
     /// Where the material comes from: a dealer, or the two parties.
     pub material: Preprocessing,
+    /// Ask for the label alone.
+    pub label_only: bool,
 }
 
 /// One layer's costs per query (medians) and what it consumes.
@@ -99,6 +102,8 @@ pub struct RunReport {
     /// Where the preprocessing material came from.
     #[serde(flatten)]
     pub material: Preprocessing,
+    /// True when the answers were the label alone (the plan ends in an argmax).
+    pub label_only: bool,
     /// Where the inputs came from.
     pub inputs: &'static str,
     /// Queries that ran, in one session.
@@ -142,10 +147,7 @@ pub fn run(
     progress: &ProgressBar,
 ) -> Result<RunReport, BenchError> {
     let model = veil_model::load(&opts.model)?;
-    let plan = Plan {
-        backend: opts.backend,
-        ..model.plan.clone()
-    };
+    let plan = session_plan(&model.plan, opts.backend, opts.label_only)?;
     let inputs = query_inputs(&plan, &opts.models_dir, opts.queries)?;
     let shape = opts.net.shape().filter(|_| opts.estimate);
     let passes = if shape.is_some() { 2 } else { 1 };
@@ -155,7 +157,7 @@ pub fn run(
             hosted(&model),
             shape,
             opts.material,
-            opts.backend,
+            AnswerKind::of(&plan),
             &inputs,
             stop,
             progress,
@@ -167,7 +169,7 @@ pub fn run(
         .outputs
         .iter()
         .zip(&inputs)
-        .filter(|(output, input)| **output != reference(&model.plan, &model.weights, input))
+        .filter(|(output, input)| **output != reference(&plan, &model.weights, input))
         .count();
     Ok(report(opts, &plan, &shaped, unshaped.as_ref(), differ))
 }
@@ -209,6 +211,7 @@ fn report(
         net: opts.net.name().to_string(),
         link: opts.net.link(),
         material: opts.material,
+        label_only: plan.label_only(),
         inputs: Source::for_plan(plan).name(),
         queries: run.reports.len(),
         requested: opts.queries,

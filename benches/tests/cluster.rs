@@ -32,7 +32,10 @@ fn a_session_ends_and_the_dealer_forgets_it() {
     let run = run_session(
         &cluster,
         Some("m".into()),
-        veil_protocol::plan::Backend::Gmw,
+        veil_protocol::session::client::AnswerKind {
+            backend: veil_protocol::plan::Backend::Gmw,
+            label_only: false,
+        },
         &[input.clone(), input],
         &stop,
         &ProgressBar::hidden(),

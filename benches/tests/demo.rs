@@ -18,6 +18,43 @@ fn options(n: usize) -> DemoOptions {
         n,
         backend: Backend::Gmw,
         material: Preprocessing::Dealer,
+        label_only: false,
+    }
+}
+
+/// The label alone, both backends, with and without a dealer: every secure label is the
+/// fixed-point reference's argmax (the secure output is compared with the label-only
+/// plan's reference bit for bit), so secure accuracy equals the reference's, and the
+/// argmax shows as a layer of its own.
+#[test]
+fn label_only_answers_are_the_references_labels() {
+    for (backend, material) in [
+        (Backend::Gmw, Preprocessing::Dealer),
+        (Backend::Gc, Preprocessing::Dealer),
+        (
+            Backend::Gmw,
+            Preprocessing::TwoParty(Default::default(), Default::default()),
+        ),
+        (
+            Backend::Gc,
+            Preprocessing::TwoParty(Default::default(), Default::default()),
+        ),
+    ] {
+        let opts = DemoOptions {
+            backend,
+            material,
+            label_only: true,
+            ..options(24)
+        };
+        let r =
+            run(&opts, &AtomicBool::new(false), &ProgressBar::hidden()).expect("a label-only run");
+        let what = format!("{backend:?}, {material:?}");
+        assert_eq!((r.queries, r.differ, r.label_only), (24, 0, true), "{what}");
+        assert_eq!(r.accuracy.secure, r.accuracy.fixed, "{what}");
+        assert!(r.accuracy.secure > 0.8, "{what}: {:?}", r.accuracy);
+        let last = r.layers.last().expect("layers");
+        assert_eq!(last.kind, "argmax", "{what}");
+        assert!(last.online.bytes > 0, "{what}: the argmax costs bytes");
     }
 }
 

@@ -13,7 +13,7 @@ use veil_net::{state_dir, Identity, KnownHosts, QuicDialer, Store, DEFAULT_CONNE
 use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::Plan;
 use veil_protocol::prg::Prg;
-use veil_protocol::session::client::{self, Kept, KeptQueries, Open, Options, Spent};
+use veil_protocol::session::client::{self, AnswerKind, Kept, KeptQueries, Open, Options, Spent};
 use veil_protocol::session::{LayerCost, PhaseCost, QueryReport, SessionError};
 use veil_protocol::wire::BatchId;
 
@@ -224,10 +224,9 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
     // Read the input before touching the network: a bad file fails fast.
     let input = veil_model::read_npy(&args.input).map_err(SessionError::usage)?;
     let cx = Context::new(&args.peer)?;
-    let kind = (cx.opts.backend, cx.opts.label_only);
     let found = cx
         .kept
-        .find(&cx.opts.server, cx.opts.model.as_deref(), kind)?;
+        .find(&cx.opts.server, cx.opts.model.as_deref(), cx.opts.answer())?;
     let spent = match found {
         Some(batch) => spend_kept(&cx, &batch, &input.data)?,
         None => None,
@@ -359,11 +358,9 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
         setup,
         offline,
     } = made?;
-    let waiting = cx.kept.waiting(
-        &cx.opts.server,
-        &plan.model,
-        (plan.backend, plan.label_only()),
-    )?;
+    let waiting = cx
+        .kept
+        .waiting(&cx.opts.server, &plan.model, AnswerKind::of(&plan))?;
     if args.peer.json {
         let json = PrecomputeJson {
             model: &plan.model,

@@ -12,7 +12,7 @@ use veil_protocol::material::OtKind;
 use veil_protocol::plan::{Backend, Plan, Weights};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::ring::Ring;
-use veil_protocol::session::client::{self, Kept, Options, Spent};
+use veil_protocol::session::client::{self, AnswerKind, Kept, Options, Spent};
 use veil_protocol::session::mem::{MemDialer, MemNet, Transcript, DEALER, SERVER};
 use veil_protocol::session::server::{Dealing, HostedModel, Hosting, Precomputed};
 use veil_protocol::session::{KeptBatch, MemStore, QueryReport, SessionError, Usage};
@@ -281,7 +281,7 @@ impl Client {
 
     /// Spends the next kept query on `input`.
     fn spend(&mut self, net: &MemNet, backend: Backend, input: &[Ring]) -> Spent {
-        let found = self.kept.find(SERVER, None, (backend, self.label_only));
+        let found = self.kept.find(SERVER, None, self.options(backend).answer());
         let found = found.unwrap().expect("a kept batch");
         let mut dial = self.dialer(net);
         let opts = self.options(backend);
@@ -335,7 +335,14 @@ fn kept_queries_are_spent_once_and_bit_exact() {
         assert!(
             client
                 .kept
-                .find(SERVER, None, (backend, false))
+                .find(
+                    SERVER,
+                    None,
+                    AnswerKind {
+                        backend: backend,
+                        label_only: false,
+                    }
+                )
                 .unwrap()
                 .is_none(),
             "every piece is gone at the client too"
@@ -455,7 +462,14 @@ fn label_only_queries_made_ahead_are_kept_apart_and_spent_as_labels() {
         assert!(
             client
                 .kept
-                .find(SERVER, None, (backend, false))
+                .find(
+                    SERVER,
+                    None,
+                    AnswerKind {
+                        backend: backend,
+                        label_only: false,
+                    }
+                )
                 .unwrap()
                 .is_none(),
             "a query for logits never spends a label-only piece"
@@ -523,7 +537,14 @@ fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
     // Another client (another key) cannot spend it: the server keeps pieces by key.
     let found = client
         .kept
-        .find(SERVER, None, (Backend::Gmw, false))
+        .find(
+            SERVER,
+            None,
+            AnswerKind {
+                backend: Backend::Gmw,
+                label_only: false,
+            },
+        )
         .unwrap()
         .unwrap();
     let input = &inputs(&plan, 1, &mut rng)[0];
@@ -535,7 +556,14 @@ fn a_piece_taken_at_the_server_is_refused_when_asked_again() {
     // The client's own piece went with that attempt (taken before use): nothing is left.
     assert!(client
         .kept
-        .find(SERVER, None, (Backend::Gmw, false))
+        .find(
+            SERVER,
+            None,
+            AnswerKind {
+                backend: Backend::Gmw,
+                label_only: false,
+            }
+        )
         .unwrap()
         .is_none());
     net.finish();

@@ -13,7 +13,7 @@ use veil_net::{connect, Identity, KnownHosts, QuicTransport, Store};
 use veil_protocol::channel::Channel;
 use veil_protocol::plan::Backend;
 use veil_protocol::prg::Prg;
-use veil_protocol::session::client::{Kept, Spent};
+use veil_protocol::session::client::{AnswerKind, Kept, Spent};
 use veil_protocol::session::{KeptBatch, QueryReport};
 use veil_protocol::wire::BatchId;
 use veil_protocol::wire::{ToClient, ToServer};
@@ -73,7 +73,7 @@ impl Client {
     fn spend(&self, h: &Harness, i: usize) -> Spent {
         let batch = self
             .kept
-            .find(&self.opts.server, None, (self.opts.backend, false))
+            .find(&self.opts.server, None, self.opts.answer())
             .unwrap()
             .expect("a kept batch");
         let input = veil_model::encode_input(batch.plan(), &mnist().images[i]).unwrap();
@@ -152,7 +152,14 @@ fn kept_queries_are_bit_exact_with_and_without_a_dealer() {
         assert!(
             client
                 .kept
-                .find(&client.opts.server, None, (backend, false))
+                .find(
+                    &client.opts.server,
+                    None,
+                    AnswerKind {
+                        backend: backend,
+                        label_only: false,
+                    }
+                )
                 .unwrap()
                 .is_none(),
             "all three spent"

@@ -1,6 +1,7 @@
 //! The client's states, each sent what does not belong there.
 
 use super::*;
+use veil_protocol::session::client::AnswerKind;
 
 /// Says hello with `opts` to a fake server that answers with `reply`; checks the hello.
 fn client_hello(
@@ -515,7 +516,14 @@ fn client_spend_answered_out_of_turn() {
     );
     assert_eq!(made, pieces);
     let queries = kept
-        .find(SERVER, None, (Backend::Gmw, false))
+        .find(
+            SERVER,
+            None,
+            AnswerKind {
+                backend: Backend::Gmw,
+                label_only: false,
+            },
+        )
         .expect("the store")
         .expect("the batch just made");
     assert_eq!(queries.plan(), &plan);
@@ -549,8 +557,15 @@ fn client_spend_answered_out_of_turn() {
         }
     }
     assert_eq!(
-        kept.waiting(SERVER, &plan.model, (Backend::Gmw, false))
-            .expect("the store"),
+        kept.waiting(
+            SERVER,
+            &plan.model,
+            AnswerKind {
+                backend: Backend::Gmw,
+                label_only: false,
+            }
+        )
+        .expect("the store"),
         0,
         "every spend took its piece"
     );

@@ -9,12 +9,12 @@
 
 use std::time::Instant;
 
-use super::{receive_meters, say_done, Open, Options};
+use super::{receive_meters, say_done, AnswerKind, Open, Options};
 use crate::channel::{Channel, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::engine::{self, PreparedQuery};
 use crate::material::{LinearPrep, OtKind, Preprocessing};
-use crate::plan::{Backend, Plan};
+use crate::plan::Plan;
 use crate::ring::Ring;
 use crate::session::report::{query_report, QueryReport, Times};
 use crate::session::{Dial, KeptBatch, KeptStore, Party, SessionError};
@@ -114,29 +114,28 @@ impl<S: KeptStore> Kept<S> {
         self.store.create(server, id, &header.encode())
     }
 
-    /// The first batch made with `server` for `backend` and the model `model` that still
-    /// holds a piece, answering with the label alone or not as `label_only` says. Without
-    /// a model name, the batches must all be for one model (as a server with one model
-    /// would answer); otherwise none is chosen.
+    /// The first batch made with `server` for answers of kind `answer` of the model
+    /// `model` that still holds a piece. Without a model name, the batches must all be for
+    /// one model (as a server with one model would answer); otherwise none is chosen.
     pub fn find(
         &self,
         server: &str,
         model: Option<&str>,
-        (backend, label_only): (Backend, bool),
+        answer: AnswerKind,
     ) -> Result<Option<KeptQueries<S::Batch>>, SessionError> {
-        let found = self.matching(server, model, (backend, label_only))?;
+        let found = self.matching(server, model, answer)?;
         let one_model = found
             .windows(2)
             .all(|w| w[0].header.plan.model == w[1].header.plan.model);
         Ok(found.into_iter().next().filter(|_| one_model))
     }
 
-    /// Pieces waiting for `server`, `model`, `backend` and label-only answers or not.
+    /// Pieces waiting for `server`, `model` and answers of kind `answer`.
     pub fn waiting(
         &self,
         server: &str,
         model: &str,
-        answer: (Backend, bool),
+        answer: AnswerKind,
     ) -> Result<usize, SessionError> {
         let mut n = 0;
         for kept in self.matching(server, Some(model), answer)? {
@@ -145,13 +144,13 @@ impl<S: KeptStore> Kept<S> {
         Ok(n)
     }
 
-    /// The batches made with `server` for `backend` and label-only answers or not (and
-    /// `model`, if named) with pieces left, in id order.
+    /// The batches made with `server` for answers of kind `answer` (and `model`, if
+    /// named) with pieces left, in id order.
     fn matching(
         &self,
         server: &str,
         model: Option<&str>,
-        (backend, label_only): (Backend, bool),
+        answer: AnswerKind,
     ) -> Result<Vec<KeptQueries<S::Batch>>, SessionError> {
         let mut found = Vec::new();
         for batch in self.store.batches(server)? {
@@ -160,8 +159,7 @@ impl<S: KeptStore> Kept<S> {
                 continue;
             };
             let plan = &header.plan;
-            let answers = (plan.backend, plan.label_only()) == (backend, label_only);
-            if answers && model.is_none_or(|m| plan.model == m) {
+            if AnswerKind::of(plan) == answer && model.is_none_or(|m| plan.model == m) {
                 found.push(KeptQueries { batch, header });
             }
         }

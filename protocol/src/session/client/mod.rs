@@ -45,6 +45,36 @@ pub struct Options {
     pub label_only: bool,
 }
 
+impl Options {
+    /// The kind of answer these options ask for.
+    pub fn answer(&self) -> AnswerKind {
+        AnswerKind {
+            backend: self.backend,
+            label_only: self.label_only,
+        }
+    }
+}
+
+/// The kind of answer a query gives: which backend computes it, and whether it is the
+/// label alone. Queries made ahead of time are spent only on queries of their kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnswerKind {
+    /// The backend of the non-linear layers.
+    pub backend: Backend,
+    /// The label alone (the plan ends in an argmax).
+    pub label_only: bool,
+}
+
+impl AnswerKind {
+    /// The kind of answer `plan` gives.
+    pub fn of(plan: &Plan) -> AnswerKind {
+        AnswerKind {
+            backend: plan.backend,
+            label_only: plan.label_only(),
+        }
+    }
+}
+
 /// Told (bytes done, bytes in all) as each layer's dealer-free preprocessing completes.
 pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
 
