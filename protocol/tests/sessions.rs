@@ -339,7 +339,7 @@ fn kept_queries_are_spent_once_and_bit_exact() {
                     SERVER,
                     None,
                     AnswerKind {
-                        backend: backend,
+                        backend,
                         label_only: false,
                     }
                 )
@@ -466,7 +466,7 @@ fn label_only_queries_made_ahead_are_kept_apart_and_spent_as_labels() {
                     SERVER,
                     None,
                     AnswerKind {
-                        backend: backend,
+                        backend,
                         label_only: false,
                     }
                 )

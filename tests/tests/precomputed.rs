@@ -156,7 +156,7 @@ fn kept_queries_are_bit_exact_with_and_without_a_dealer() {
                     &client.opts.server,
                     None,
                     AnswerKind {
-                        backend: backend,
+                        backend,
                         label_only: false,
                     }
                 )
