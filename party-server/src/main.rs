@@ -135,8 +135,12 @@ fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> 
                 ot.name()
             ),
         };
+        let answers = match hosting.label_only {
+            true => ", answering with the label alone",
+            false => "",
+        };
         eprintln!(
-            "veil-server listening on {addr} (key {}), {dealing}",
+            "veil-server listening on {addr} (key {}), {dealing}{answers}",
             identity.fingerprint()
         );
         let config = Arc::new(ServerConfig {
