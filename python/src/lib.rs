@@ -1,5 +1,5 @@
 //! `veil._veil`: the Python glue over [`veil_client`], nothing more. The package `veil`
-//! (`python/veil/__init__.py`) wraps it: arrays in as `.npy` bytes, answers out as the
+//! (`python/python/veil/__init__.py`) wraps it: arrays in as `.npy` bytes, answers out as the
 //! JSON text of `veil-client infer --json`, errors as [`VeilError`]'s two kinds, split as
 //! the binary's exit codes split them (`SessionError::exit_code`).
 
