@@ -255,6 +255,8 @@ impl Client {
     /// answers otherwise than `label_only` asks, or it sat idle long enough for the server
     /// to have given up on it.
     fn take_live(&mut self, label_only: bool) -> Result<Live, SessionError> {
+        // Options that cannot be served leave the open session as it is.
+        let opts = options(&self.settings, label_only)?;
         match self.live.take() {
             Some(live) if live.label_only == label_only && live.used.elapsed() < IDLE_REOPEN => {
                 return Ok(live)
@@ -262,7 +264,6 @@ impl Client {
             Some(other) => other.close(),
             None => {}
         }
-        let opts = options(&self.settings, label_only)?;
         let mut dialer = self.dialer();
         let opened = client::open(&mut dialer, &opts, &mut self.rng);
         let (mut session, notice) = match opened {

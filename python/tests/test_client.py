@@ -174,3 +174,4 @@ def test_label_only_answers_have_the_label_and_no_logits(server, home):
         answer = client.infer(np.load(sample(0)), label_only=True)
     assert answer["label"] == LABELS[0]
     assert "logits" not in answer
+
