@@ -35,7 +35,7 @@ pub use input::{check_input, encode_input};
 pub use ir::{Conv, Dense, FloatModel, Layer, Op};
 pub use lower::lower;
 pub use meta::{LoadOptions, ModelParams};
-pub use npy::{read_npy, write_npy_f32, NpyArray};
+pub use npy::{parse_npy, read_npy, write_npy_f32, NpyArray};
 pub use reference::{argmax, calibrate, decode_output, reference, Calibration};
 
 /// A model loaded from ONNX, lowered and checked.

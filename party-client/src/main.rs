@@ -3,19 +3,13 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
-use veil_net::cli::{exit, runtime};
-use veil_net::{state_dir, Identity, KnownHosts, QuicDialer, Store, DEFAULT_CONNECT_TIMEOUT};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use veil_client::{to_json, Answered, Client, Made, Settings};
+use veil_net::cli::exit;
 use veil_protocol::material::Preprocessing;
-use veil_protocol::plan::Plan;
-use veil_protocol::prg::Prg;
-use veil_protocol::session::client::{self, AnswerKind, Kept, KeptQueries, Open, Options, Spent};
-use veil_protocol::session::{LayerCost, PhaseCost, QueryReport, SessionError};
-use veil_protocol::wire::BatchId;
+use veil_protocol::session::SessionError;
 
 /// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
 #[global_allocator]
@@ -109,46 +103,6 @@ struct PeerArgs {
     json: bool,
 }
 
-/// The JSON of CONTRACT.md, plus the per-layer costs.
-#[derive(Serialize)]
-struct InferJson<'a> {
-    model: &'a str,
-    backend: &'static str,
-    /// `"dealer"`, and without a dealer `"linear"` and `"ot"`.
-    #[serde(flatten)]
-    material: Preprocessing,
-    /// True if the query was made ahead of time (`precompute`): its offline costs are
-    /// those measured then, and setup is zero.
-    precomputed: bool,
-    label: usize,
-    /// Absent when the answer is the label alone.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    logits: Option<Vec<f64>>,
-    setup: PhaseCost,
-    offline: PhaseCost,
-    online: PhaseCost,
-    layers: &'a [LayerCost],
-    /// QUIC's own count of the bytes on the wire (both ways, framing and TLS included),
-    /// apart from the protocol bytes above.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    wire_bytes: Option<u64>,
-}
-
-/// `precompute --json`: what was made, and what it cost.
-#[derive(Serialize)]
-struct PrecomputeJson<'a> {
-    model: &'a str,
-    backend: &'static str,
-    #[serde(flatten)]
-    material: Preprocessing,
-    queries: u32,
-    setup: PhaseCost,
-    /// The offline phases of all the queries made: bytes and ms summed, rounds per query.
-    offline: PhaseCost,
-    /// Queries now waiting for this server, model and backend (these and earlier ones).
-    waiting: usize,
-}
-
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Infer(args) => infer(&args),
@@ -157,227 +111,61 @@ fn main() -> ExitCode {
     exit("veil-client", result)
 }
 
-/// The client's keys, pins and runtime, and the options for `args`.
-struct Context {
-    identity: Arc<Identity>,
-    pins: Arc<KnownHosts>,
-    runtime: tokio::runtime::Runtime,
-    opts: Options,
-    kept: Kept<Store>,
-    /// Where the kept queries live.
-    kept_root: PathBuf,
-}
-
-impl Context {
-    fn new(args: &PeerArgs) -> Result<Context, SessionError> {
-        let dir = state_dir();
-        let kept_root = dir.join("precomputed");
-        Ok(Context {
-            identity: Arc::new(Identity::load_or_create(&dir, "client")?),
-            pins: Arc::new(KnownHosts::open(&dir)?),
-            runtime: runtime()?,
-            opts: Options {
-                server: args.server.clone(),
-                model: args.model.clone(),
-                backend: args.backend.into(),
-                dealer: args.dealer.clone(),
-                label_only: args.label_only,
-            },
-            kept: Kept::new(Store::new(&kept_root)),
-            kept_root,
-        })
+impl PeerArgs {
+    /// A client for these arguments, telling the user its notices on stderr.
+    fn client(&self) -> Result<Client, SessionError> {
+        let settings = Settings {
+            server: self.server.clone(),
+            model: self.model.clone(),
+            backend: self.backend.into(),
+            dealer: self.dealer.clone(),
+        };
+        Client::new(
+            settings,
+            Box::new(|notice| eprintln!("veil-client: {notice}")),
+        )
     }
-
-    /// A dialer for one session's connections.
-    fn dialer(&self) -> QuicDialer {
-        let (identity, pins) = (self.identity.clone(), self.pins.clone());
-        let handle = self.runtime.handle().clone();
-        QuicDialer::new(identity, pins, handle, DEFAULT_CONNECT_TIMEOUT)
-    }
-}
-
-/// Opens a session (setup included) with `dialer`, telling the user once about a dealer
-/// trusted on first contact.
-fn open(
-    dialer: &mut QuicDialer,
-    opts: &Options,
-    rng: &mut Prg,
-) -> Result<Open<veil_net::QuicTransport>, SessionError> {
-    let (session, notice) = client::open(dialer, opts, rng)?;
-    if let Some(notice) = notice {
-        eprintln!("veil-client: {notice}");
-    }
-    Ok(session)
-}
-
-/// One answered query: the plan it ran, its output, its costs, whether a dealer made the
-/// material, whether it was made ahead of time.
-struct Answered {
-    plan: Plan,
-    output: Vec<u64>,
-    report: QueryReport,
-    material: Preprocessing,
-    precomputed: bool,
 }
 
 fn infer(args: &InferArgs) -> Result<(), SessionError> {
     // Read the input before touching the network: a bad file fails fast.
     let input = veil_model::read_npy(&args.input).map_err(SessionError::usage)?;
-    let cx = Context::new(&args.peer)?;
-    let found = cx
-        .kept
-        .find(&cx.opts.server, cx.opts.model.as_deref(), cx.opts.answer())?;
-    let spent = match found {
-        Some(batch) => spend_kept(&cx, &batch, &input.data)?,
-        None => None,
-    };
-    let answered = match spent {
-        Some(answered) => answered,
-        // Every random choice of the session, seeded from the OS here at the top.
-        None => fresh_query(&cx, &input.data, &mut Prg::from_os())?,
-    };
-    let (label, logits) = answer(&cx.opts, &answered)?;
-    let report = &answered.report;
+    let mut client = args.peer.client()?;
+    let bar = progress_bar(&mut client);
+    let answered = client.infer(&input.data, args.peer.label_only);
+    bar.finish_and_clear();
+    client.close();
+    let answered = answered?;
     if args.peer.json {
-        let json = InferJson {
-            model: &answered.plan.model,
-            backend: answered.plan.backend.name(),
-            material: answered.material,
-            precomputed: answered.precomputed,
-            label,
-            logits,
-            setup: report.setup,
-            offline: report.offline,
-            online: report.online,
-            layers: &report.layers,
-            wire_bytes: report.wire_bytes,
-        };
-        println!("{}", to_json(&json)?);
+        println!("{}", to_json(&answered.json())?);
     } else {
-        print_text(
-            &answered.plan.model,
-            label,
-            logits.as_deref(),
-            report,
-            answered.precomputed,
-        );
+        print_text(&answered);
     }
     Ok(())
 }
 
-/// The label and, unless the answer is the label alone, the logits; says once on stderr
-/// when the server answered with the label alone though the user did not ask for it.
-fn answer(opts: &Options, answered: &Answered) -> Result<(usize, Option<Vec<f64>>), SessionError> {
-    if !answered.plan.label_only() {
-        let logits = veil_model::decode_output(&answered.plan, &answered.output);
-        return Ok((argmax(&logits), Some(logits)));
-    }
-    if !opts.label_only {
-        eprintln!(
-            "veil-client: this server answers with the label alone (it runs with --label-only)"
-        );
-    }
-    match answered.output.as_slice() {
-        [label] => Ok((*label as usize, None)),
-        _ => Err(SessionError::local("a label-only answer holds one value")),
-    }
-}
-
-/// Opens a session, runs one query on `input`; the connections close on every path, so
-/// that no peer waits for its idle timeout.
-fn fresh_query(cx: &Context, input: &[f32], rng: &mut Prg) -> Result<Answered, SessionError> {
-    let mut dialer = cx.dialer();
-    let answered = query_once(&mut dialer, cx, input, rng);
-    dialer.close();
-    answered
-}
-
-/// Opens a session with `dialer`, checks and encodes `input` against its plan, queries, and
-/// says goodbye.
-fn query_once(
-    dialer: &mut QuicDialer,
-    cx: &Context,
-    input: &[f32],
-    rng: &mut Prg,
-) -> Result<Answered, SessionError> {
-    let mut session = open(dialer, &cx.opts, rng)?;
-    let plan = session.plan().clone();
-    let material = session.source();
-    let encoded = veil_model::encode_input(&plan, input).map_err(SessionError::usage)?;
-    let bar = progress_bar(&mut session);
-    let answered = session.query(&encoded, rng);
-    bar.finish_and_clear();
-    let (session, answer) = answered?;
-    session.close();
-    Ok(Answered {
-        plan,
-        output: answer.output,
-        report: answer.report,
-        material,
-        precomputed: false,
-    })
-}
-
-/// Spends a query made ahead of time; `None` (after telling the user why) if the piece
-/// could not be used, so that a fresh query runs instead.
-fn spend_kept(
-    cx: &Context,
-    batch: &KeptQueries<veil_net::Batch>,
-    input: &[f32],
-) -> Result<Option<Answered>, SessionError> {
-    // A bad input is refused before a piece is taken.
-    let encoded = veil_model::encode_input(batch.plan(), input).map_err(SessionError::usage)?;
-    let mut dialer = cx.dialer();
-    let spent = client::spend(&mut dialer, &cx.opts, batch, &encoded);
-    dialer.close();
-    match spent? {
-        Spent::Answered(output, report) => Ok(Some(Answered {
-            plan: batch.plan().clone(),
-            output,
-            report: *report,
-            material: batch.source(),
-            precomputed: true,
-        })),
-        Spent::Unusable(why) => {
-            eprintln!(
-                "veil-client: a precomputed query could not be used ({why}); running a fresh query"
-            );
-            Ok(None)
-        }
-    }
-}
-
 fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
-    let cx = Context::new(&args.peer)?;
-    let mut dialer = cx.dialer();
-    let made = make_ahead(&mut dialer, &cx, args.queries);
-    dialer.close();
-    let Made {
-        plan,
-        material,
-        setup,
-        offline,
-    } = made?;
-    let waiting = cx
-        .kept
-        .waiting(&cx.opts.server, &plan.model, AnswerKind::of(&plan))?;
+    let mut client = args.peer.client()?;
+    let bar = count_bar(u64::from(args.queries));
+    let made = client.precompute(args.queries, args.peer.label_only, &mut |_| bar.inc(1));
+    bar.finish_and_clear();
+    client.close();
+    let made = made?;
     if args.peer.json {
-        let json = PrecomputeJson {
-            model: &plan.model,
-            backend: plan.backend.name(),
+        println!("{}", to_json(&made.json())?);
+    } else {
+        let Made {
+            plan,
             material,
-            queries: args.queries,
+            queries,
             setup,
             offline,
             waiting,
-        };
-        println!("{}", to_json(&json)?);
-    } else {
-        let per_query = offline.ms / f64::from(args.queries);
+        } = &made;
+        let per_query = offline.ms / f64::from(*queries);
         println!(
-            "made {} queries of {} ({}, {}) ahead of time with {}: setup {} bytes, offline {} \
-             bytes in {:.2} s ({per_query:.1} ms per query)",
-            args.queries,
+            "made {queries} queries of {} ({}, {}) ahead of time with {}: setup {} bytes, \
+             offline {} bytes in {:.2} s ({per_query:.1} ms per query)",
             plan.model,
             plan.backend.name(),
             match material {
@@ -385,75 +173,35 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
                 Preprocessing::TwoParty(linear, ot) =>
                     format!("dealer-free, linear layers by {linear}, {ot} OT"),
             },
-            cx.opts.server,
+            client.settings().server,
             setup.bytes,
             offline.bytes,
             offline.ms / 1e3,
         );
         println!(
             "{waiting} now waiting in {}; `veil-client infer` spends them first",
-            cx.kept_root.display()
+            client.kept_root().display()
         );
     }
     Ok(())
 }
 
-/// What `precompute` made: for which plan, with or without a dealer, at what cost (the
-/// offline phases' bytes and time summed, rounds per query).
-struct Made {
-    plan: Plan,
-    material: Preprocessing,
-    setup: PhaseCost,
-    offline: PhaseCost,
-}
-
-/// Opens a session with `dialer`, makes `queries` queries ahead of time in a new batch,
-/// and says goodbye.
-fn make_ahead(dialer: &mut QuicDialer, cx: &Context, queries: u32) -> Result<Made, SessionError> {
-    // Every random choice of the session, seeded from the OS here at the top.
-    let mut rng = Prg::from_os();
-    let session = open(dialer, &cx.opts, &mut rng)?;
-    let batch = cx
-        .kept
-        .create(&cx.opts.server, &session, BatchId::from_rng(&mut rng))?;
-    let (plan, material) = (session.plan().clone(), session.source());
-    let bar = count_bar(u64::from(queries));
-    let (mut setup, mut offline) = (PhaseCost::default(), PhaseCost::default());
-    let stashed = session.stash(&batch, (0, queries), &mut rng, &mut |_, report| {
-        if setup == PhaseCost::default() {
-            setup = report.setup;
-        }
-        offline.bytes += report.offline.bytes;
-        offline.rounds = offline.rounds.max(report.offline.rounds);
-        offline.ms += report.offline.ms;
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
-    stashed?.close();
-    Ok(Made {
-        plan,
-        material,
-        setup,
-        offline,
-    })
-}
-
-fn to_json(value: &impl Serialize) -> Result<String, SessionError> {
-    serde_json::to_string(value).map_err(SessionError::local)
-}
-
 /// A bar on stderr for the dealer-free preprocessing, weighed by bytes; hidden when
-/// stderr is not a terminal (or a dealer serves the material).
-fn progress_bar(session: &mut Open<veil_net::QuicTransport>) -> ProgressBar {
-    if !std::io::stderr().is_terminal() || session.has_dealer() {
+/// stderr is not a terminal, and drawn only once the session reports progress (never
+/// when a dealer serves the material).
+fn progress_bar(client: &mut Client) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(0).with_style(
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden()).with_style(
         ProgressStyle::with_template("preprocessing {bar:30} {binary_bytes}/{binary_total_bytes}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let shown = bar.clone();
-    session.set_progress(Box::new(move |done, total| {
+    client.set_progress(Box::new(move |done, total| {
+        if shown.is_hidden() {
+            shown.set_draw_target(ProgressDrawTarget::stderr());
+        }
         shown.set_length(total);
         shown.set_position(done);
     }));
@@ -471,27 +219,16 @@ fn count_bar(len: u64) -> ProgressBar {
     )
 }
 
-fn argmax(v: &[f64]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |best, (i, &x)| {
-            if x > best.1 {
-                (i, x)
-            } else {
-                best
-            }
-        })
-        .0
-}
-
-fn print_text(
-    model: &str,
-    label: usize,
-    logits: Option<&[f64]>,
-    r: &QueryReport,
-    precomputed: bool,
-) {
-    println!("model {model}: label {label}");
+fn print_text(answered: &Answered) {
+    let Answered {
+        plan,
+        label,
+        logits,
+        report: r,
+        precomputed,
+        ..
+    } = answered;
+    println!("model {}: label {label}", plan.model);
     match logits {
         Some(logits) => {
             let shown: Vec<String> = logits.iter().map(|x| format!("{x:.4}")).collect();
@@ -509,7 +246,7 @@ fn print_text(
             c.bytes, c.rounds, c.ms
         );
     }
-    if precomputed {
+    if *precomputed {
         println!("(made ahead of time with `precompute`: offline as measured then)");
     }
 }

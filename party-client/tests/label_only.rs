@@ -43,7 +43,11 @@ fn the_label_alone_is_the_references_under_both_backends() {
             let online = cost::online(&plan);
             let (bytes, rounds) = phase(&json, "online");
             assert_eq!(bytes, online.iter().map(|c| c.bytes).sum::<u64>(), "{json}");
-            assert_eq!(rounds, online.iter().map(|c| c.rounds).sum::<u64>(), "{json}");
+            assert_eq!(
+                rounds,
+                online.iter().map(|c| c.rounds).sum::<u64>(),
+                "{json}"
+            );
         }
     }
     h.shutdown();

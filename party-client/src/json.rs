@@ -1,0 +1,165 @@
+//! What a query or a precompute returns, and the one JSON shape of each
+//! (CONTRACT.md: `veil-client infer --json`, `veil-client precompute --json`), shared by
+//! the binary and the Python package.
+
+use serde::Serialize;
+use veil_protocol::material::Preprocessing;
+use veil_protocol::plan::Plan;
+use veil_protocol::session::{LayerCost, PhaseCost, QueryReport, SessionError};
+
+/// One answered query: the plan it ran, its decoded output, its costs, whether a dealer
+/// made the material, whether it was made ahead of time.
+pub struct Answered {
+    /// The model's public plan, as the server described it.
+    pub plan: Plan,
+    /// The model's outputs decoded to floats (before any softmax); `None` when the answer
+    /// is the label alone.
+    pub logits: Option<Vec<f64>>,
+    /// The index of the largest logit (the first one on ties).
+    pub label: usize,
+    /// What the query cost.
+    pub report: QueryReport,
+    /// Where the query's material came from.
+    pub material: Preprocessing,
+    /// True if the query was made ahead of time (`precompute`).
+    pub precomputed: bool,
+}
+
+impl Answered {
+    /// Decodes `output` (the opened ring elements) for `plan`: the logits and their
+    /// label, or the label alone (a label-only plan's one output).
+    pub(crate) fn new(
+        plan: Plan,
+        output: &[u64],
+        report: QueryReport,
+        material: Preprocessing,
+        precomputed: bool,
+    ) -> Result<Answered, SessionError> {
+        let (label, logits) = match (plan.label_only(), output) {
+            (true, [label]) => (*label as usize, None),
+            (true, _) => return Err(SessionError::local("a label-only answer holds one value")),
+            (false, _) => {
+                let logits = veil_model::decode_output(&plan, output);
+                (argmax(&logits), Some(logits))
+            }
+        };
+        Ok(Answered {
+            label,
+            plan,
+            logits,
+            report,
+            material,
+            precomputed,
+        })
+    }
+
+    /// The answer as `veil-client infer --json` prints it.
+    pub fn json(&self) -> InferJson<'_> {
+        let report = &self.report;
+        InferJson {
+            model: &self.plan.model,
+            backend: self.plan.backend.name(),
+            material: self.material,
+            precomputed: self.precomputed,
+            label: self.label,
+            logits: self.logits.as_deref(),
+            setup: report.setup,
+            offline: report.offline,
+            online: report.online,
+            layers: &report.layers,
+            wire_bytes: report.wire_bytes,
+        }
+    }
+}
+
+/// What a precompute made: for which plan, with or without a dealer, how many, at what
+/// cost (the offline phases' bytes and time summed, rounds per query), and how many now
+/// wait.
+pub struct Made {
+    /// The model's public plan.
+    pub plan: Plan,
+    /// Where the material came from.
+    pub material: Preprocessing,
+    /// How many queries were made.
+    pub queries: u32,
+    /// The session's setup, if this precompute opened the session (zero otherwise).
+    pub setup: PhaseCost,
+    /// The offline phases of all the queries made: bytes and ms summed, rounds per query.
+    pub offline: PhaseCost,
+    /// Queries now waiting for this server, model and backend (these and earlier ones).
+    pub waiting: usize,
+}
+
+impl Made {
+    /// The result as `veil-client precompute --json` prints it.
+    pub fn json(&self) -> PrecomputeJson<'_> {
+        PrecomputeJson {
+            model: &self.plan.model,
+            backend: self.plan.backend.name(),
+            material: self.material,
+            queries: self.queries,
+            setup: self.setup,
+            offline: self.offline,
+            waiting: self.waiting,
+        }
+    }
+}
+
+/// The JSON of CONTRACT.md, plus the per-layer costs.
+#[derive(Serialize)]
+pub struct InferJson<'a> {
+    model: &'a str,
+    backend: &'static str,
+    /// `"dealer"`, and without a dealer `"linear"` and `"ot"`.
+    #[serde(flatten)]
+    material: Preprocessing,
+    /// True if the query was made ahead of time (`precompute`): its offline costs are
+    /// those measured then, and setup is zero.
+    precomputed: bool,
+    label: usize,
+    /// Absent when the answer is the label alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logits: Option<&'a [f64]>,
+    setup: PhaseCost,
+    offline: PhaseCost,
+    online: PhaseCost,
+    layers: &'a [LayerCost],
+    /// QUIC's own count of the bytes on the wire (both ways, framing and TLS included),
+    /// apart from the protocol bytes above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wire_bytes: Option<u64>,
+}
+
+/// `precompute --json`: what was made, and what it cost.
+#[derive(Serialize)]
+pub struct PrecomputeJson<'a> {
+    model: &'a str,
+    backend: &'static str,
+    #[serde(flatten)]
+    material: Preprocessing,
+    queries: u32,
+    setup: PhaseCost,
+    /// The offline phases of all the queries made: bytes and ms summed, rounds per query.
+    offline: PhaseCost,
+    /// Queries now waiting for this server, model and backend (these and earlier ones).
+    waiting: usize,
+}
+
+/// `value` as one line of JSON.
+pub fn to_json(value: &impl Serialize) -> Result<String, SessionError> {
+    serde_json::to_string(value).map_err(SessionError::local)
+}
+
+/// The index of the largest value, the first one on ties.
+fn argmax(v: &[f64]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |best, (i, &x)| {
+            if x > best.1 {
+                (i, x)
+            } else {
+                best
+            }
+        })
+        .0
+}
