@@ -10,7 +10,7 @@ use veil_net::{
     state_dir, Identity, KnownHosts, QuicDialer, QuicTransport, Store, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
 };
-use veil_protocol::plan::Backend;
+use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::prg::Prg;
 use veil_protocol::session::client::{
     self, AnswerKind, Kept, KeptQueries, Open, Options, Progress, Spent,
@@ -129,6 +129,13 @@ impl Client {
         let live = self.take_live(label_only)?;
         self.live = Some(live);
         Ok(())
+    }
+
+    /// The plan of the session for answers of the label alone or not (opened now if no such
+    /// session is open): the model's input shape, its outputs.
+    pub fn plan(&mut self, label_only: bool) -> Result<&Plan, SessionError> {
+        let live = self.take_live(label_only)?;
+        Ok(self.live.insert(live).session.plan())
     }
 
     /// Runs one private query on `input` (the model's input, C order): a query made ahead

@@ -57,6 +57,7 @@ impl Answered {
     pub fn json(&self) -> InferJson<'_> {
         let report = &self.report;
         InferJson {
+            input: None,
             model: &self.plan.model,
             backend: self.plan.backend.name(),
             material: self.material,
@@ -108,6 +109,9 @@ impl Made {
 /// The JSON of CONTRACT.md, plus the per-layer costs.
 #[derive(Serialize)]
 pub struct InferJson<'a> {
+    /// The input answered, when one command answers several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a str>,
     model: &'a str,
     backend: &'static str,
     /// `"dealer"`, and without a dealer `"linear"` and `"ot"`.
@@ -128,6 +132,16 @@ pub struct InferJson<'a> {
     /// apart from the protocol bytes above.
     #[serde(skip_serializing_if = "Option::is_none")]
     wire_bytes: Option<u64>,
+}
+
+impl<'a> InferJson<'a> {
+    /// The same, naming the input it answers (one of several).
+    pub fn for_input(self, input: &'a str) -> InferJson<'a> {
+        InferJson {
+            input: Some(input),
+            ..self
+        }
+    }
 }
 
 /// `precompute --json`: what was made, and what it cost.

@@ -1,15 +1,20 @@
 //! `veil-client`: submits private inference queries to a veil server.
 
+mod inputs;
+
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use veil_client::{to_json, Answered, Client, Made, Settings};
+use veil_model::NpyArray;
 use veil_net::cli::exit;
 use veil_protocol::material::Preprocessing;
-use veil_protocol::session::SessionError;
+use veil_protocol::session::{PhaseCost, QueryReport, SessionError};
+
+use inputs::{Given, Item};
 
 /// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
 #[global_allocator]
@@ -59,8 +64,10 @@ impl From<Backend> for veil_protocol::plan::Backend {
 #[derive(clap::Args, Debug)]
 struct InferArgs {
     /// The input: a .npy file of float32 or float64 with the model's input shape (or any
-    /// shape with as many elements, C order).
-    #[arg(long, value_name = "FILE")]
+    /// shape with as many elements, C order). Several inputs are answered in one session
+    /// (setup paid once), one answer each: a folder (its .npy files), a quoted glob pattern
+    /// ('inputs/*.npy'), or a .npy whose leading axis holds several inputs.
+    #[arg(long, value_name = "FILE|DIR|GLOB")]
     input: PathBuf,
     #[command(flatten)]
     peer: PeerArgs,
@@ -128,13 +135,64 @@ impl PeerArgs {
 }
 
 fn infer(args: &InferArgs) -> Result<(), SessionError> {
-    // Read the input before touching the network: a bad file fails fast.
-    let input = veil_model::read_npy(&args.input).map_err(SessionError::usage)?;
-    let mut client = args.peer.client()?;
-    let bar = progress_bar(&mut client);
-    let answered = client.infer(&input.data, args.peer.label_only);
-    bar.finish_and_clear();
+    let mut client;
+    let label_only = args.peer.label_only;
+    let result = match inputs::expand(&args.input)? {
+        Given::One(path) => {
+            // Read the input before touching the network: a bad file fails fast.
+            let array = inputs::read(&path)?;
+            client = args.peer.client()?;
+            let mut items = items_of(&mut client, label_only, &path, array)?;
+            match items.pop() {
+                Some(Item { values: Ok(v), .. }) if items.is_empty() => {
+                    infer_one(args, &mut client, &v)
+                }
+                last => {
+                    items.extend(last);
+                    answer_each(args, &mut client, items)
+                }
+            }
+        }
+        Given::Many(files) => {
+            client = args.peer.client()?;
+            let mut items = Vec::new();
+            for path in &files {
+                match inputs::read(path) {
+                    Ok(array) => items.extend(items_of(&mut client, label_only, path, array)?),
+                    Err(e) => items.push(Item {
+                        name: path.display().to_string(),
+                        values: Err(e.to_string()),
+                    }),
+                }
+            }
+            answer_each(args, &mut client, items)
+        }
+    };
     client.close();
+    result
+}
+
+/// The inputs `array` read from `path` holds: itself, or the rows of a batch (whether it
+/// is one depends on the model's input length, asked of the server only then).
+fn items_of(
+    client: &mut Client,
+    label_only: bool,
+    path: &Path,
+    array: NpyArray,
+) -> Result<Vec<Item>, SessionError> {
+    let name = path.display().to_string();
+    if !inputs::may_be_batch(&array) {
+        return Ok(inputs::rows(&name, array, usize::MAX));
+    }
+    let len = client.plan(label_only)?.input_len();
+    Ok(inputs::rows(&name, array, len))
+}
+
+/// One query, printed as CONTRACT.md's single answer.
+fn infer_one(args: &InferArgs, client: &mut Client, input: &[f32]) -> Result<(), SessionError> {
+    let bar = progress_bar(client);
+    let answered = client.infer(input, args.peer.label_only);
+    bar.finish_and_clear();
     let answered = answered?;
     if args.peer.json {
         println!("{}", to_json(&answered.json())?);
@@ -144,9 +202,71 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
     Ok(())
 }
 
+/// One query per input in one session (setup paid once), each answer printed as it comes:
+/// with `--json` one object per input naming it, `{"input", "error"}` for one that failed;
+/// the others go on. A failure if any input failed.
+fn answer_each(
+    args: &InferArgs,
+    client: &mut Client,
+    items: Vec<Item>,
+) -> Result<(), SessionError> {
+    let total = items.len();
+    let bar = count_bar("querying", total as u64);
+    let mut answered = Vec::new();
+    for item in items {
+        let outcome = item.values.and_then(|values| {
+            client
+                .infer(&values, args.peer.label_only)
+                .map_err(|e| e.to_string())
+        });
+        let line = match (&outcome, args.peer.json) {
+            (Ok(a), true) => to_json(&a.json().for_input(&item.name))?,
+            (Ok(a), false) => format!("{}: label {}", item.name, a.label),
+            (Err(why), true) => to_json(&serde_json::json!({"input": item.name, "error": why}))?,
+            (Err(why), false) => format!("{}: failed: {why}", item.name),
+        };
+        bar.suspend(|| println!("{line}"));
+        bar.inc(1);
+        answered.extend(outcome.ok().map(|a| a.report));
+    }
+    bar.finish_and_clear();
+    if !args.peer.json {
+        print_summary(&answered, total);
+    }
+    match total - answered.len() {
+        0 => Ok(()),
+        failed => Err(SessionError::local(format!(
+            "{failed} of {total} inputs failed; the output says why for each"
+        ))),
+    }
+}
+
+/// The costs of several answers: setup once, offline and online per query (medians).
+fn print_summary(reports: &[QueryReport], total: usize) {
+    let median = |pick: fn(&QueryReport) -> PhaseCost| {
+        let mut v: Vec<PhaseCost> = reports.iter().map(pick).collect();
+        v.sort_by(|a, b| a.ms.total_cmp(&b.ms));
+        v.get(v.len() / 2).copied().unwrap_or_default()
+    };
+    let setup = reports.iter().map(|r| r.setup.bytes).sum::<u64>();
+    println!(
+        "{} of {total} inputs answered in one session; setup {setup} bytes",
+        reports.len()
+    );
+    for (name, c) in [
+        ("offline", median(|r| r.offline)),
+        ("online", median(|r| r.online)),
+    ] {
+        println!(
+            "{name:>8}: {:>10} bytes {:>4} rounds {:>9.2} ms (median per query)",
+            c.bytes, c.rounds, c.ms
+        );
+    }
+}
+
 fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
     let mut client = args.peer.client()?;
-    let bar = count_bar(u64::from(args.queries));
+    let bar = count_bar("precomputing", u64::from(args.queries));
     let made = client.precompute(args.queries, args.peer.label_only, &mut |_| bar.inc(1));
     bar.finish_and_clear();
     client.close();
@@ -208,14 +328,14 @@ fn progress_bar(client: &mut Client) -> ProgressBar {
     bar
 }
 
-/// A bar on stderr counting queries; hidden when stderr is not a terminal.
-fn count_bar(len: u64) -> ProgressBar {
+/// A bar on stderr counting queries, `doing` them; hidden when stderr is not a terminal.
+fn count_bar(doing: &str, len: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
+    let template = format!("{doing} {{bar:30}} {{pos}}/{{len}} queries, {{eta}} left");
     ProgressBar::new(len).with_style(
-        ProgressStyle::with_template("precomputing {bar:30} {pos}/{len} queries, {eta} left")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
     )
 }
 

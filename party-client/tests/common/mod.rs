@@ -1,5 +1,9 @@
 //! What the binary's tests share: running `veil-client` with its own state folder, the
 //! shipped samples, and reading its JSON.
+//!
+//! Each test binary uses its own part of this module, so items unused by one binary are
+//! not dead code.
+#![allow(dead_code)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
