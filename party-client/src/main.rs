@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use veil_client::{to_json, Answered, Client, Made, Settings};
+use veil_client::{models_json, to_json, Answered, Client, Input, Made, Settings};
 use veil_net::cli::exit;
 use veil_protocol::material::Preprocessing;
 use veil_protocol::session::SessionError;
+use veil_protocol::wire::ModelInfo;
 
 /// mimalloc reuses freed pages; glibc unmapped and re-faulted large label buffers.
 #[global_allocator]
@@ -34,6 +35,9 @@ enum Command {
     /// client in the state folder, $VEIL_HOME or ~/.veil, under precomputed/) until
     /// `infer` spends it. A piece is removed before it is used, so none is ever used twice.
     Precompute(PrecomputeArgs),
+    /// Lists what a server hosts: each model's name, input shape, outputs, backends, how
+    /// its material is made, and its card (image preprocessing, class names) if it has one.
+    Models(ModelsArgs),
 }
 
 /// The non-linear backend.
@@ -59,7 +63,8 @@ impl From<Backend> for veil_protocol::plan::Backend {
 #[derive(clap::Args, Debug)]
 struct InferArgs {
     /// The input: a .npy file of float32 or float64 with the model's input shape (or any
-    /// shape with as many elements, C order).
+    /// shape with as many elements, C order), or a .png, .jpg or .jpeg image, prepared as
+    /// the model's card on the server says (resized, converted to grey if need be).
     #[arg(long, value_name = "FILE")]
     input: PathBuf,
     #[command(flatten)]
@@ -73,6 +78,16 @@ struct PrecomputeArgs {
     queries: u32,
     #[command(flatten)]
     peer: PeerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct ModelsArgs {
+    /// The server, as host:port.
+    #[arg(long, value_name = "ADDR")]
+    server: String,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Whom to ask, for what.
@@ -107,6 +122,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Infer(args) => infer(&args),
         Command::Precompute(args) => precompute(&args),
+        Command::Models(args) => models(&args),
     };
     exit("veil-client", result)
 }
@@ -129,10 +145,10 @@ impl PeerArgs {
 
 fn infer(args: &InferArgs) -> Result<(), SessionError> {
     // Read the input before touching the network: a bad file fails fast.
-    let input = veil_model::read_npy(&args.input).map_err(SessionError::usage)?;
+    let input = Input::read(&args.input)?;
     let mut client = args.peer.client()?;
     let bar = progress_bar(&mut client);
-    let answered = client.infer(&input.data, args.peer.label_only);
+    let answered = client.infer_input(&input, args.peer.label_only);
     bar.finish_and_clear();
     client.close();
     let answered = answered?;
@@ -168,11 +184,7 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
              offline {} bytes in {:.2} s ({per_query:.1} ms per query)",
             plan.model,
             plan.backend.name(),
-            match material {
-                Preprocessing::Dealer => "dealer".to_string(),
-                Preprocessing::TwoParty(linear, ot) =>
-                    format!("dealer-free, linear layers by {linear}, {ot} OT"),
-            },
+            material_words(*material),
             client.settings().server,
             setup.bytes,
             offline.bytes,
@@ -184,6 +196,79 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
         );
     }
     Ok(())
+}
+
+fn models(args: &ModelsArgs) -> Result<(), SessionError> {
+    let settings = Settings {
+        server: args.server.clone(),
+        model: None,
+        backend: veil_protocol::plan::Backend::Gmw,
+        dealer: None,
+    };
+    let mut client = Client::new(settings, Box::new(|_| {}))?;
+    let models = client.models()?;
+    if args.json {
+        println!("{}", to_json(&models_json(&args.server, &models))?);
+        return Ok(());
+    }
+    println!("{} hosts {} model(s):", args.server, models.len());
+    for m in &models {
+        println!("{}", describe_model(m));
+    }
+    Ok(())
+}
+
+/// One line of `models`: the model, its answers, its material, its card.
+fn describe_model(m: &ModelInfo) -> String {
+    let backends: Vec<&str> = m.backends.iter().map(|b| b.name()).collect();
+    let answers = match m.label_only {
+        true => "the label alone",
+        false => "logits and label",
+    };
+    let mut line = format!(
+        "{}: input {:?}, {} outputs, answers {answers}, backends {}, material: {}",
+        m.name,
+        m.input_shape,
+        m.outputs,
+        backends.join(" "),
+        material_words(m.source)
+    );
+    let card = m.card.as_ref();
+    match card.and_then(|c| c.image.as_ref()) {
+        Some(i) => {
+            line += &format!(
+                "; images {}x{} {} (p / {} - mean {:?}) / std {:?}, {}",
+                i.width,
+                i.height,
+                i.channels.name(),
+                i.scale,
+                i.mean,
+                i.std,
+                i.layout.name()
+            )
+        }
+        None => line += "; .npy inputs only",
+    }
+    if let Some(classes) = card.and_then(|c| c.classes.as_ref()) {
+        let shown: Vec<&str> = classes.iter().take(10).map(String::as_str).collect();
+        let more = match classes.len() > shown.len() {
+            true => format!(", ... ({} in all)", classes.len()),
+            false => String::new(),
+        };
+        line += &format!("; classes {}{more}", shown.join(", "));
+    }
+    line
+}
+
+/// Where material comes from, in words: `dealer`, or `dealer-free, linear layers by he,
+/// silent OT`.
+fn material_words(source: Preprocessing) -> String {
+    match source {
+        Preprocessing::Dealer => "dealer".to_string(),
+        Preprocessing::TwoParty(linear, ot) => {
+            format!("dealer-free, linear layers by {linear}, {ot} OT")
+        }
+    }
 }
 
 /// A bar on stderr for the dealer-free preprocessing, weighed by bytes; hidden when
@@ -223,12 +308,16 @@ fn print_text(answered: &Answered) {
     let Answered {
         plan,
         label,
+        class,
         logits,
         report: r,
         precomputed,
         ..
     } = answered;
-    println!("model {}: label {label}", plan.model);
+    match class {
+        Some(class) => println!("model {}: label {label} ({class})", plan.model),
+        None => println!("model {}: label {label}", plan.model),
+    }
     match logits {
         Some(logits) => {
             let shown: Vec<String> = logits.iter().map(|x| format!("{x:.4}")).collect();
