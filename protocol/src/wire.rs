@@ -271,7 +271,7 @@ impl ToServer {
                     (true, false) => w.u8(5),
                     _ => w
                         .u8(7)
-                        .u8(*label_only as u8 * HELLO_LABEL_ONLY | *card as u8 * HELLO_CARD),
+                        .u8((*label_only as u8 * HELLO_LABEL_ONLY) | (*card as u8 * HELLO_CARD)),
                 };
                 match model {
                     Some(m) => w.u8(1).str(m),
