@@ -165,10 +165,16 @@ impl Client {
             Some(answered) => answered,
             None => self.fresh_query(input, label_only)?,
         };
-        let card = self
-            .cards
-            .get(&answered.plan.model)
-            .and_then(Option::as_ref);
+        // A kept query of values learnt no card: the catalog names the classes, if it can
+        // be had (the answer stands without them).
+        let model = &answered.plan.model;
+        if !self.cards.contains_key(model) {
+            if let Err(e) = self.models() {
+                let why = format!("the class names of {model} could not be fetched: {e}");
+                (self.notify)(&why);
+            }
+        }
+        let card = self.cards.get(model).and_then(Option::as_ref);
         answered.class = card
             .and_then(|c| c.class(answered.label))
             .map(str::to_string);
@@ -351,9 +357,12 @@ impl Client {
         input: &Input,
         label_only: bool,
     ) -> Result<Option<Answered>, SessionError> {
-        // A kept query's connection carries no card: the catalog has it. A bad input is
-        // refused before a piece is taken.
-        let card = self.card_of(&batch.plan().model)?.cloned();
+        // A kept query's connection carries no card: an image needs the catalog's first.
+        // A bad input is refused before a piece is taken.
+        let card = match input.is_image() {
+            true => self.card_of(&batch.plan().model)?.cloned(),
+            false => None,
+        };
         let encoded = input.encode(batch.plan(), card.as_ref())?;
         let opts = options(&self.settings, label_only);
         let mut dialer = self.dialer();

@@ -43,6 +43,11 @@ impl Input {
         }
     }
 
+    /// True for an image, which needs the model's card.
+    pub fn is_image(&self) -> bool {
+        matches!(self, Input::Image { .. })
+    }
+
     /// The input encoded for `plan`: the values, or the image prepared as `card` says,
     /// checked as the model's input. An image for a model whose card declares no image
     /// preparation is a usage error saying what to do.
