@@ -115,6 +115,7 @@ pub fn run(
         name: model.name.clone(),
         plan: model.plan,
         weights: model.weights,
+        card: None,
     };
     progress.set_length(set.len() as u64);
     let run = measure(

@@ -180,6 +180,7 @@ fn hosted(model: &LoadedModel) -> HostedModel {
         name: model.name.clone(),
         plan: model.plan.clone(),
         weights: model.weights.clone(),
+        card: None,
     }
 }
 

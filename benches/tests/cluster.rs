@@ -20,6 +20,7 @@ fn a_session_ends_and_the_dealer_forgets_it() {
             name: "m".into(),
             plan: model.plan,
             weights: model.weights,
+            card: None,
         }],
         None,
         Preprocessing::Dealer,

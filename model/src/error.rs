@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
+use veil_plan::card::CardError;
 use veil_plan::PlanError;
 
 use crate::onnx::wire::WireError;
@@ -96,6 +97,15 @@ pub enum ModelError {
     /// The lowered plan or weights are not well formed.
     #[error("the model cannot run in veil: {0}")]
     Plan(#[from] PlanError),
+    /// The model's card (`<stem>.card.json`) is malformed or does not fit the model.
+    #[error("the model card {}: {source}", path.display())]
+    Card {
+        /// The card's file.
+        path: PathBuf,
+        /// The field and what is wrong with it.
+        #[source]
+        source: CardError,
+    },
 }
 
 fn describe(path: Option<&Path>) -> String {
@@ -127,6 +137,14 @@ pub enum InputError {
     /// The bytes are not a valid IDX file.
     #[error("not a valid IDX file: {0}")]
     Idx(String),
+    /// The bytes are not a PNG or JPEG image veil reads.
+    #[error("not a readable {format} image ({detail})")]
+    Image {
+        /// The format it was read as (`PNG`, `JPEG`).
+        format: &'static str,
+        /// What the decoder said.
+        detail: String,
+    },
     /// The input has the wrong number of values.
     #[error("expected {expected} values (shape {shape:?}), got {got}")]
     Count {

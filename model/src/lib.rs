@@ -8,13 +8,16 @@
 //!                       FloatModel ──lower──▶ (Plan, Weights) ──reference──▶ outputs
 //! ```
 //! Only the server loads a model; the plan it derives is public, the weights stay with it.
-//! Inputs come from `.npy` files ([`npy`]) or IDX data sets ([`idx`]) and are checked and
-//! encoded by [`encode_input`].
+//! Inputs come from `.npy` files ([`npy`]), PNG or JPEG images prepared as the model's
+//! [`card`] says ([`image`]) or IDX data sets ([`idx`]) and are checked and encoded by
+//! [`encode_input`].
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod card;
 pub mod error;
 pub mod idx;
+pub mod image;
 pub mod input;
 pub mod ir;
 pub mod kernels;
@@ -29,8 +32,10 @@ use std::path::Path;
 use veil_plan::ring::FixedPoint;
 use veil_plan::{Plan, Weights};
 
+pub use card::{read_card_beside, Card};
 pub use error::{InputError, ModelError};
 pub use idx::{read_idx_images, read_idx_labels};
+pub use image::{image_input, InputKind};
 pub use input::{check_input, encode_input};
 pub use ir::{Conv, Dense, FloatModel, Layer, Op};
 pub use lower::lower;

@@ -1,10 +1,12 @@
 //! [`Client`]: the client's keys, pins and runtime, and at most one open session, which
 //! answers many queries (setup paid once) until [`Client::close`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use veil_model::{Card, NpyArray};
 use veil_net::cli::runtime;
 use veil_net::{
     state_dir, Identity, KnownHosts, QuicDialer, QuicTransport, Store, DEFAULT_CONNECT_TIMEOUT,
@@ -16,8 +18,9 @@ use veil_protocol::session::client::{
     self, AnswerKind, Kept, KeptQueries, Open, Options, Progress, Spent,
 };
 use veil_protocol::session::{PhaseCost, SessionError};
-use veil_protocol::wire::BatchId;
+use veil_protocol::wire::{BatchId, ModelInfo};
 
+use crate::input::Input;
 use crate::json::{Answered, Made};
 
 /// Whom to ask, for what: the same for every query of a [`Client`].
@@ -63,6 +66,8 @@ pub struct Client {
     /// The user was told that the server answers with the label alone.
     told_label_only: bool,
     progress: Option<Progress>,
+    /// The cards of the models seen so far, by name (`None`: the model has none).
+    cards: HashMap<String, Option<Card>>,
     /// Every random choice of the client's sessions, seeded from the OS at the top.
     rng: Prg,
     runtime: tokio::runtime::Runtime,
@@ -101,6 +106,7 @@ impl Client {
             notify,
             told_label_only: false,
             progress: None,
+            cards: HashMap::new(),
             rng: Prg::from_os(),
             runtime: runtime()?,
         })
@@ -143,6 +149,22 @@ impl Client {
     /// a fresh one on the open session. `label_only` asks for the label alone; a server
     /// that answers with the label alone anyway says so once through the notices.
     pub fn infer(&mut self, input: &[f32], label_only: bool) -> Result<Answered, SessionError> {
+        let flat = NpyArray {
+            shape: vec![input.len()],
+            data: input.to_vec(),
+        };
+        self.infer_input(&Input::Values(flat), label_only)
+    }
+
+    /// [`Client::infer`] on an [`Input`]: values, or an image prepared as the model's card
+    /// says (the card comes from the server: with the session's welcome, or from its
+    /// catalog before a query made ahead of time is spent). The answer names its class
+    /// when the card names the classes.
+    pub fn infer_input(
+        &mut self,
+        input: &Input,
+        label_only: bool,
+    ) -> Result<Answered, SessionError> {
         let answer = options(&self.settings, label_only).answer();
         let Settings { server, model, .. } = &self.settings;
         let found = self.kept.find(server, model.as_deref(), answer)?;
@@ -150,10 +172,23 @@ impl Client {
         if let Some(batch) = found {
             answered = self.spend_kept(&batch, input, label_only)?;
         }
-        let answered = match answered {
+        let mut answered = match answered {
             Some(answered) => answered,
             None => self.fresh_query(input, label_only)?,
         };
+        // A kept query of values learnt no card: the catalog names the classes, if it can
+        // be had (the answer stands without them).
+        let model = &answered.plan.model;
+        if !self.cards.contains_key(model) {
+            if let Err(e) = self.models() {
+                let why = format!("the class names of {model} could not be fetched: {e}");
+                (self.notify)(&why);
+            }
+        }
+        let card = self.cards.get(model).and_then(Option::as_ref);
+        answered.class = card
+            .and_then(|c| c.class(answered.label))
+            .map(str::to_string);
         if answered.plan.label_only() && !label_only && !self.told_label_only {
             self.told_label_only = true;
             (self.notify)("this server answers with the label alone (it runs with --label-only)");
@@ -214,6 +249,28 @@ impl Client {
         })
     }
 
+    /// Asks the server what it hosts, on a connection of its own (the open session, if
+    /// any, is left alone).
+    pub fn models(&mut self) -> Result<Vec<ModelInfo>, SessionError> {
+        let mut dialer = self.dialer();
+        let listed = client::list(&mut dialer, &self.settings.server);
+        dialer.close();
+        let models = listed?;
+        for m in &models {
+            self.cards.insert(m.name.clone(), m.card.clone());
+        }
+        Ok(models)
+    }
+
+    /// The card of the model named `model`, from a session's welcome or else from the
+    /// server's catalog.
+    fn card_of(&mut self, model: &str) -> Result<Option<&Card>, SessionError> {
+        if !self.cards.contains_key(model) {
+            self.models()?;
+        }
+        Ok(self.cards.get(model).and_then(Option::as_ref))
+    }
+
     /// Ends the open session, if any, politely: the server sees a clean end at once.
     pub fn close(&mut self) {
         if let Some(live) = self.live.take() {
@@ -222,16 +279,18 @@ impl Client {
     }
 
     /// Runs a fresh query on the open session (opening one if needed); a failure ends it.
-    fn fresh_query(&mut self, input: &[f32], label_only: bool) -> Result<Answered, SessionError> {
+    fn fresh_query(&mut self, input: &Input, label_only: bool) -> Result<Answered, SessionError> {
         let live = self.take_live(label_only)?;
         let plan = live.session.plan().clone();
         let material = live.session.source();
-        let encoded = match veil_model::encode_input(&plan, input) {
+        let card = live.session.card().cloned();
+        self.cards.insert(plan.model.clone(), card.clone());
+        let encoded = match input.encode(&plan, card.as_ref()) {
             Ok(encoded) => encoded,
             Err(e) => {
                 // A bad input costs no session: it has not been sent.
                 self.live = Some(live);
-                return Err(SessionError::usage(e));
+                return Err(e);
             }
         };
         let Live {
@@ -306,11 +365,16 @@ impl Client {
     fn spend_kept(
         &mut self,
         batch: &KeptQueries<veil_net::Batch>,
-        input: &[f32],
+        input: &Input,
         label_only: bool,
     ) -> Result<Option<Answered>, SessionError> {
+        // A kept query's connection carries no card: an image needs the catalog's first.
         // A bad input is refused before a piece is taken.
-        let encoded = veil_model::encode_input(batch.plan(), input).map_err(SessionError::usage)?;
+        let card = match input.is_image() {
+            true => self.card_of(&batch.plan().model)?.cloned(),
+            false => None,
+        };
+        let encoded = input.encode(batch.plan(), card.as_ref())?;
         let opts = options(&self.settings, label_only);
         let mut dialer = self.dialer();
         let spent = client::spend(&mut dialer, &opts, batch, &encoded);

@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use veil_client::Input;
 use veil_model::NpyArray;
 use veil_protocol::session::SessionError;
 
 /// File extensions a folder's inputs are recognised by.
-const EXTENSIONS: &[&str] = &["npy"];
+const EXTENSIONS: &[&str] = &["npy", "png", "jpg", "jpeg"];
 
 /// The inputs an `--input` argument names.
 pub enum Given {
@@ -57,45 +58,50 @@ pub fn expand(arg: &Path) -> Result<Given, SessionError> {
     Ok(Given::Many(files))
 }
 
-/// One query's input: its name in the output, and its values or why they cannot be read.
+/// One query's input: its name in the output, and the input or why it cannot be read.
 pub struct Item {
     /// The file, or `FILE[i]` for row i of a batch.
     pub name: String,
-    /// The values (C order), or the reason the input is unusable.
-    pub values: Result<Vec<f32>, String>,
+    /// The input, or the reason it is unusable.
+    pub input: Result<Input, String>,
 }
 
-/// True when `array` may hold several inputs: a leading axis of more than one. Whether it
-/// does depends on the model's input length ([`rows`]).
-pub fn may_be_batch(array: &NpyArray) -> bool {
-    array.shape.len() >= 2 && array.shape[0] > 1
+/// True when `input` may hold several inputs: an array with a leading axis of more than
+/// one. Whether it does depends on the model's input length ([`rows`]).
+pub fn may_be_batch(input: &Input) -> bool {
+    matches!(input, Input::Values(a) if a.shape.len() >= 2 && a.shape[0] > 1)
 }
 
-/// The inputs of `array` read from `name`, for a model taking `len` values: the array
-/// itself when it has `len` values (any shape), else its rows when its leading axis splits
-/// it into inputs of `len` values each.
-pub fn rows(name: &str, array: NpyArray, len: usize) -> Vec<Item> {
-    let n = array.shape.first().copied().unwrap_or(1);
-    if array.data.len() == len || !may_be_batch(&array) || array.data.len() != n * len {
-        return vec![Item {
+/// The inputs `input` read from `name` holds, for a model taking `len` values: itself (an
+/// image, or an array of `len` values in any shape), or an array's rows when its leading
+/// axis splits it into inputs of `len` values each.
+pub fn rows(name: &str, input: Input, len: usize) -> Vec<Item> {
+    let one = |input| {
+        vec![Item {
             name: name.to_string(),
-            values: Ok(array.data),
-        }];
+            input: Ok(input),
+        }]
+    };
+    let Input::Values(array) = input else {
+        return one(input);
+    };
+    let n = array.shape.first().copied().unwrap_or(1);
+    if array.data.len() == len || array.shape.len() < 2 || n < 2 || array.data.len() != n * len {
+        return one(Input::Values(array));
     }
+    let shape = array.shape[1..].to_vec();
     array
         .data
         .chunks_exact(len)
         .enumerate()
         .map(|(i, row)| Item {
             name: format!("{name}[{i}]"),
-            values: Ok(row.to_vec()),
+            input: Ok(Input::Values(NpyArray {
+                shape: shape.clone(),
+                data: row.to_vec(),
+            })),
         })
         .collect()
-}
-
-/// Reads one input file.
-pub fn read(path: &Path) -> Result<NpyArray, SessionError> {
-    veil_model::read_npy(path).map_err(SessionError::usage)
 }
 
 fn is_input(path: &Path) -> bool {
@@ -116,11 +122,18 @@ fn listed() -> String {
 mod tests {
     use super::*;
 
-    fn array(shape: &[usize]) -> NpyArray {
+    fn array(shape: &[usize]) -> Input {
         let n = shape.iter().product();
-        NpyArray {
+        Input::Values(NpyArray {
             shape: shape.to_vec(),
             data: (0..n).map(|v| v as f32).collect(),
+        })
+    }
+
+    fn values(item: &Item) -> &[f32] {
+        match &item.input {
+            Ok(Input::Values(a)) => &a.data,
+            _ => panic!("an array"),
         }
     }
 
@@ -138,8 +151,7 @@ mod tests {
         let items = rows("b.npy", array(&[3, 1, 4]), 4);
         let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["b.npy[0]", "b.npy[1]", "b.npy[2]"]);
-        let second = items[1].values.as_ref().unwrap();
-        assert_eq!(second, &[4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(values(&items[1]), &[4.0, 5.0, 6.0, 7.0]);
         // Not a whole number of inputs: one (wrong) input, refused later with its shape.
         assert_eq!(rows("c.npy", array(&[3, 5]), 4).len(), 1);
     }
@@ -147,14 +159,14 @@ mod tests {
     #[test]
     fn folders_and_patterns_expand_to_their_input_files_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["b.npy", "a.npy", "notes.txt", "c.NPY"] {
+        for f in ["b.npy", "a.npy", "notes.txt", "c.NPY", "d.png"] {
             std::fs::write(dir.path().join(f), b"x").unwrap();
         }
         let Given::Many(files) = expand(dir.path()).unwrap() else {
             panic!("a folder is many inputs")
         };
         let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap()).collect();
-        assert_eq!(names, ["a.npy", "b.npy", "c.NPY"]);
+        assert_eq!(names, ["a.npy", "b.npy", "c.NPY", "d.png"]);
         let pattern = dir.path().join("[ab].npy");
         let Given::Many(files) = expand(&pattern).unwrap() else {
             panic!("a pattern is many inputs")

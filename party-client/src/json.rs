@@ -1,11 +1,12 @@
 //! What a query or a precompute returns, and the one JSON shape of each
 //! (CONTRACT.md: `veil-client infer --json`, `veil-client precompute --json`), shared by
-//! the binary and the Python package.
+//! the binary and the Python package; and the JSON of `veil-client models --json`.
 
 use serde::Serialize;
 use veil_protocol::material::Preprocessing;
 use veil_protocol::plan::Plan;
 use veil_protocol::session::{LayerCost, PhaseCost, QueryReport, SessionError};
+use veil_protocol::wire::ModelInfo;
 
 /// One answered query: the plan it ran, its decoded output, its costs, whether a dealer
 /// made the material, whether it was made ahead of time.
@@ -17,6 +18,8 @@ pub struct Answered {
     pub logits: Option<Vec<f64>>,
     /// The index of the largest logit (the first one on ties).
     pub label: usize,
+    /// The label's name, when the model's card names its classes.
+    pub class: Option<String>,
     /// What the query cost.
     pub report: QueryReport,
     /// Where the query's material came from.
@@ -45,6 +48,7 @@ impl Answered {
         };
         Ok(Answered {
             label,
+            class: None,
             plan,
             logits,
             report,
@@ -63,6 +67,7 @@ impl Answered {
             material: self.material,
             precomputed: self.precomputed,
             label: self.label,
+            class: self.class.as_deref(),
             logits: self.logits.as_deref(),
             setup: report.setup,
             offline: report.offline,
@@ -121,6 +126,9 @@ pub struct InferJson<'a> {
     /// those measured then, and setup is zero.
     precomputed: bool,
     label: usize,
+    /// The label's name; absent when the model's card names no classes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class: Option<&'a str>,
     /// Absent when the answer is the label alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     logits: Option<&'a [f64]>,
@@ -157,6 +165,55 @@ pub struct PrecomputeJson<'a> {
     offline: PhaseCost,
     /// Queries now waiting for this server, model and backend (these and earlier ones).
     waiting: usize,
+}
+
+/// `models --json`: the server asked, and what it hosts.
+#[derive(Serialize)]
+pub struct ModelsJson<'a> {
+    server: &'a str,
+    models: Vec<ModelJson<'a>>,
+}
+
+/// One hosted model in `models --json`.
+#[derive(Serialize)]
+struct ModelJson<'a> {
+    name: &'a str,
+    input_shape: &'a [usize],
+    outputs: usize,
+    label_only: bool,
+    backends: Vec<&'static str>,
+    /// `"dealer"`, and without a dealer `"linear"` and `"ot"`.
+    #[serde(flatten)]
+    source: Preprocessing,
+    /// The class names; absent when the model's card names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classes: Option<&'a [String]>,
+    /// How an image becomes the input, as the card file writes it; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preprocessing: Option<serde_json::Value>,
+}
+
+/// What `server` hosts as `veil-client models --json` prints it.
+pub fn models_json<'a>(server: &'a str, models: &'a [ModelInfo]) -> ModelsJson<'a> {
+    let model = |m: &'a ModelInfo| {
+        let card = m.card.as_ref();
+        ModelJson {
+            name: &m.name,
+            input_shape: &m.input_shape,
+            outputs: m.outputs,
+            label_only: m.label_only,
+            backends: m.backends.iter().map(|b| b.name()).collect(),
+            source: m.source,
+            classes: card.and_then(|c| c.classes.as_deref()),
+            preprocessing: card
+                .and_then(|c| c.image.as_ref())
+                .map(veil_model::card::image_json),
+        }
+    };
+    ModelsJson {
+        server,
+        models: models.iter().map(model).collect(),
+    }
 }
 
 /// `value` as one line of JSON.

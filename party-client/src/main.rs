@@ -8,11 +8,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use veil_client::{to_json, Answered, Client, Made, Settings};
-use veil_model::NpyArray;
+use veil_client::{models_json, to_json, Answered, Client, Input, Made, Settings};
 use veil_net::cli::exit;
 use veil_protocol::material::Preprocessing;
 use veil_protocol::session::{PhaseCost, QueryReport, SessionError};
+use veil_protocol::wire::ModelInfo;
 
 use inputs::{Given, Item};
 
@@ -39,6 +39,9 @@ enum Command {
     /// client in the state folder, $VEIL_HOME or ~/.veil, under precomputed/) until
     /// `infer` spends it. A piece is removed before it is used, so none is ever used twice.
     Precompute(PrecomputeArgs),
+    /// Lists what a server hosts: each model's name, input shape, outputs, backends, how
+    /// its material is made, and its card (image preprocessing, class names) if it has one.
+    Models(ModelsArgs),
 }
 
 /// The non-linear backend.
@@ -64,9 +67,11 @@ impl From<Backend> for veil_protocol::plan::Backend {
 #[derive(clap::Args, Debug)]
 struct InferArgs {
     /// The input: a .npy file of float32 or float64 with the model's input shape (or any
-    /// shape with as many elements, C order). Several inputs are answered in one session
-    /// (setup paid once), one answer each: a folder (its .npy files), a quoted glob pattern
-    /// ('inputs/*.npy'), or a .npy whose leading axis holds several inputs.
+    /// shape with as many elements, C order), or a .png, .jpg or .jpeg image, prepared as
+    /// the model's card on the server says (resized, converted to grey if need be).
+    /// Several inputs are answered in one session (setup paid once), one answer each: a
+    /// folder (its input files), a quoted glob pattern ('inputs/*.png'), or a .npy whose
+    /// leading axis holds several inputs.
     #[arg(long, value_name = "FILE|DIR|GLOB")]
     input: PathBuf,
     #[command(flatten)]
@@ -80,6 +85,16 @@ struct PrecomputeArgs {
     queries: u32,
     #[command(flatten)]
     peer: PeerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct ModelsArgs {
+    /// The server, as host:port.
+    #[arg(long, value_name = "ADDR")]
+    server: String,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Whom to ask, for what.
@@ -114,6 +129,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Infer(args) => infer(&args),
         Command::Precompute(args) => precompute(&args),
+        Command::Models(args) => models(&args),
     };
     exit("veil-client", result)
 }
@@ -140,12 +156,12 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
     let result = match inputs::expand(&args.input)? {
         Given::One(path) => {
             // Read the input before touching the network: a bad file fails fast.
-            let array = inputs::read(&path)?;
+            let input = Input::read(&path)?;
             client = args.peer.client()?;
-            let mut items = items_of(&mut client, label_only, &path, array)?;
+            let mut items = items_of(&mut client, label_only, &path, input)?;
             match items.pop() {
-                Some(Item { values: Ok(v), .. }) if items.is_empty() => {
-                    infer_one(args, &mut client, &v)
+                Some(Item { input: Ok(one), .. }) if items.is_empty() => {
+                    infer_one(args, &mut client, &one)
                 }
                 last => {
                     items.extend(last);
@@ -157,11 +173,11 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
             client = args.peer.client()?;
             let mut items = Vec::new();
             for path in &files {
-                match inputs::read(path) {
-                    Ok(array) => items.extend(items_of(&mut client, label_only, path, array)?),
+                match Input::read(path) {
+                    Ok(input) => items.extend(items_of(&mut client, label_only, path, input)?),
                     Err(e) => items.push(Item {
                         name: path.display().to_string(),
-                        values: Err(e.to_string()),
+                        input: Err(e.to_string()),
                     }),
                 }
             }
@@ -172,26 +188,26 @@ fn infer(args: &InferArgs) -> Result<(), SessionError> {
     result
 }
 
-/// The inputs `array` read from `path` holds: itself, or the rows of a batch (whether it
+/// The inputs `input` read from `path` holds: itself, or the rows of a batch (whether it
 /// is one depends on the model's input length, asked of the server only then).
 fn items_of(
     client: &mut Client,
     label_only: bool,
     path: &Path,
-    array: NpyArray,
+    input: Input,
 ) -> Result<Vec<Item>, SessionError> {
     let name = path.display().to_string();
-    if !inputs::may_be_batch(&array) {
-        return Ok(inputs::rows(&name, array, usize::MAX));
+    if !inputs::may_be_batch(&input) {
+        return Ok(inputs::rows(&name, input, usize::MAX));
     }
     let len = client.plan(label_only)?.input_len();
-    Ok(inputs::rows(&name, array, len))
+    Ok(inputs::rows(&name, input, len))
 }
 
 /// One query, printed as CONTRACT.md's single answer.
-fn infer_one(args: &InferArgs, client: &mut Client, input: &[f32]) -> Result<(), SessionError> {
+fn infer_one(args: &InferArgs, client: &mut Client, input: &Input) -> Result<(), SessionError> {
     let bar = progress_bar(client);
-    let answered = client.infer(input, args.peer.label_only);
+    let answered = client.infer_input(input, args.peer.label_only);
     bar.finish_and_clear();
     let answered = answered?;
     if args.peer.json {
@@ -214,14 +230,14 @@ fn answer_each(
     let bar = count_bar("querying", total as u64);
     let mut answered = Vec::new();
     for item in items {
-        let outcome = item.values.and_then(|values| {
+        let outcome = item.input.and_then(|input| {
             client
-                .infer(&values, args.peer.label_only)
+                .infer_input(&input, args.peer.label_only)
                 .map_err(|e| e.to_string())
         });
         let line = match (&outcome, args.peer.json) {
             (Ok(a), true) => to_json(&a.json().for_input(&item.name))?,
-            (Ok(a), false) => format!("{}: label {}", item.name, a.label),
+            (Ok(a), false) => format!("{}: {}", item.name, label_words(a)),
             (Err(why), true) => to_json(&serde_json::json!({"input": item.name, "error": why}))?,
             (Err(why), false) => format!("{}: failed: {why}", item.name),
         };
@@ -264,6 +280,14 @@ fn print_summary(reports: &[QueryReport], total: usize) {
     }
 }
 
+/// `label 7`, or `label 7 (seven)` where the model's card names its classes.
+fn label_words(answered: &Answered) -> String {
+    match &answered.class {
+        Some(class) => format!("label {} ({class})", answered.label),
+        None => format!("label {}", answered.label),
+    }
+}
+
 fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
     let mut client = args.peer.client()?;
     let bar = count_bar("precomputing", u64::from(args.queries));
@@ -288,11 +312,7 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
              offline {} bytes in {:.2} s ({per_query:.1} ms per query)",
             plan.model,
             plan.backend.name(),
-            match material {
-                Preprocessing::Dealer => "dealer".to_string(),
-                Preprocessing::TwoParty(linear, ot) =>
-                    format!("dealer-free, linear layers by {linear}, {ot} OT"),
-            },
+            material_words(*material),
             client.settings().server,
             setup.bytes,
             offline.bytes,
@@ -304,6 +324,79 @@ fn precompute(args: &PrecomputeArgs) -> Result<(), SessionError> {
         );
     }
     Ok(())
+}
+
+fn models(args: &ModelsArgs) -> Result<(), SessionError> {
+    let settings = Settings {
+        server: args.server.clone(),
+        model: None,
+        backend: veil_protocol::plan::Backend::Gmw,
+        dealer: None,
+    };
+    let mut client = Client::new(settings, Box::new(|_| {}))?;
+    let models = client.models()?;
+    if args.json {
+        println!("{}", to_json(&models_json(&args.server, &models))?);
+        return Ok(());
+    }
+    println!("{} hosts {} model(s):", args.server, models.len());
+    for m in &models {
+        println!("{}", describe_model(m));
+    }
+    Ok(())
+}
+
+/// One line of `models`: the model, its answers, its material, its card.
+fn describe_model(m: &ModelInfo) -> String {
+    let backends: Vec<&str> = m.backends.iter().map(|b| b.name()).collect();
+    let answers = match m.label_only {
+        true => "the label alone",
+        false => "logits and label",
+    };
+    let mut line = format!(
+        "{}: input {:?}, {} outputs, answers {answers}, backends {}, material: {}",
+        m.name,
+        m.input_shape,
+        m.outputs,
+        backends.join(" "),
+        material_words(m.source)
+    );
+    let card = m.card.as_ref();
+    match card.and_then(|c| c.image.as_ref()) {
+        Some(i) => {
+            line += &format!(
+                "; images {}x{} {} (p / {} - mean {:?}) / std {:?}, {}",
+                i.width,
+                i.height,
+                i.channels.name(),
+                i.scale,
+                i.mean,
+                i.std,
+                i.layout.name()
+            )
+        }
+        None => line += "; .npy inputs only",
+    }
+    if let Some(classes) = card.and_then(|c| c.classes.as_ref()) {
+        let shown: Vec<&str> = classes.iter().take(10).map(String::as_str).collect();
+        let more = match classes.len() > shown.len() {
+            true => format!(", ... ({} in all)", classes.len()),
+            false => String::new(),
+        };
+        line += &format!("; classes {}{more}", shown.join(", "));
+    }
+    line
+}
+
+/// Where material comes from, in words: `dealer`, or `dealer-free, linear layers by he,
+/// silent OT`.
+fn material_words(source: Preprocessing) -> String {
+    match source {
+        Preprocessing::Dealer => "dealer".to_string(),
+        Preprocessing::TwoParty(linear, ot) => {
+            format!("dealer-free, linear layers by {linear}, {ot} OT")
+        }
+    }
 }
 
 /// A bar on stderr for the dealer-free preprocessing, weighed by bytes; hidden when
@@ -342,13 +435,12 @@ fn count_bar(doing: &str, len: u64) -> ProgressBar {
 fn print_text(answered: &Answered) {
     let Answered {
         plan,
-        label,
         logits,
         report: r,
         precomputed,
         ..
     } = answered;
-    println!("model {}: label {label}", plan.model);
+    println!("model {}: {}", plan.model, label_words(answered));
     match logits {
         Some(logits) => {
             let shown: Vec<String> = logits.iter().map(|x| format!("{x:.4}")).collect();

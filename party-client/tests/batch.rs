@@ -32,10 +32,13 @@ fn a_folder_is_answered_in_one_session_and_a_bad_file_does_not_stop_it() {
         std::fs::copy(sample(i), dir.path().join(format!("digit-{i}.npy"))).unwrap();
     }
     std::fs::write(dir.path().join("digit-2b.npy"), b"not an npy file").unwrap();
+    // An image among them, prepared as the model's card says.
+    let png = model_path("samples/mnist-0.png");
+    std::fs::copy(png, dir.path().join("digit-5.png")).unwrap();
     std::fs::write(dir.path().join("readme.txt"), b"ignored").unwrap();
     let run = infer(&h, home.path(), dir.path(), &["--json"]);
     assert_eq!(run.code(), Some(1), "one input failed: {run:?}");
-    assert!(run.stderr.contains("1 of 6 inputs failed"), "{run:?}");
+    assert!(run.stderr.contains("1 of 7 inputs failed"), "{run:?}");
     let answers = lines(&run);
     let names: Vec<String> = answers
         .iter()
@@ -49,16 +52,23 @@ fn a_folder_is_answered_in_one_session_and_a_bad_file_does_not_stop_it() {
         })
         .collect();
     let expected = [
-        "digit-0", "digit-1", "digit-2", "digit-2b", "digit-3", "digit-4",
+        "digit-0.npy",
+        "digit-1.npy",
+        "digit-2.npy",
+        "digit-2b.npy",
+        "digit-3.npy",
+        "digit-4.npy",
+        "digit-5.png",
     ];
-    assert_eq!(names, expected.map(|n| format!("{n}.npy")));
+    assert_eq!(names, expected);
+    assert_eq!(answers[6]["class"], "seven", "{}", answers[6]);
     let bad = &answers[3];
     assert!(
         bad["error"].as_str().is_some() && bad.get("label").is_none(),
         "{bad}"
     );
     let labels: Vec<u64> = answers.iter().filter_map(|a| a["label"].as_u64()).collect();
-    assert_eq!(labels, [7, 2, 1, 0, 4]);
+    assert_eq!(labels, [7, 2, 1, 0, 4, 7]);
     // One session: setup is reported by the first answer alone.
     let setups: Vec<u64> = answers
         .iter()

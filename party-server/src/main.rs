@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use veil_model::Card;
 use veil_net::cli::{exit, init_logging, runtime};
 use veil_net::{
     resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT,
@@ -120,12 +121,13 @@ fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> 
         let addr = listener.local_addr()?;
         for m in &hosting.models {
             eprintln!(
-                "veil-server: hosting {} ({} layers, input {:?}, f = {}, k = {})",
+                "veil-server: hosting {} ({} layers, input {:?}, f = {}, k = {}; {})",
                 m.name,
                 m.plan.layers.len(),
                 m.plan.input_shape,
                 m.plan.fixed.f,
-                m.plan.fixed.k
+                m.plan.fixed.k,
+                describe_card(m.card.as_ref()),
             );
         }
         let dealing = match &hosting.dealing {
@@ -160,7 +162,7 @@ fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> 
     })
 }
 
-/// Loads `FILE` or `NAME=FILE`.
+/// Loads `FILE` or `NAME=FILE`, with its card `<stem>.card.json` if there is one.
 fn load(spec: &str) -> Result<HostedModel, SessionError> {
     let (name, path) = match spec.split_once('=') {
         Some((n, p)) if !n.is_empty() => (Some(n.to_string()), PathBuf::from(p)),
@@ -169,6 +171,8 @@ fn load(spec: &str) -> Result<HostedModel, SessionError> {
     let loaded = veil_model::load(&path).map_err(|e| {
         SessionError::usage(format!("cannot load the model {}: {e}", path.display()))
     })?;
+    // A bad card is bad input, named by its file and field.
+    let card = veil_model::read_card_beside(&path, &loaded.plan).map_err(SessionError::usage)?;
     let name = name.unwrap_or(loaded.name);
     let mut plan = loaded.plan;
     plan.model = name.clone();
@@ -176,7 +180,25 @@ fn load(spec: &str) -> Result<HostedModel, SessionError> {
         name,
         plan,
         weights: loaded.weights,
+        card,
     })
+}
+
+/// What a model's card declares, for the start-up message.
+fn describe_card(card: Option<&Card>) -> String {
+    let Some(card) = card else {
+        return "no card: .npy inputs only".into();
+    };
+    let image = card
+        .image
+        .as_ref()
+        .map(|i| format!("images {}x{} {}", i.width, i.height, i.channels.name()));
+    let classes = card
+        .classes
+        .as_ref()
+        .map(|c| format!("{} class names", c.len()));
+    let declared: Vec<String> = image.into_iter().chain(classes).collect();
+    format!("card: {}", declared.join(", "))
 }
 
 fn duplicate_name(models: &[HostedModel]) -> Option<&str> {

@@ -1,7 +1,8 @@
 //! The plan: the public shape of a model (layer kinds and sizes, fixed-point parameters),
 //! with what both the cryptography and the model side need of it: the ring and fixed
 //! point ([`ring`]), the linear maps a plan names ([`linalg`]) and the checked codec that
-//! every peer's bytes go through ([`codec`]).
+//! every peer's bytes go through ([`codec`]), and the model's [`card`] (how images become
+//! its input, the names of its classes).
 //!
 //! The server derives the plan from its model and sends it to the client; both present its
 //! hash to the dealer, which shapes the correlated randomness after it. Weights are not
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::ring::{FixedPoint, Ring};
 
+pub mod card;
 pub mod codec;
 mod layer;
 pub mod linalg;

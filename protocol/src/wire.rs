@@ -5,9 +5,10 @@
 //! [`DecodeError`]s. Flow (each arrow one message):
 //!
 //! ```text
-//! client → server  Hello{model?, backend, label_only}
+//! client → server  Hello{model?, backend, label_only, card}
 //! server → dealer  Open{plan}              dealer → server  Opened{session} then U's seed (setup)
-//! server → client  Welcome{plan, session, dealer} | WelcomeTwoParty{plan, linear, ot} | Refused{reason}
+//! server → client  [Card{card} if the hello asked for it]
+//!                  Welcome{plan, session, dealer} | WelcomeTwoParty{plan, linear, ot} | Refused{reason}
 //! client → dealer  Join{session, plan hash} dealer → client  Joined | Refused{reason}
 //! server → client  E = W − U (setup, engine)
 //! per query:  client → server Query;  each party → dealer Fetch, dealer → party material
@@ -29,11 +30,23 @@
 //! layers by OT is tag 3, as before there was a choice, and one with a linear byte is tag 6,
 //! as before there was a choice of OT; a welcome with silent OT is tag 7, which carries
 //! both bytes.
+//!
+//! Hellos keep their tags too: one that asks for nothing is tag 0, one that asks for the
+//! label alone (and nothing else) tag 5, as before cards; any other is tag 7 with a flags
+//! byte (bit 0 the label alone, bit 1 the card). A server that answers a hello asking
+//! for the card sends `Card{card?}` (tag 8) just before its welcome. Instead of a hello a client may send `List` (tag 6): the server
+//! answers `Catalog{models}` (tag 9, [`catalog`]) and the connection ends. A query spent
+//! from a kept batch (`Spend`) carries no card: a client that needs it asks with `List`.
+
+pub mod catalog;
 
 use crate::channel::{Meter, Phase, Scope, Tally};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::material::{LinearPrep, OtKind};
+use crate::plan::card::Card;
 use crate::plan::{Backend, Plan};
+
+pub use catalog::ModelInfo;
 
 /// A dealer session's random 128-bit id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,7 +98,12 @@ pub enum ToServer {
         /// The client asks for the label alone: the plan then ends in an argmax. (A hello
         /// without it keeps its old tag; with it, tag 5.)
         label_only: bool,
+        /// The client asks for the model's card, sent just before the welcome.
+        card: bool,
     },
+    /// Instead of a hello: what models does the server host? Answered by
+    /// [`ToClient::Catalog`], after which the connection ends.
+    List,
     /// The client starts a query.
     Query,
     /// The client is finished with the session.
@@ -146,6 +164,14 @@ pub enum ToClient {
     WelcomeKept {
         /// The model's public plan, with the backend the query was made for.
         plan: Plan,
+    },
+    /// The model's card (`None`: it has none), just before the welcome, when the hello
+    /// asked for it.
+    Card(Option<Card>),
+    /// What the server hosts, answering [`ToServer::List`].
+    Catalog {
+        /// One entry per hosted model.
+        models: Vec<ModelInfo>,
     },
     /// The server's meters for the query just answered (then reset).
     Stats {
@@ -212,6 +238,18 @@ fn backend_tag(b: Backend) -> u8 {
     }
 }
 
+fn read_backend(r: &mut Reader<'_>) -> Result<Backend, DecodeError> {
+    match r.u8("backend")? {
+        0 => Ok(Backend::Gmw),
+        1 => Ok(Backend::Gc),
+        t => Err(bad("backend", t)),
+    }
+}
+
+/// A hello's flags byte (tag 7): bit 0 asks for the label alone, bit 1 for the card.
+const HELLO_LABEL_ONLY: u8 = 1;
+const HELLO_CARD: u8 = 2;
+
 fn finish<T>(r: Reader<'_>, v: T) -> Result<T, DecodeError> {
     r.finish()?;
     Ok(v)
@@ -226,8 +264,15 @@ impl ToServer {
                 model,
                 backend,
                 label_only,
+                card,
             } => {
-                w.u8(if *label_only { 5 } else { 0 });
+                match (*label_only, *card) {
+                    (false, false) => w.u8(0),
+                    (true, false) => w.u8(5),
+                    _ => w
+                        .u8(7)
+                        .u8((*label_only as u8 * HELLO_LABEL_ONLY) | (*card as u8 * HELLO_CARD)),
+                };
                 match model {
                     Some(m) => w.u8(1).str(m),
                     None => w.u8(0),
@@ -250,6 +295,9 @@ impl ToServer {
             ToServer::Spend { batch, piece } => {
                 w.u8(4).bytes(&batch.0).u32(*piece);
             }
+            ToServer::List => {
+                w.u8(6);
+            }
         }
         w.into_bytes()
     }
@@ -258,19 +306,26 @@ impl ToServer {
     pub fn decode(bytes: &[u8]) -> Result<ToServer, DecodeError> {
         let mut r = Reader::new(bytes);
         let msg = match r.u8("message tag")? {
-            tag @ (0 | 5) => ToServer::Hello {
-                label_only: tag == 5,
-                model: match r.u8("model flag")? {
-                    0 => None,
-                    1 => Some(r.str(256, "model name")?),
-                    t => return Err(bad("model flag", t)),
-                },
-                backend: match r.u8("backend")? {
-                    0 => Backend::Gmw,
-                    1 => Backend::Gc,
-                    t => return Err(bad("backend", t)),
-                },
-            },
+            tag @ (0 | 5 | 7) => {
+                let flags = match tag {
+                    0 => 0,
+                    5 => HELLO_LABEL_ONLY,
+                    _ => match r.u8("hello flags")? {
+                        f if f & !(HELLO_LABEL_ONLY | HELLO_CARD) == 0 => f,
+                        f => return Err(bad("hello flags", f)),
+                    },
+                };
+                ToServer::Hello {
+                    label_only: flags & HELLO_LABEL_ONLY != 0,
+                    card: flags & HELLO_CARD != 0,
+                    model: match r.u8("model flag")? {
+                        0 => None,
+                        1 => Some(r.str(catalog::MAX_MODEL_NAME, "model name")?),
+                        t => return Err(bad("model flag", t)),
+                    },
+                    backend: read_backend(&mut r)?,
+                }
+            }
             1 => ToServer::Query,
             2 => ToServer::Done,
             3 => ToServer::Stash {
@@ -282,6 +337,7 @@ impl ToServer {
                 batch: BatchId(r.array("batch id")?),
                 piece: r.u32("piece")?,
             },
+            6 => ToServer::List,
             t => return Err(bad("client message", t)),
         };
         finish(r, msg)
@@ -378,6 +434,8 @@ impl ToClient {
                 w.u8(5);
                 plan.encode(&mut w);
             }
+            ToClient::Card(card) => catalog::write_card(w.u8(8), card.as_ref()),
+            ToClient::Catalog { models } => catalog::write_catalog(w.u8(9), models),
         }
         w.into_bytes()
     }
@@ -420,6 +478,10 @@ impl ToClient {
             4 => ToClient::Ready,
             5 => ToClient::WelcomeKept {
                 plan: Plan::decode(&mut r)?,
+            },
+            8 => ToClient::Card(catalog::read_card(&mut r)?),
+            9 => ToClient::Catalog {
+                models: catalog::read_catalog(&mut r)?,
             },
             t => return Err(bad("server message", t)),
         };

@@ -47,6 +47,7 @@ fn hosting(plan: &Plan, weights: &Weights, dealing: Dealing, kept: usize) -> Hos
             name: plan.model.clone(),
             plan: plan.clone(),
             weights: weights.clone(),
+            card: None,
         }],
         dealing,
         precomputed: (kept > 0).then(|| Precomputed {
@@ -599,6 +600,7 @@ fn a_server_without_a_dealer_refuses_at_load_a_model_beyond_the_homomorphic_boun
             name: "m".into(),
             plan: plan.clone(),
             weights: weights.clone(),
+            card: None,
         }],
         dealing,
         precomputed: None,

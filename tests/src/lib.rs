@@ -109,10 +109,12 @@ pub fn mnist() -> &'static Mnist {
 }
 
 /// A model to host, named as `veil-server --model [NAME=]FILE` names it: `name`, or the
-/// file stem.
+/// file stem; with its card beside it, if it has one, as `veil-server` loads it.
 pub fn hosted(name: Option<&str>, path: &Path) -> HostedModel {
     let loaded =
         veil_model::load(path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+    let card = veil_model::read_card_beside(path, &loaded.plan)
+        .unwrap_or_else(|e| panic!("the card of {}: {e}", path.display()));
     let name = name.map_or(loaded.name, str::to_string);
     let mut plan = loaded.plan;
     plan.model = name.clone();
@@ -120,6 +122,7 @@ pub fn hosted(name: Option<&str>, path: &Path) -> HostedModel {
         name,
         plan,
         weights: loaded.weights,
+        card,
     }
 }
 

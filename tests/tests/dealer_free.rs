@@ -224,6 +224,7 @@ fn a_client_that_breaks_off_preprocessing_does_not_stop_the_server() {
         model: None,
         backend: Backend::Gmw,
         label_only: false,
+        card: false,
     };
     raw.send(&hello.encode()).unwrap();
     match ToClient::decode(&raw.recv().unwrap()).unwrap() {

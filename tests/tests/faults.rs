@@ -69,6 +69,7 @@ fn welcomed(h: &Harness) -> (Raw, Plan, SessionId) {
         model: None,
         backend: veil_protocol::plan::Backend::Gmw,
         label_only: false,
+        card: false,
     };
     raw.send(&hello.encode()).unwrap();
     match ToClient::decode(&raw.recv().unwrap()).unwrap() {

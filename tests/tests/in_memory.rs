@@ -35,6 +35,7 @@ fn in_memory(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
             name: model.plan.model.clone(),
             plan: model.plan.clone(),
             weights: model.weights.clone(),
+            card: None,
         }],
         dealing: match source {
             Preprocessing::Dealer => Dealing::Dealer(DEALER.to_string()),

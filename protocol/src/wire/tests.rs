@@ -1,4 +1,6 @@
 use super::*;
+use crate::material::Preprocessing;
+use crate::plan::card::{Channels, ImagePrep, Layout};
 use crate::plan::{LayerKind, PlanLayer};
 use crate::ring::FixedPoint;
 
@@ -30,12 +32,27 @@ fn every_message_round_trips_and_truncation_is_an_error() {
             model: None,
             backend: Backend::Gmw,
             label_only: false,
+            card: false,
         },
         ToServer::Hello {
             model: Some("mnist".into()),
             backend: Backend::Gc,
             label_only: true,
+            card: false,
         },
+        ToServer::Hello {
+            model: Some("mnist".into()),
+            backend: Backend::Gc,
+            label_only: true,
+            card: true,
+        },
+        ToServer::Hello {
+            model: None,
+            backend: Backend::Gmw,
+            label_only: false,
+            card: true,
+        },
+        ToServer::List,
         ToServer::Query,
         ToServer::Done,
         ToServer::Stash {
@@ -84,6 +101,10 @@ fn every_message_round_trips_and_truncation_is_an_error() {
         },
         ToClient::Ready,
         ToClient::WelcomeKept { plan: plan() },
+        ToClient::Card(None),
+        ToClient::Card(Some(card())),
+        ToClient::Catalog { models: vec![] },
+        ToClient::Catalog { models: catalog() },
         ToClient::Refused {
             bad_request: true,
             reason: "no".into(),
@@ -210,12 +231,124 @@ fn unknown_tags_and_trailing_bytes_are_refused() {
 
 #[test]
 fn a_hello_asking_for_logits_keeps_its_old_encoding() {
-    let hello = |label_only| ToServer::Hello {
+    let hello = |label_only, card| ToServer::Hello {
         model: None,
         backend: Backend::Gc,
         label_only,
+        card,
     };
-    assert_eq!(hello(false).encode(), vec![0, 0, 1]);
-    assert_eq!(hello(true).encode(), vec![5, 0, 1]);
-    assert_eq!(ToServer::decode(&[0, 0, 1]).unwrap(), hello(false));
+    assert_eq!(hello(false, false).encode(), vec![0, 0, 1]);
+    assert_eq!(hello(true, false).encode(), vec![5, 0, 1]);
+    assert_eq!(ToServer::decode(&[0, 0, 1]).unwrap(), hello(false, false));
+    assert_eq!(ToServer::decode(&[5, 0, 1]).unwrap(), hello(true, false));
+    // Asking for the card: tag 7 and a flags byte (bit 0 label-only, bit 1 card).
+    assert_eq!(hello(false, true).encode(), vec![7, 2, 0, 1]);
+    assert_eq!(hello(true, true).encode(), vec![7, 3, 0, 1]);
+    assert_eq!(ToServer::decode(&[7, 1, 0, 1]).unwrap(), hello(true, false));
+    assert!(ToServer::decode(&[7, 4, 0, 1]).is_err(), "an unknown flag");
+    assert_eq!(ToServer::List.encode(), vec![6]);
+}
+
+fn card() -> Card {
+    Card {
+        image: Some(ImagePrep {
+            height: 28,
+            width: 28,
+            channels: Channels::Rgb,
+            scale: 255.0,
+            mean: vec![0.5, 0.25, 0.0],
+            std: vec![1.0, 2.0, 0.5],
+            layout: Layout::Hwc,
+        }),
+        classes: Some(vec!["zero".into(), "one".into()]),
+    }
+}
+
+fn catalog() -> Vec<ModelInfo> {
+    let info = |name: &str, card| ModelInfo {
+        name: name.into(),
+        input_shape: vec![1, 3, 28, 28],
+        outputs: 2,
+        label_only: false,
+        backends: vec![Backend::Gmw, Backend::Gc],
+        source: Preprocessing::Dealer,
+        card,
+    };
+    vec![
+        info("a", Some(card())),
+        ModelInfo {
+            label_only: true,
+            source: Preprocessing::TwoParty(LinearPrep::Ot, OtKind::Silent),
+            backends: vec![Backend::Gc],
+            ..info("b", None)
+        },
+    ]
+}
+
+/// Every truncation, and every single-bit flip, of each message is decoded without a
+/// panic: a typed error, or (for a flip that lands on a free value) some message.
+fn refuses_garbage(bytes: &[u8], decode: impl Fn(&[u8]) -> bool) {
+    for cut in 0..bytes.len() {
+        assert!(
+            !decode(&bytes[..cut]),
+            "a message cut at {cut} was accepted"
+        );
+    }
+    for i in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut flipped = bytes.to_vec();
+            flipped[i] ^= 1 << bit;
+            decode(&flipped);
+        }
+    }
+    let mut longer = bytes.to_vec();
+    longer.push(0);
+    assert!(!decode(&longer), "a trailing byte was accepted");
+}
+
+#[test]
+fn card_and_catalog_decoders_refuse_garbage_without_panicking() {
+    let decodes = |b: &[u8]| ToClient::decode(b).is_ok();
+    refuses_garbage(&ToClient::Card(Some(card())).encode(), decodes);
+    refuses_garbage(&ToClient::Catalog { models: catalog() }.encode(), decodes);
+    refuses_garbage(
+        &ToServer::Hello {
+            model: Some("m".into()),
+            backend: Backend::Gc,
+            label_only: true,
+            card: true,
+        }
+        .encode(),
+        |b| ToServer::decode(b).is_ok(),
+    );
+}
+
+#[test]
+fn announced_sizes_are_checked_before_allocating() {
+    // A catalog of u32::MAX models, a card of u32::MAX classes: refused, not allocated.
+    let mut huge = vec![9];
+    huge.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert!(matches!(
+        ToClient::decode(&huge),
+        Err(DecodeError::Invalid {
+            what: "model count",
+            ..
+        })
+    ));
+    let mut classes = vec![8, 1, 0, 1];
+    classes.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert!(matches!(
+        ToClient::decode(&classes),
+        Err(DecodeError::Invalid {
+            what: "class count",
+            ..
+        })
+    ));
+    // A card that decodes but is not valid (a negative std) is refused as a card.
+    let mut bad = card();
+    if let Some(image) = &mut bad.image {
+        image.std[1] = -1.0;
+    }
+    let e = ToClient::decode(&ToClient::Card(Some(bad)).encode()).unwrap_err();
+    assert!(e.to_string().contains("image.std[1]"), "{e}");
 }

@@ -24,6 +24,7 @@ fn client_hello(
             model: opts.model.clone(),
             backend: opts.backend,
             label_only: opts.label_only,
+            card: true,
         }
     );
     (welcomed, server)

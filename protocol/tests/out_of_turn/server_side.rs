@@ -9,6 +9,7 @@ fn hosting(mode: Mode, precomputed: Option<Precomputed<MemStore>>) -> Hosting<Me
             name: MODEL.into(),
             plan,
             weights,
+            card: None,
         }],
         dealing: mode.dealing(),
         precomputed,
@@ -21,6 +22,7 @@ fn hello() -> ToServer {
         model: None,
         backend: Backend::Gmw,
         label_only: false,
+        card: false,
     }
 }
 
@@ -44,6 +46,7 @@ fn spend() -> ToServer {
 enum Taken {
     Hello,
     Spend,
+    Listed,
     Refused(Option<String>),
 }
 
@@ -59,6 +62,7 @@ fn server_first(first: &Frame) -> (Result<Taken, SessionError>, Channel<MemTrans
             .map(|first| match first {
                 First::Hello(_) => Taken::Hello,
                 First::Spend(_) => Taken::Spend,
+                First::Listed(_) => Taken::Listed,
                 First::Refused(served) => Taken::Refused(served.refused),
             })
     });
@@ -79,6 +83,7 @@ fn server_first_message_out_of_turn() {
         model: Some("nonesuch".into()),
         backend: Backend::Gmw,
         label_only: false,
+        card: false,
     };
     let (r, mut client) = server_first(&payload(unknown.encode()));
     let reason = match r {

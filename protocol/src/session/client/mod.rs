@@ -10,7 +10,13 @@
 //! The server learns nothing about the inputs; the client learns only the outputs.
 //! Queries can also be made ahead of time ([`Open::stash`]) and spent later on a
 //! connection of their own ([`kept::spend`]).
+//!
+//! Every hello asks for the model's card (how an image becomes its input, its class
+//! names): the server sends it just before the welcome, and [`Open::card`] holds it. A
+//! kept query's connection carries no card; [`list`] asks a server what it hosts, cards
+//! included, on a connection of its own.
 
+mod catalog;
 pub mod kept;
 
 use std::time::Instant;
@@ -23,10 +29,12 @@ use crate::channel::{Channel, Meter, Scope, Transport};
 use crate::engine::cost;
 use crate::engine::{self, ClientSetup, LayerTimes, LinearPrep, PreparedQuery, Preprocessing};
 use crate::material::OtKind;
+use crate::plan::card::Card;
 use crate::plan::{Backend, Plan};
 use crate::ring::Ring;
 use crate::wire::{DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
 
+pub use catalog::list;
 pub use kept::{spend, Kept, KeptQueries, Spent};
 
 /// What the client asks of a server.
@@ -123,16 +131,25 @@ impl<T: Transport> ExpectWelcome<T> {
         }
     }
 
-    /// Sends the hello for `opts.model` and `opts.backend`, then reads the welcome. A
-    /// dealer-free server is refused if the user named a dealer.
+    /// Sends the hello for `opts.model` and `opts.backend` (asking for the model's card),
+    /// then reads the card and the welcome. A dealer-free server is refused if the user
+    /// named a dealer.
     pub fn hello(mut self, opts: &Options) -> Result<Welcomed<T>, SessionError> {
         let base = self.ch.clock();
         let hello = ToServer::Hello {
             model: opts.model.clone(),
             backend: opts.backend,
             label_only: opts.label_only,
+            card: true,
         };
         self.ch.send(&hello.encode())?;
+        // The card comes first, unless the server refuses.
+        let mut card = None;
+        let mut reply = ToClient::decode(&self.ch.recv()?)?;
+        if let ToClient::Card(sent) = reply {
+            card = sent;
+            reply = ToClient::decode(&self.ch.recv()?)?;
+        }
         // Joined to no dealer yet: the welcome says whether there is one to join.
         let setup = |ch, plan, linear, ot| ExpectSetup {
             ch,
@@ -140,10 +157,11 @@ impl<T: Transport> ExpectWelcome<T> {
             linear,
             ot,
             plan,
+            card,
             key: self.key.clone(),
             base,
         };
-        match ToClient::decode(&self.ch.recv()?)? {
+        match reply {
             ToClient::Welcome {
                 plan,
                 session,
@@ -162,10 +180,9 @@ impl<T: Transport> ExpectWelcome<T> {
                 None => Ok(Welcomed::TwoParty(setup(self.ch, plan, linear, ot))),
             },
             ToClient::Refused {
-                bad_request: true,
+                bad_request,
                 reason,
-            } => Err(Usage::Refused(reason).into()),
-            ToClient::Refused { reason, .. } => Err(SessionError::refused(Party::Server, reason)),
+            } => Err(refusal(bad_request, reason)),
             _ => Err(SessionError::out_of_turn(Party::Server)),
         }
     }
@@ -246,6 +263,8 @@ pub struct ExpectSetup<T: Transport> {
     /// Without a dealer, the kind of oblivious transfer the session runs.
     ot: OtKind,
     plan: Plan,
+    /// The model's card, if it has one.
+    card: Option<Card>,
     /// The server's key.
     key: String,
     /// The client's clock on the server link before its hello: setup's depth counts from it.
@@ -277,6 +296,7 @@ impl<T: Transport> ExpectSetup<T> {
             source,
             dealer: self.dealer,
             plan: self.plan,
+            card: self.card,
             key: self.key,
             setup,
             base: self.base,
@@ -294,6 +314,7 @@ pub struct Open<T: Transport> {
     source: Preprocessing,
     dealer: Option<DealerChannel>,
     plan: Plan,
+    card: Option<Card>,
     key: String,
     setup: ClientSetup,
     /// Where setup's depth starts, and its wall time until the first report takes it.
@@ -318,6 +339,11 @@ impl<T: Transport> Open<T> {
     /// The model's public plan, as the server described it.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The model's card (image preprocessing, class names), if the server declares one.
+    pub fn card(&self) -> Option<&Card> {
+        self.card.as_ref()
     }
 
     /// The server's key fingerprint, as pinned.
@@ -384,12 +410,9 @@ impl<T: Transport> Open<T> {
         match ToClient::decode(&self.ch.recv()?)? {
             ToClient::Ready => {}
             ToClient::Refused {
-                bad_request: true,
+                bad_request,
                 reason,
-            } => return Err(Usage::Refused(reason).into()),
-            ToClient::Refused { reason, .. } => {
-                return Err(SessionError::refused(Party::Server, reason))
-            }
+            } => return Err(refusal(bad_request, reason)),
             _ => return Err(SessionError::out_of_turn(Party::Server)),
         }
         for piece in first..first.saturating_add(count) {
@@ -473,6 +496,14 @@ impl<T: Transport> Open<T> {
         let since = total - self.wire_mark;
         self.wire_mark = total;
         Some(since)
+    }
+}
+
+/// The error of the server's refusal: a usage error if the request itself was wrong.
+fn refusal(bad_request: bool, reason: String) -> SessionError {
+    match bad_request {
+        true => Usage::Refused(reason).into(),
+        false => SessionError::refused(Party::Server, reason),
     }
 }
 

@@ -1,9 +1,11 @@
 //! The server's side of a session with one client.
 //!
 //! [`serve`] runs the states from the client's first message to its goodbye:
-//! [`ExpectHello`] reads it (a hello, or a `Spend` of a query made ahead of time);
+//! [`ExpectHello`] reads it (a hello, a `Spend` of a query made ahead of time, or a `List`
+//! of the hosted models, answered at once with their catalog);
 //! [`Greeted`] holds the model picked for the hello, and its welcome opens the session at
-//! the dealer (if the server has one), sends the plan and runs setup; [`Open`] then reads
+//! the dealer (if the server has one), sends the model's card if the hello asked for it,
+//! then the plan, and runs setup; [`Open`] then reads
 //! the client's requests ([`Request`]), each answered by a state of its own. Every
 //! refusal ends the session with a message to the client; the server learns nothing of
 //! its input; after each query it sends the client its meters, so the client can report
@@ -23,10 +25,13 @@ use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::codec::Reader;
 use crate::engine::SessionMasks;
 use crate::engine::{self, LinearPrep, ServerQuery, ServerSetup, ServerSource};
-use crate::material::{MaterialMsg, OtKind};
-use crate::plan::{Plan, Weights};
+use crate::material::{MaterialMsg, OtKind, Preprocessing};
+use crate::plan::card::Card;
+use crate::plan::{Backend, Plan, Weights};
 use crate::prg::Seed;
-use crate::wire::{tallies, DealerInfo, FromDealer, SessionId, ToClient, ToDealer, ToServer};
+use crate::wire::{
+    tallies, DealerInfo, FromDealer, ModelInfo, SessionId, ToClient, ToDealer, ToServer,
+};
 
 pub use kept::Precomputed;
 
@@ -38,6 +43,9 @@ pub struct HostedModel {
     pub plan: Plan,
     /// Its secret weights.
     pub weights: Weights,
+    /// Its card (image preprocessing, class names), if the operator declared one; checked
+    /// against the plan ([`Card::fits`]) when it was loaded.
+    pub card: Option<Card>,
 }
 
 /// What a server offers its clients.
@@ -95,6 +103,27 @@ impl<S> Hosting<S> {
     }
 }
 
+impl<S> Hosting<S> {
+    /// What the server tells a client that asks what it hosts: each model's name, input
+    /// shape, outputs, kind of answer, backends, material source and card.
+    pub fn catalog(&self) -> Vec<ModelInfo> {
+        let source = match self.dealing {
+            Dealing::Dealer(_) => Preprocessing::Dealer,
+            Dealing::TwoParty(linear, ot) => Preprocessing::TwoParty(linear, ot),
+        };
+        let info = |m: &HostedModel| ModelInfo {
+            name: m.name.clone(),
+            input_shape: m.plan.input_shape.clone(),
+            outputs: m.plan.output_len(),
+            label_only: self.label_only,
+            backends: vec![Backend::Gmw, Backend::Gc],
+            source,
+            card: m.card.clone(),
+        };
+        self.models.iter().map(info).collect()
+    }
+}
+
 impl Dealing {
     /// The dealer's address, if there is one.
     pub fn dealer(&self) -> Option<&str> {
@@ -126,7 +155,7 @@ pub fn serve<T: Transport, D: Dial, S: KeptStore>(
     let greeted = match ExpectHello::new(transport).read(hosting)? {
         First::Hello(greeted) => greeted,
         First::Spend(spend) => return spend.run(client, hosting),
-        First::Refused(served) => return Ok(served),
+        First::Listed(served) | First::Refused(served) => return Ok(served),
     };
     let mut open = greeted.welcome(&hosting.dealing, dial, rng)?;
     loop {
@@ -152,6 +181,8 @@ pub enum First<'h, T: Transport> {
     Hello(Greeted<'h, T>),
     /// The online phase of a query made ahead of time.
     Spend(kept::Spend<T>),
+    /// What the server hosts: the client was sent the catalog, and the session is over.
+    Listed(Served),
     /// Nothing this server can do: the client was told why.
     Refused(Served),
 }
@@ -166,16 +197,27 @@ impl<T: Transport> ExpectHello<T> {
 
     /// Reads the first message and picks the model the hello asks for among those
     /// `hosting` offers; the plan ends in an argmax if the client or the server wants the
-    /// label alone.
+    /// label alone. A `List` is answered here with the catalog.
     pub fn read<S>(mut self, hosting: &Hosting<S>) -> Result<First<'_, T>, SessionError> {
-        let (model, backend, label_only) = match ToServer::decode(&recv_first(&mut self.ch)?)? {
+        let first = ToServer::decode(&recv_first(&mut self.ch)?)?;
+        let (model, backend, label_only, card) = match first {
             ToServer::Hello {
                 model,
                 backend,
                 label_only,
-            } => (model, backend, label_only || hosting.label_only),
+                card,
+            } => (model, backend, label_only || hosting.label_only, card),
             ToServer::Spend { batch, piece } => {
                 return Ok(First::Spend(kept::Spend::new(self.ch, batch, piece)))
+            }
+            ToServer::List => {
+                let catalog = ToClient::Catalog {
+                    models: hosting.catalog(),
+                };
+                self.ch.send(&catalog.encode())?;
+                // Let the catalog reach the client before the connection goes.
+                let _ = self.ch.finish();
+                return Ok(First::Listed(Served::default()));
             }
             _ => {
                 let reason = "the session must start with a hello".to_string();
@@ -207,6 +249,7 @@ impl<T: Transport> ExpectHello<T> {
             ch: self.ch,
             hosted,
             plan,
+            card,
         }))
     }
 }
@@ -216,11 +259,13 @@ pub struct Greeted<'h, T: Transport> {
     ch: Channel<T>,
     hosted: &'h HostedModel,
     plan: Plan,
+    /// The hello asked for the model's card.
+    card: bool,
 }
 
 impl<'h, T: Transport> Greeted<'h, T> {
     /// Opens the session at the dealer (if `dealing` names one), welcomes the client with
-    /// it (or as dealer-free) and runs setup. A client the server cannot serve because its
+    /// it (or as dealer-free), after the model's card if the hello asked, and runs setup. A client the server cannot serve because its
     /// dealer is unreachable or refuses is refused, and the error returned.
     pub fn welcome<D: Dial>(
         mut self,
@@ -236,6 +281,7 @@ impl<'h, T: Transport> Greeted<'h, T> {
                     linear: *linear,
                     ot: *ot,
                 };
+                self.send_card()?;
                 self.ch.send(&welcome.encode())?;
                 let source = ServerSource::TwoParty(*linear, *ot);
                 let setup = ServerSetup::run(&mut self.ch, &self.plan, weights, source, rng)?;
@@ -258,6 +304,7 @@ impl<'h, T: Transport> Greeted<'h, T> {
                         fingerprint: d.key,
                     },
                 };
+                self.send_card()?;
                 self.ch.send(&welcome.encode())?;
                 let masks = SessionMasks::expand(&self.plan, d.seed);
                 let source = ServerSource::Dealer(&masks);
@@ -273,6 +320,17 @@ impl<'h, T: Transport> Greeted<'h, T> {
             setup,
             queries: 0,
         })
+    }
+}
+
+impl<T: Transport> Greeted<'_, T> {
+    /// Sends the model's card (or its absence) if the hello asked for it.
+    fn send_card(&mut self) -> Result<(), SessionError> {
+        if self.card {
+            let card = ToClient::Card(self.hosted.card.clone());
+            self.ch.send(&card.encode())?;
+        }
+        Ok(())
     }
 }
 
@@ -323,7 +381,7 @@ impl<'h, T: Transport> Open<'h, T> {
                 first..first.saturating_add(count),
             ))),
             ToServer::Done => Ok(Request::End(served)),
-            ToServer::Hello { .. } | ToServer::Spend { .. } => {
+            ToServer::Hello { .. } | ToServer::Spend { .. } | ToServer::List => {
                 out_of_turn(&mut self.ch, "this session has already started".into())
             }
         }
