@@ -107,6 +107,7 @@ fn configure(args: &Args) -> Result<Hosting<Store>, SessionError> {
             max_per_client: args.max_precomputed,
         }),
         label_only: args.label_only,
+        allow: None,
     };
     hosting.check()?;
     Ok(hosting)
