@@ -13,12 +13,12 @@ use veil_protocol::material::OtKind;
 use veil_protocol::plan::{Backend, Plan};
 use veil_protocol::prg::{Prg, Seed};
 use veil_protocol::session::access::{Access, AllowList};
-use veil_protocol::session::client::{self, Options};
+use veil_protocol::session::client::{self, Kept, Options, Spent};
 use veil_protocol::session::dealer::{self, Sessions};
 use veil_protocol::session::mem::{MemNet, SERVER};
-use veil_protocol::session::server::{Dealing, HostedModel, Hosting};
+use veil_protocol::session::server::{Dealing, HostedModel, Hosting, Precomputed};
 use veil_protocol::session::{MemStore, SessionError};
-use veil_protocol::wire::{FromDealer, ToDealer};
+use veil_protocol::wire::{BatchId, FromDealer, ToDealer};
 
 use common::{mlp, plain, FIXED};
 
@@ -214,5 +214,58 @@ fn the_dealer_refuses_a_key_not_listed() {
         let (answer, bound) = dealer_answers(allow, key);
         assert!(matches!(answer, FromDealer::Opened { .. }), "{answer:?}");
         assert_eq!(bound, 1);
+    }
+}
+
+#[test]
+fn a_kept_query_for_a_model_no_longer_allowed_is_refused_and_kept() {
+    let (plan, weights) = mlp(&[4, 3, 2], FIXED, &mut Prg::new(Seed([5; 16])));
+    let list = Arc::new(AllowList::new(Access::parse(ALL).unwrap()));
+    let net = MemNet::new(Hosting {
+        models: vec![HostedModel {
+            name: "alpha".into(),
+            plan: Plan {
+                model: "alpha".into(),
+                ..plan.clone()
+            },
+            weights: weights.clone(),
+            card: None,
+        }],
+        dealing: Dealing::TwoParty(LinearPrep::Ot, OtKind::Iknp),
+        precomputed: Some(Precomputed {
+            store: MemStore::new(),
+            max_per_client: 10,
+        }),
+        label_only: false,
+        allow: Some(list.clone()),
+    });
+    let mut rng = Prg::new(Seed([3; 16]));
+    let kept = Kept::new(MemStore::new());
+    let mut dial = net.dialer("client", ALL, rng.split());
+    let (open, _) = client::open(&mut dial, &options(None), &mut rng).unwrap();
+    let batch = kept
+        .create(SERVER, &open, BatchId::from_rng(&mut rng))
+        .unwrap();
+    open.stash(&batch, (0, 2), &mut rng, &mut |_, _| {})
+        .unwrap()
+        .close();
+    let input: Vec<u64> = [0.0, 0.25, 0.5, 1.0]
+        .iter()
+        .map(|&v| plan.fixed.encode(v))
+        .collect();
+    let spend = |rng: &mut Prg| {
+        let found = kept.find(SERVER, None, options(None).answer()).unwrap();
+        let mut dial = net.dialer("client", ALL, rng.split());
+        client::spend(&mut dial, &options(None), &found.expect("a piece"), &input).unwrap()
+    };
+    list.replace(Access::parse(&format!("{ALL} beta")).unwrap());
+    match spend(&mut rng) {
+        Spent::Unusable(why) => assert!(why.contains("not allowed"), "{why}"),
+        Spent::Answered(..) => panic!("a model not allowed answered a kept query"),
+    }
+    list.replace(Access::parse(ALL).unwrap());
+    match spend(&mut rng) {
+        Spent::Answered(output, _) => assert_eq!(output, plain(&plan, &weights, &input)),
+        Spent::Unusable(why) => panic!("the kept piece was lost: {why}"),
     }
 }
