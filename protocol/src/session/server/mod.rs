@@ -11,6 +11,11 @@
 //! its input; after each query it sends the client its meters, so the client can report
 //! every link's bytes and rounds.
 //!
+//! With an allow list ([`Hosting::allow`], see [`super::access`]) the list is taken once
+//! per connection ([`Allowed`]): a key not listed is refused after its first message,
+//! whatever it asked, with [`NOT_ALLOWED`] alone; a listed key sees in the catalog, and may
+//! pick or spend kept queries for, only the models its entry names.
+//!
 //! Without a dealer the server welcomes the client as dealer-free, naming how the linear
 //! layers' material is made and which kind of oblivious transfer the session runs: setup takes the client's RLWE public key or runs the base OTs
 //! of two-party preprocessing, as the layers use them (no E is sent: without U it would
