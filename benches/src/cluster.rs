@@ -181,6 +181,7 @@ fn spawn_peers(
         dealing,
         precomputed: None,
         label_only: false,
+        allow: None,
     };
     hosting.check()?;
     let config = Arc::new(ServerConfig {

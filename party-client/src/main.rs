@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use veil_client::{models_json, to_json, Answered, Client, Input, Made, Settings};
-use veil_net::cli::exit;
+use veil_net::cli::{exit, print_id};
 use veil_protocol::material::Preprocessing;
 use veil_protocol::session::{PhaseCost, QueryReport, SessionError};
 use veil_protocol::wire::ModelInfo;
@@ -42,6 +42,10 @@ enum Command {
     /// Lists what a server hosts: each model's name, input shape, outputs, backends, how
     /// its material is made, and its card (image preprocessing, class names) if it has one.
     Models(ModelsArgs),
+    /// Prints this client's key fingerprint (hex, one line), as a server's or a dealer's
+    /// --allow file lists it; creates the key in the state folder ($VEIL_HOME, else
+    /// ~/.veil) if there is none.
+    Id,
 }
 
 /// The non-linear backend.
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
         Command::Infer(args) => infer(&args),
         Command::Precompute(args) => precompute(&args),
         Command::Models(args) => models(&args),
+        Command::Id => print_id("client"),
     };
     exit("veil-client", result)
 }

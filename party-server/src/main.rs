@@ -1,17 +1,18 @@
 //! `veil-server`: hosts models and serves private inference queries.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use veil_model::Card;
-use veil_net::cli::{exit, init_logging, runtime};
+use veil_net::cli::{exit, init_logging, print_id, read_allow, reload_on_hangup, runtime};
 use veil_net::{
     resolve, state_dir, Identity, KnownHosts, Listener, Store, DEFAULT_CONNECT_TIMEOUT,
 };
 use veil_protocol::material::{LinearPrep, OtKind};
+use veil_protocol::session::access::AllowList;
 use veil_protocol::session::server::{Dealing, Hosting};
 use veil_protocol::session::SessionError;
 use veil_server::{serve, HostedModel, Precomputed, ServerConfig};
@@ -23,7 +24,30 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Hosts neural-network models for private inference: clients learn predictions, the
 /// server learns nothing about their inputs, and the weights never leave this machine.
 #[derive(Parser, Debug)]
-#[command(name = "veil-server", version, about, long_about = None)]
+#[command(
+    name = "veil-server",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Prints this server's key fingerprint (hex, one line), as clients pin it and a
+    /// dealer's --allow file lists it; creates the key in the state folder ($VEIL_HOME,
+    /// else ~/.veil) if there is none.
+    Id,
+}
+
+#[derive(clap::Args, Debug)]
 struct Args {
     /// Address to listen on (UDP, QUIC).
     #[arg(long, default_value = "127.0.0.1:7401")]
@@ -68,14 +92,23 @@ struct Args {
     /// Without it, each client chooses (`veil-client infer --label-only`).
     #[arg(long)]
     label_only: bool,
+    /// Only the client keys listed in FILE may connect: one per line, `FINGERPRINT [MODEL
+    /// ...]` (as `veil-client id` prints it, then the models that key may query; none:
+    /// every model); `#` starts a comment. Reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    allow: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Id) = cli.command {
+        return exit("veil-server", print_id("server"));
+    }
+    let args = cli.args;
     init_logging("veil_server=info,veil_net=info");
     exit(
         "veil-server",
-        configure(&args).and_then(|c| run(args.listen, c)),
+        configure(&args).and_then(|c| run(args.listen, args.allow.as_deref(), c)),
     )
 }
 
@@ -95,6 +128,10 @@ fn configure(args: &Args) -> Result<Hosting<Store>, SessionError> {
             "two models are named {name:?}; name them with NAME=FILE"
         )));
     }
+    let allow = match &args.allow {
+        Some(path) => Some(Arc::new(AllowList::new(read_allow(path, true)?))),
+        None => None,
+    };
     let dir = state_dir();
     let hosting = Hosting {
         models,
@@ -107,12 +144,17 @@ fn configure(args: &Args) -> Result<Hosting<Store>, SessionError> {
             max_per_client: args.max_precomputed,
         }),
         label_only: args.label_only,
+        allow,
     };
     hosting.check()?;
     Ok(hosting)
 }
 
-fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> {
+fn run(
+    listen: SocketAddr,
+    allow_file: Option<&Path>,
+    hosting: Hosting<Store>,
+) -> Result<(), SessionError> {
     runtime()?.block_on(async {
         let dir = state_dir();
         let identity = Identity::load_or_create(&dir, "server")?;
@@ -145,6 +187,15 @@ fn run(listen: SocketAddr, hosting: Hosting<Store>) -> Result<(), SessionError> 
             "veil-server listening on {addr} (key {}), {dealing}{answers}",
             identity.fingerprint()
         );
+        if let (Some(path), Some(list)) = (allow_file, &hosting.allow) {
+            eprintln!(
+                "veil-server: only the {} keys of {} may connect (reloaded on SIGHUP)",
+                list.current().len(),
+                path.display()
+            );
+            let reload = reload_on_hangup("veil-server", path.to_path_buf(), true, list.clone());
+            tokio::spawn(reload);
+        }
         let config = Arc::new(ServerConfig {
             hosting,
             identity: Arc::new(identity),

@@ -51,6 +51,7 @@ fn net(dealing: Dealing, label_only: bool) -> (MemNet, Plan) {
         dealing,
         precomputed: None,
         label_only,
+        allow: None,
     };
     (MemNet::new(hosting), plan)
 }

@@ -55,6 +55,7 @@ fn hosting(plan: &Plan, weights: &Weights, dealing: Dealing, kept: usize) -> Hos
             max_per_client: kept,
         }),
         label_only: false,
+        allow: None,
     }
 }
 
@@ -605,6 +606,7 @@ fn a_server_without_a_dealer_refuses_at_load_a_model_beyond_the_homomorphic_boun
         dealing,
         precomputed: None,
         label_only: false,
+        allow: None,
     };
     let (plan, mut weights) = mlp(&SIZES, FIXED, &mut seed.prg());
     for dealing in [dealer(), HE, OT] {

@@ -35,6 +35,7 @@ use veil_net::{
 use veil_protocol::channel::{Channel, ChannelError};
 use veil_protocol::material::{LinearPrep, OtKind};
 use veil_protocol::ring::Ring;
+use veil_protocol::session::access::AllowList;
 use veil_protocol::session::server::{Dealing, Hosting};
 use veil_protocol::session::{QueryReport, SessionError};
 use veil_server::{HostedModel, Precomputed, ServerConfig};
@@ -226,12 +227,20 @@ pub struct Builder {
     precomputed: Option<PathBuf>,
     home: Option<(PathBuf, SocketAddr)>,
     label_only: bool,
+    allow: Option<Arc<AllowList>>,
 }
 
 impl Builder {
     /// Answers every query with the label alone, as `veil-server --label-only`.
     pub fn label_only(mut self) -> Builder {
         self.label_only = true;
+        self
+    }
+
+    /// Lets only the client keys in `list` connect, as `veil-server --allow FILE`; the
+    /// test may replace the list while the server runs (as a reload does).
+    pub fn allow(mut self, list: Arc<AllowList>) -> Builder {
+        self.allow = Some(list);
         self
     }
 
@@ -332,6 +341,7 @@ impl Builder {
                     max_per_client: 100,
                 }),
                 label_only: self.label_only,
+                allow: self.allow,
             },
             identity: Arc::new(identity),
             pins: Arc::new(pins),
@@ -399,6 +409,7 @@ impl Harness {
             precomputed: None,
             home: None,
             label_only: false,
+            allow: None,
         }
     }
 

@@ -43,6 +43,7 @@ fn in_memory(backend: Backend, source: Preprocessing) -> Vec<QueryReport> {
         },
         precomputed: None,
         label_only: false,
+        allow: None,
     });
     let mut rng = Prg::from_os();
     let mut dial = net.dialer("client", "client-key", rng.split());

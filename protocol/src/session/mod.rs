@@ -34,6 +34,7 @@
 //! Who learns what is the engine's business ([`crate::engine`]): the server learns nothing
 //! of the client's input, the client only the output, the dealer only the plan.
 
+pub mod access;
 pub mod client;
 pub mod dealer;
 mod error;

@@ -14,6 +14,7 @@ fn hosting(mode: Mode, precomputed: Option<Precomputed<MemStore>>) -> Hosting<Me
         dealing: mode.dealing(),
         precomputed,
         label_only: false,
+        allow: None,
     }
 }
 

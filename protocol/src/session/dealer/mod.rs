@@ -16,6 +16,7 @@ pub use table::{Refusal, Sessions, MAX_AHEAD};
 
 use rand_core::{CryptoRng, RngCore};
 
+use super::access::{Access, NOT_ALLOWED};
 use super::{recv_first, recv_or_end, Party, SessionError};
 use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::share::Role;
@@ -39,7 +40,21 @@ pub fn serve<T: Transport>(
     sessions: &Sessions,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Dealt, SessionError> {
-    match ExpectOpenOrJoin::new(transport).read(sessions, rng)? {
+    serve_as(transport, "", None, sessions, rng)
+}
+
+/// [`serve`] for the party whose key fingerprint is `peer`, under the allow list `allow`
+/// (`None`: every key may connect). A key not listed is refused whatever it asks, told
+/// only that it is not allowed.
+pub fn serve_as<T: Transport>(
+    transport: T,
+    peer: &str,
+    allow: Option<&Access>,
+    sessions: &Sessions,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Dealt, SessionError> {
+    let admitted = allow.is_none_or(|a| a.admits(peer));
+    match ExpectOpenOrJoin::new(transport).read_as(sessions, admitted, rng)? {
         Ok(bound) => bound.serve(sessions),
         Err(refused) => Ok(refused),
     }
@@ -61,11 +76,27 @@ impl<T: Transport> ExpectOpenOrJoin<T> {
     /// Reads the first message: the server opens a session (and gets its mask seed, drawn
     /// from `rng`), the client joins one. `Err` holds how a refused connection ended.
     pub fn read(
-        mut self,
+        self,
         sessions: &Sessions,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Result<Bound<T>, Dealt>, SessionError> {
-        let (session, role) = match ToDealer::decode(&recv_first(&mut self.ch)?)? {
+        self.read_as(sessions, true, rng)
+    }
+
+    /// [`ExpectOpenOrJoin::read`] for a party whose key is `admitted` by the dealer's allow
+    /// list, or not: then it is refused as not allowed, whatever it asked, and no session
+    /// is opened or joined.
+    pub fn read_as(
+        mut self,
+        sessions: &Sessions,
+        admitted: bool,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Result<Bound<T>, Dealt>, SessionError> {
+        let first = ToDealer::decode(&recv_first(&mut self.ch)?)?;
+        if !admitted {
+            return refuse(&mut self.ch, NOT_ALLOWED.into()).map(Err);
+        }
+        let (session, role) = match first {
             ToDealer::Open { plan } => {
                 let (id, seed) = sessions.open(&plan, rng);
                 self.ch.send(&FromDealer::Opened { session: id }.encode())?;

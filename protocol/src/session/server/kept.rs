@@ -12,11 +12,12 @@ use std::ops::Range;
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
-use super::{out_of_turn, refuse, send_stats, HostedModel, Hosting, Open, Served};
+use super::{out_of_turn, refuse, send_stats, Allowed, HostedModel, Hosting, Open, Served};
 use crate::channel::{Channel, Transport};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::engine::{self, ServerQuery};
 use crate::plan::{Backend, Plan};
+use crate::session::access::NOT_ALLOWED;
 use crate::session::{recv_or_end, KeptBatch, KeptStore, SessionError};
 use crate::wire::{BatchId, ToClient, ToServer};
 
@@ -234,13 +235,14 @@ impl<T: Transport> Spend<T> {
         self,
         client: &str,
         hosting: &Hosting<S>,
+        allowed: &Allowed,
     ) -> Result<Served, SessionError> {
         let Spend {
             mut ch,
             batch,
             piece,
         } = self;
-        let (hosted, plan, query) = match take(hosting, client, batch, piece) {
+        let (hosted, plan, query) = match take(hosting, client, allowed, batch, piece) {
             Ok(found) => found,
             Err(Refusal(reason)) => return refuse(&mut ch, false, reason),
         };
@@ -268,6 +270,7 @@ impl<T: Transport> Spend<T> {
 fn take<'a, S: KeptStore>(
     hosting: &'a Hosting<S>,
     client: &str,
+    allowed: &Allowed,
     id: BatchId,
     piece: u32,
 ) -> Result<(&'a HostedModel, Plan, ServerQuery), Refusal> {
@@ -283,6 +286,10 @@ fn take<'a, S: KeptStore>(
     let batch = kept.store.batch(client, id)?.ok_or_else(gone)?;
     let header =
         Header::decode(batch.header()).map_err(|_| Refusal(format!("batch {id} is damaged")))?;
+    // Kept for a model this key may no longer query: refused, and kept in case it may again.
+    if !allowed.model(&header.model) {
+        return Err(Refusal(NOT_ALLOWED.into()));
+    }
     let hosted = hosting
         .models
         .iter()

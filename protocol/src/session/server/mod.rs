@@ -11,6 +11,11 @@
 //! its input; after each query it sends the client its meters, so the client can report
 //! every link's bytes and rounds.
 //!
+//! With an allow list ([`Hosting::allow`], see [`super::access`]) the list is taken once
+//! per connection ([`Allowed`]): a key not listed is refused after its first message,
+//! whatever it asked, with [`NOT_ALLOWED`] alone; a listed key sees in the catalog, and may
+//! pick or spend kept queries for, only the models its entry names.
+//!
 //! Without a dealer the server welcomes the client as dealer-free, naming how the linear
 //! layers' material is made and which kind of oblivious transfer the session runs: setup takes the client's RLWE public key or runs the base OTs
 //! of two-party preprocessing, as the layers use them (no E is sent: without U it would
@@ -18,8 +23,11 @@
 
 pub mod kept;
 
+use std::sync::Arc;
+
 use rand_core::{CryptoRng, RngCore};
 
+use super::access::{Access, AllowList, NOT_ALLOWED};
 use super::{fetch, recv_first, recv_or_end, DealerChannel, Dial, KeptStore, Party, SessionError};
 use crate::channel::{Channel, Phase, Scope, Transport};
 use crate::codec::Reader;
@@ -58,6 +66,47 @@ pub struct Hosting<S> {
     pub precomputed: Option<Precomputed<S>>,
     /// Every model answers with the label alone, whatever the client asks.
     pub label_only: bool,
+    /// The client keys that may connect, and the models each may query (`None`: every
+    /// key, every model).
+    pub allow: Option<Arc<AllowList>>,
+}
+
+/// What one connection's client key may do: the allow list as it was when the connection
+/// came, taken once so that no lock is held while the session runs.
+#[derive(Clone, Debug)]
+pub struct Allowed {
+    access: Option<Arc<Access>>,
+    key: String,
+}
+
+impl Allowed {
+    /// The rights of the client key `key` under `hosting`'s allow list, as it is now.
+    pub fn of<S>(hosting: &Hosting<S>, key: &str) -> Allowed {
+        Allowed {
+            access: hosting.allow.as_ref().map(|list| list.current()),
+            key: key.to_string(),
+        }
+    }
+
+    /// Every key, every model: a server without an allow list.
+    pub fn everyone() -> Allowed {
+        Allowed {
+            access: None,
+            key: String::new(),
+        }
+    }
+
+    /// Whether the key may connect at all.
+    pub fn admitted(&self) -> bool {
+        self.access.as_ref().is_none_or(|a| a.admits(&self.key))
+    }
+
+    /// Whether the key may query the model named `model`.
+    pub fn model(&self, model: &str) -> bool {
+        self.access
+            .as_ref()
+            .is_none_or(|a| a.may_query(&self.key, model))
+    }
 }
 
 /// Where a server's sessions take their correlated randomness from.
@@ -152,9 +201,10 @@ pub fn serve<T: Transport, D: Dial, S: KeptStore>(
     dial: &mut D,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Served, SessionError> {
-    let greeted = match ExpectHello::new(transport).read(hosting)? {
+    let allowed = Allowed::of(hosting, client);
+    let greeted = match ExpectHello::new(transport).read_as(hosting, &allowed)? {
         First::Hello(greeted) => greeted,
-        First::Spend(spend) => return spend.run(client, hosting),
+        First::Spend(spend) => return spend.run(client, hosting, &allowed),
         First::Listed(served) | First::Refused(served) => return Ok(served),
     };
     let mut open = greeted.welcome(&hosting.dealing, dial, rng)?;
@@ -198,8 +248,22 @@ impl<T: Transport> ExpectHello<T> {
     /// Reads the first message and picks the model the hello asks for among those
     /// `hosting` offers; the plan ends in an argmax if the client or the server wants the
     /// label alone. A `List` is answered here with the catalog.
-    pub fn read<S>(mut self, hosting: &Hosting<S>) -> Result<First<'_, T>, SessionError> {
+    pub fn read<S>(self, hosting: &Hosting<S>) -> Result<First<'_, T>, SessionError> {
+        self.read_as(hosting, &Allowed::everyone())
+    }
+
+    /// [`ExpectHello::read`] for a client key with the rights `allowed`: a key not
+    /// admitted is refused whatever it asks, told only that it is not allowed; a key
+    /// admitted sees and may pick only the models it may query.
+    pub fn read_as<'h, S>(
+        mut self,
+        hosting: &'h Hosting<S>,
+        allowed: &Allowed,
+    ) -> Result<First<'h, T>, SessionError> {
         let first = ToServer::decode(&recv_first(&mut self.ch)?)?;
+        if !allowed.admitted() {
+            return refuse(&mut self.ch, false, NOT_ALLOWED.into()).map(First::Refused);
+        }
         let (model, backend, label_only, card) = match first {
             ToServer::Hello {
                 model,
@@ -211,9 +275,9 @@ impl<T: Transport> ExpectHello<T> {
                 return Ok(First::Spend(kept::Spend::new(self.ch, batch, piece)))
             }
             ToServer::List => {
-                let catalog = ToClient::Catalog {
-                    models: hosting.catalog(),
-                };
+                let mut models = hosting.catalog();
+                models.retain(|m| allowed.model(&m.name));
+                let catalog = ToClient::Catalog { models };
                 self.ch.send(&catalog.encode())?;
                 // Let the catalog reach the client before the connection goes.
                 let _ = self.ch.finish();
@@ -224,9 +288,13 @@ impl<T: Transport> ExpectHello<T> {
                 return out_of_turn(&mut self.ch, reason);
             }
         };
-        let hosted = match pick_model(&hosting.models, model.as_deref()) {
+        let hosted = match pick_model(&hosting.models, allowed, model.as_deref()) {
             Ok(m) => m,
-            Err(reason) => return refuse(&mut self.ch, true, reason).map(First::Refused),
+            // A model not allowed is the key's fault, not the request's: exit code 1.
+            Err(reason) => {
+                let bad_request = reason != NOT_ALLOWED;
+                return refuse(&mut self.ch, bad_request, reason).map(First::Refused);
+            }
         };
         // The session's plan: the model's, with the backend the client asked for.
         let mut plan = Plan {
@@ -438,10 +506,17 @@ fn send_stats<T: Transport + ?Sized>(
     Ok(())
 }
 
+/// The model `name` asks for (or the only one) among those `allowed` may query; a model
+/// hosted but not allowed is refused as such, and the names listed are the allowed ones.
 fn pick_model<'a>(
-    models: &'a [HostedModel],
+    hosted: &'a [HostedModel],
+    allowed: &Allowed,
     name: Option<&str>,
 ) -> Result<&'a HostedModel, String> {
+    if name.is_some_and(|n| !allowed.model(n) && hosted.iter().any(|m| m.name == n)) {
+        return Err(NOT_ALLOWED.into());
+    }
+    let models: Vec<&HostedModel> = hosted.iter().filter(|m| allowed.model(&m.name)).collect();
     let names = || {
         models
             .iter()
@@ -450,13 +525,13 @@ fn pick_model<'a>(
             .join(", ")
     };
     match name {
-        Some(n) => models.iter().find(|m| m.name == n).ok_or_else(|| {
+        Some(n) => models.iter().copied().find(|m| m.name == n).ok_or_else(|| {
             format!(
                 "this server has no model named {n:?}; it hosts: {}",
                 names()
             )
         }),
-        None if models.len() == 1 => Ok(&models[0]),
+        None if models.len() == 1 => Ok(models[0]),
         None => Err(format!(
             "this server hosts several models; name one with --model: {}",
             names()
