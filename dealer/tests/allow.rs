@@ -2,26 +2,17 @@
 //! fingerprint; a list naming a model, or with a malformed line, is exit code 2; a server
 //! or client key not listed is refused "not allowed", and a real SIGHUP reloads the list.
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use veil_net::{Identity, KnownHosts};
+use veil_tests::process::{run, Running, WAIT};
 use veil_tests::{model_path, Harness, Session};
 
 /// `veil-dealer ARGS` with `VEIL_HOME=home`: exit code, stdout, stderr.
 fn dealer(home: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_veil-dealer"))
-        .args(args)
-        .env("VEIL_HOME", home)
-        .output()
-        .expect("running veil-dealer");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
+    run(Path::new(env!("CARGO_BIN_EXE_veil-dealer")), home, args)
 }
 
 #[test]
@@ -59,63 +50,6 @@ fn an_allow_list_with_models_or_a_bad_line_is_exit_2() {
     );
 }
 
-/// A running `veil-dealer`, its stderr gathered as it comes; killed when dropped.
-struct Running {
-    child: std::process::Child,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn start(home: &Path, args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_veil-dealer"))
-            .args(args)
-            .env("VEIL_HOME", home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting veil-dealer");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (pipe, log) = (child.stderr.take().unwrap(), stderr.clone());
-        thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut log = log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Running { child, stderr }
-    }
-
-    /// Waits until stderr has `needle` `times` times.
-    fn wait_for(&self, needle: &str, times: usize) {
-        let start = Instant::now();
-        while self.stderr.lock().unwrap().matches(needle).count() < times {
-            assert!(
-                start.elapsed() < WAIT,
-                "no {needle:?} (x{times}) from veil-dealer:\n{}",
-                self.stderr.lock().unwrap()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn hang_up(&self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-HUP", &pid]).status();
-        assert!(status.expect("running kill").success());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const WAIT: Duration = Duration::from_secs(30);
-
 #[test]
 fn a_real_dealer_lets_in_the_keys_listed_and_reloads_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,7 +64,11 @@ fn a_real_dealer_lets_in_the_keys_listed_and_reloads_on_sighup() {
         .local_addr()
         .unwrap();
     let (listen, allow) = (addr.to_string(), file.to_str().unwrap());
-    let running = Running::start(dir.path(), &["--listen", &listen, "--allow", allow]);
+    let running = Running::start(
+        Path::new(env!("CARGO_BIN_EXE_veil-dealer")),
+        dir.path(),
+        &["--listen", &listen, "--allow", allow],
+    );
     running.wait_for("listening on", 1);
     let h = Harness::builder()
         .model(None, &model_path("mnist-mlp.onnx"))

@@ -3,19 +3,14 @@
 //! from the file is refused as "not allowed" after a real SIGHUP, and let in again after
 //! it is put back and the server signalled once more; a malformed line is exit code 2.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use veil_net::{Identity, KnownHosts, QuicDialer};
 use veil_protocol::session::client;
 use veil_protocol::session::SessionError;
-
-const WAIT: Duration = Duration::from_secs(30);
+use veil_tests::process::{run, Running, WAIT};
 
 fn model() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/mnist-mlp.onnx");
@@ -24,68 +19,7 @@ fn model() -> String {
 
 /// `veil-server ARGS` with `VEIL_HOME=home`: exit code, stdout, stderr.
 fn server(home: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_veil-server"))
-        .args(args)
-        .env("VEIL_HOME", home)
-        .output()
-        .expect("running veil-server");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
-}
-
-/// A running `veil-server`, its stderr gathered as it comes; killed when dropped.
-struct Running {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn start(home: &Path, args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_veil-server"))
-            .args(args)
-            .env("VEIL_HOME", home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting veil-server");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (pipe, log) = (child.stderr.take().unwrap(), stderr.clone());
-        thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut log = log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Running { child, stderr }
-    }
-
-    /// Waits until stderr has `needle` `times` times.
-    fn wait_for(&self, needle: &str, times: usize) {
-        let start = Instant::now();
-        while self.stderr.lock().unwrap().matches(needle).count() < times {
-            assert!(
-                start.elapsed() < WAIT,
-                "no {needle:?} (x{times}) from veil-server:\n{}",
-                self.stderr.lock().unwrap()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn hang_up(&self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-HUP", &pid]).status();
-        assert!(status.expect("running kill").success());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    run(Path::new(env!("CARGO_BIN_EXE_veil-server")), home, args)
 }
 
 fn free_port() -> SocketAddr {
@@ -153,6 +87,7 @@ fn sighup_reloads_the_allow_list() {
     let (model, listen) = (model(), addr.to_string());
     let allow = file.to_str().unwrap();
     let running = Running::start(
+        Path::new(env!("CARGO_BIN_EXE_veil-server")),
         home.path(),
         &["--listen", &listen, "--model", &model, "--allow", allow],
     );

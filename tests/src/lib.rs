@@ -42,6 +42,7 @@ use veil_server::{HostedModel, Precomputed, ServerConfig};
 
 mod client;
 pub mod contract;
+pub mod process;
 
 pub use client::{kept_in, spend, Session};
 pub use veil_protocol::session::client::Options;
