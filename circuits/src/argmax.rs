@@ -10,9 +10,9 @@
 //! which it forms on its additive shares for free, and hands the signs to
 //! [`label_bits`].
 
-use crate::backend::{Backend, CircuitError};
-use crate::relu::{add, less_than, Operands};
-use crate::select::{pairs, select_first_max};
+use crate::backend::Backend;
+use crate::relu::sums_and_comparisons;
+use crate::select::select_first_max;
 
 /// Bits of a label among `m` candidates: enough for `m − 1`.
 pub fn label_width(m: usize) -> usize {
@@ -51,24 +51,8 @@ pub fn argmax<B: Backend>(
     x: &[Vec<B::Wire>],
     y: &[Vec<B::Wire>],
 ) -> Result<Vec<B::Wire>, B::Error> {
-    let m = x.len();
-    if m != y.len() {
-        return Err(CircuitError::WidthMismatch(m, y.len()).into());
-    }
-    let operands: Vec<Operands<B::Wire>> = x
-        .iter()
-        .zip(y)
-        .map(|(a, b)| (a.as_slice(), b.as_slice()))
-        .collect();
-    let sums = add(b, &operands)?;
-    let mut compared = Vec::with_capacity(pairs(m));
-    for i in 0..m {
-        for j in i + 1..m {
-            compared.push((sums[i].as_slice(), sums[j].as_slice()));
-        }
-    }
-    let lt = less_than(b, &compared)?;
-    label_bits(b, m, &lt)
+    let (_, lt) = sums_and_comparisons(b, x, y)?;
+    label_bits(b, x.len(), &lt)
 }
 
 #[cfg(test)]

@@ -112,6 +112,41 @@ fn next_carries<B: Backend>(
     carries.iter().zip(&t).map(|(c, t)| b.xor(c, t)).collect()
 }
 
+/// Each candidate's k-bit sum (its wires, LSB first), and each pair's comparison.
+pub type SumsAndComparisons<W> = (Vec<Vec<W>>, Vec<W>);
+
+/// Each candidate's k-bit sum `x[i] + y[i]`, and for every pair `i < j` in lexicographic
+/// order whether `sum_i < sum_j` (signed), side by side: what a window's maximum and a
+/// vector's argmax both select from.
+pub fn sums_and_comparisons<B: Backend>(
+    b: &mut B,
+    x: &[Vec<B::Wire>],
+    y: &[Vec<B::Wire>],
+) -> Result<SumsAndComparisons<B::Wire>, B::Error> {
+    let m = x.len();
+    if m != y.len() {
+        return Err(CircuitError::WidthMismatch(m, y.len()).into());
+    }
+    let operands: Vec<Operands<B::Wire>> = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (a.as_slice(), b.as_slice()))
+        .collect();
+    let sums = add(b, &operands)?;
+    let mut compared = Vec::with_capacity(pairs(m));
+    for i in 0..m {
+        for j in i + 1..m {
+            compared.push((sums[i].as_slice(), sums[j].as_slice()));
+        }
+    }
+    let lt = if compared.is_empty() {
+        Vec::new()
+    } else {
+        less_than(b, &compared)?
+    };
+    Ok((sums, lt))
+}
+
 /// The common width of all operands.
 fn width<W>(operands: &[Operands<W>]) -> Result<usize, CircuitError> {
     let k = operands.first().map_or(0, |(x, _)| x.len());
@@ -141,24 +176,7 @@ pub fn max_relu_shift<B: Backend>(
         }
         .into());
     }
-    let m = x.len();
-    let operands: Vec<Operands<B::Wire>> = x
-        .iter()
-        .zip(y)
-        .map(|(a, b)| (a.as_slice(), b.as_slice()))
-        .collect();
-    let sums = add(b, &operands)?;
-    let mut compared = Vec::with_capacity(pairs(m));
-    for i in 0..m {
-        for j in i + 1..m {
-            compared.push((sums[i].as_slice(), sums[j].as_slice()));
-        }
-    }
-    let lt = if compared.is_empty() {
-        Vec::new()
-    } else {
-        less_than(b, &compared)?
-    };
+    let (sums, lt) = sums_and_comparisons(b, x, y)?;
     let neg: Vec<B::Wire> = sums.iter().map(|s| s[k - 1].clone()).collect();
     let selected = select_max(b, &neg, &lt)?;
     let gates: Vec<_> = sums
