@@ -43,7 +43,7 @@ impl Answered {
             (true, _) => return Err(SessionError::local("a label-only answer holds one value")),
             (false, _) => {
                 let logits = veil_model::decode_output(&plan, output);
-                (argmax(&logits), Some(logits))
+                (veil_model::argmax(output), Some(logits))
             }
         };
         Ok(Answered {
@@ -219,18 +219,4 @@ pub fn models_json<'a>(server: &'a str, models: &'a [ModelInfo]) -> ModelsJson<'
 /// `value` as one line of JSON.
 pub fn to_json(value: &impl Serialize) -> Result<String, SessionError> {
     serde_json::to_string(value).map_err(SessionError::local)
-}
-
-/// The index of the largest value, the first one on ties.
-fn argmax(v: &[f64]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |best, (i, &x)| {
-            if x > best.1 {
-                (i, x)
-            } else {
-                best
-            }
-        })
-        .0
 }
